@@ -1,0 +1,163 @@
+//! The command line: clap definitions for every command and the flags they
+//! share. Parsing only; `commands` does the work.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sb",
+    version,
+    about = "Build, test and document SQL models in DuckDB and BigQuery"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Load seeds: CSV files under seeds/ (and the synthesizer, when configured)
+    Seed(SeedArgs),
+    /// Build the selected models in graph order
+    Run(CommonArgs),
+    /// Seed and run in graph order (tests join when they land)
+    Build(CommonArgs),
+    /// Render models to target/compiled without running them
+    Compile(CommonArgs),
+    /// List the selected nodes
+    Ls(LsArgs),
+    /// Print a model's first rows as a table
+    Show(ShowArgs),
+    /// Remove the target folder
+    Clean(CommonArgs),
+    /// Show the configuration and check the connection
+    Debug(CommonArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Flags every command accepts.
+#[derive(Debug, Clone, Args, Default)]
+pub struct CommonArgs {
+    /// Nodes to include (selection syntax: name, +name, tag:x, path:..., ...)
+    #[arg(short = 's', long = "select", num_args = 1.., value_name = "SELECTOR")]
+    pub select: Vec<String>,
+    /// Nodes to leave out
+    #[arg(long, num_args = 1.., value_name = "SELECTOR")]
+    pub exclude: Vec<String>,
+    /// Target from project.yml (default: `default_target`)
+    #[arg(short = 't', long)]
+    pub target: Option<String>,
+    /// Variables as YAML, e.g. '{start_date: 2026-02-01}'
+    #[arg(long)]
+    pub vars: Option<String>,
+    /// Models built at once (default: the target's `threads`)
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Rebuild incremental models from scratch
+    #[arg(long)]
+    pub full_refresh: bool,
+    /// Stop at the first failure
+    #[arg(short = 'x', long)]
+    pub fail_fast: bool,
+    /// The project folder (default: the current folder)
+    #[arg(long, value_name = "DIR")]
+    pub project_dir: Option<PathBuf>,
+    /// An earlier target/ folder, for state: selectors
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+    /// Output format of progress lines
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Print only errors and the summary
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Print more detail (SQL of failures, timings)
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SeedArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Add later days of synthetic events to the loaded ones
+    #[arg(long)]
+    pub append: bool,
+    /// Number of synthetic users (overrides project.yml)
+    #[arg(long)]
+    pub users: Option<u64>,
+    /// Number of synthetic titles (overrides project.yml)
+    #[arg(long)]
+    pub content: Option<u64>,
+    /// Number of synthetic viewing events (overrides project.yml)
+    #[arg(long)]
+    pub events: Option<u64>,
+    /// Random seed of the synthesizer (overrides project.yml)
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum LsOutput {
+    #[default]
+    Name,
+    Path,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LsArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// What to print for each node
+    #[arg(long, value_enum, default_value_t = LsOutput::Name)]
+    pub output: LsOutput,
+    /// Only nodes of these kinds (model, seed, source, test)
+    #[arg(long, num_args = 1..)]
+    pub resource_type: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Rows to print
+    #[arg(long, default_value_t = 10)]
+    pub limit: usize,
+}
+
+impl Command {
+    pub fn common(&self) -> &CommonArgs {
+        match self {
+            Self::Seed(args) => &args.common,
+            Self::Ls(args) => &args.common,
+            Self::Show(args) => &args.common,
+            Self::Run(common)
+            | Self::Build(common)
+            | Self::Compile(common)
+            | Self::Clean(common)
+            | Self::Debug(common) => common,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Seed(_) => "seed",
+            Self::Run(_) => "run",
+            Self::Build(_) => "build",
+            Self::Compile(_) => "compile",
+            Self::Ls(_) => "ls",
+            Self::Show(_) => "show",
+            Self::Clean(_) => "clean",
+            Self::Debug(_) => "debug",
+        }
+    }
+}

@@ -1,0 +1,586 @@
+//! What each command does, on top of the library stages: load and compile
+//! the project, select nodes, run them, write artifacts, and say how it went.
+//! Every command returns an [`Outcome`] or the diagnostics that stopped it;
+//! `lib::main` turns those into the exit code.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde_json::{Map, Value, json};
+
+use crate::adapter::{Adapter, AdapterKind};
+use crate::artifacts::{self, Invocation};
+use crate::cli::{Command, CommonArgs, LsArgs, LsOutput, ShowArgs};
+use crate::compile::{self, CompiledProject};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::execute::{self, ConnectionPool, NodeResult, RunOptions, Status};
+use crate::graph::selector::{self, IndirectSelection};
+use crate::project::{LoadOptions, Project};
+use crate::report::Reporter;
+use crate::resource::ResourceType;
+
+/// How a command that ran ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything ran; warnings allowed.
+    Success,
+    /// A model, seed or error-severity test failed.
+    Failed,
+}
+
+pub fn execute(command: &Command, reporter: &Reporter) -> Result<Outcome, Diagnostics> {
+    let common = command.common();
+    match command {
+        Command::Compile(_) => compile_command(common, reporter),
+        Command::Ls(args) => ls(args, reporter),
+        Command::Run(_) => run(common, reporter, &[ResourceType::Model], "run"),
+        Command::Seed(_) => run(common, reporter, &[ResourceType::Seed], "seed"),
+        Command::Build(_) => run(
+            common,
+            reporter,
+            &[ResourceType::Seed, ResourceType::Model],
+            "build",
+        ),
+        Command::Show(args) => show(args, reporter),
+        Command::Clean(_) => clean(common, reporter),
+        Command::Debug(_) => debug(common, reporter),
+    }
+}
+
+fn load_options(common: &CommonArgs) -> Result<LoadOptions, Diagnostic> {
+    let project_dir = match &common.project_dir {
+        Some(dir) => dir.clone(),
+        None => std::env::current_dir()
+            .map_err(|e| Diagnostic::error(format!("cannot read the current folder: {e}")))?,
+    };
+    let vars = match &common.vars {
+        None => Map::new(),
+        Some(text) => match yaml_serde::from_str::<Value>(text) {
+            Ok(Value::Object(map)) => map,
+            Ok(Value::Null) => Map::new(),
+            Ok(_) | Err(_) => {
+                return Err(Diagnostic::error(format!(
+                    "--vars must be a YAML mapping, got `{text}`"
+                ))
+                .help("write it like --vars '{start_date: 2026-02-01, limit: 10}'"));
+            }
+        },
+    };
+    Ok(LoadOptions {
+        project_dir,
+        target: common.target.clone(),
+        vars,
+    })
+}
+
+/// Loads and compiles the project named by the common flags.
+pub fn compile_project(common: &CommonArgs) -> Result<CompiledProject, Diagnostics> {
+    let options = load_options(common)?;
+    let project = Project::load(&options)?;
+    compile::compile(project, &[])
+}
+
+/// The enabled nodes of `kinds` picked by `--select`/`--exclude`.
+pub fn select(
+    compiled: &CompiledProject,
+    common: &CommonArgs,
+    kinds: &[ResourceType],
+    reporter: &Reporter,
+) -> Result<BTreeSet<usize>, Diagnostics> {
+    let eligible = |index: usize| {
+        let node = &compiled.project.nodes[index];
+        kinds.contains(&node.resource_type) && compiled.nodes[index].config.enabled()
+    };
+    if common.select.is_empty() && common.exclude.is_empty() {
+        return Ok((0..compiled.project.nodes.len())
+            .filter(|&i| eligible(i))
+            .collect());
+    }
+    let kinds_for_selector = kinds;
+    let parsed =
+        selector::parse(&common.select, &common.exclude).map_err(|e| selector_diagnostic(&e))?;
+    let state = match &common.state {
+        Some(dir) => Some(ManifestState::load(dir, compiled)?),
+        None => None,
+    };
+    let selection = parsed
+        .select(
+            &compiled.graph_nodes,
+            &compiled.dag,
+            state.as_ref().map(|s| s as &dyn selector::StateComparator),
+            IndirectSelection::Eager,
+            kinds_for_selector,
+        )
+        .map_err(|e| selector_diagnostic(&e))?;
+    for term in &selection.unmatched_terms {
+        reporter.warning(&format!("the selector `{term}` matched no nodes"));
+    }
+    Ok(selection
+        .nodes
+        .into_iter()
+        .filter(|&i| eligible(i))
+        .collect())
+}
+
+/// `state:` selection against the `manifest.json` of an earlier run: a node
+/// is new when its id is absent there, modified when its code or config differ.
+struct ManifestState {
+    /// Per current node: `None` when new, else whether it changed.
+    changed: Vec<Option<bool>>,
+}
+
+impl ManifestState {
+    fn load(dir: &std::path::Path, compiled: &CompiledProject) -> Result<Self, Diagnostic> {
+        let path = dir.join("manifest.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            Diagnostic::error(format!("cannot read {}: {e}", path.display()))
+                .help("--state must name the target folder of an earlier sb or dbt run (it holds manifest.json)")
+        })?;
+        let old: Value = serde_json::from_str(&text).map_err(|e| {
+            Diagnostic::error(format!("{} is not a valid manifest: {e}", path.display()))
+                .help("point --state at a target folder written by sb or dbt")
+        })?;
+        let changed = compiled
+            .project
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(index, node)| {
+                let previous = old
+                    .get("nodes")
+                    .and_then(|n| n.get(&node.unique_id))
+                    .or_else(|| old.get("sources").and_then(|n| n.get(&node.unique_id)))?;
+                let old_checksum = previous
+                    .pointer("/checksum/checksum")
+                    .and_then(Value::as_str);
+                let same_code = old_checksum == Some(artifacts::checksum(&node.raw_code).as_str())
+                    || node.resource_type == ResourceType::Source;
+                let same_config = previous.get("config")
+                    == Some(&Value::Object(compiled.nodes[index].config.0.clone()));
+                Some(!(same_code && same_config))
+            })
+            .collect();
+        Ok(Self { changed })
+    }
+}
+
+impl selector::StateComparator for ManifestState {
+    fn is_modified(&self, node: usize) -> bool {
+        self.changed.get(node).copied().flatten().unwrap_or(true)
+    }
+
+    fn is_new(&self, node: usize) -> bool {
+        self.changed.get(node).is_some_and(Option::is_none)
+    }
+}
+
+fn selector_diagnostic(error: &selector::SelectorError) -> Diagnostics {
+    let mut diagnostic = Diagnostic::error(format!("invalid selector: {}", error.message));
+    if let Some(help) = &error.help {
+        diagnostic = diagnostic.help(help.clone());
+    }
+    Diagnostics::from(diagnostic)
+}
+
+fn invocation(command: &str, common: &CommonArgs) -> Invocation {
+    let mut args = Map::new();
+    args.insert("which".into(), Value::from(command));
+    args.insert("select".into(), json!(common.select));
+    args.insert("exclude".into(), json!(common.exclude));
+    args.insert("target".into(), json!(common.target));
+    args.insert("full_refresh".into(), json!(common.full_refresh));
+    args.insert("threads".into(), json!(common.threads));
+    Invocation::new(command, args)
+}
+
+fn compile_command(common: &CommonArgs, reporter: &Reporter) -> Result<Outcome, Diagnostics> {
+    let clock = Instant::now();
+    let options = load_options(common)?;
+    let project = Project::load(&options)?;
+    let loaded = clock.elapsed();
+    let compiled = compile::compile(project, &[])?;
+    let rendered = clock.elapsed();
+    let selected: Vec<usize> = select(&compiled, common, &[ResourceType::Model], reporter)?
+        .into_iter()
+        .collect();
+    compile::write_compiled(&compiled, &selected)?;
+    let written = clock.elapsed();
+    artifacts::write_manifest(&compiled, &invocation("compile", common))?;
+    if reporter.verbose() {
+        reporter.info(&format!(
+            "timings: load {:.3}s, render {:.3}s, write SQL {:.3}s, manifest {:.3}s",
+            loaded.as_secs_f64(),
+            rendered.saturating_sub(loaded).as_secs_f64(),
+            written.saturating_sub(rendered).as_secs_f64(),
+            clock.elapsed().saturating_sub(written).as_secs_f64()
+        ));
+    }
+    for &index in &selected {
+        for line in &compiled.nodes[index].logs {
+            reporter.info(line);
+        }
+    }
+    if !common.select.is_empty()
+        && selected.len() == 1
+        && let Some(sql) = &compiled.nodes[selected[0]].compiled
+    {
+        reporter.result(sql);
+    }
+    reporter.info(&format!(
+        "Compiled {} models to {}/compiled in {:.2}s.",
+        selected.len(),
+        compiled.project.settings.target_path,
+        clock.elapsed().as_secs_f64()
+    ));
+    Ok(Outcome::Success)
+}
+
+fn ls(args: &LsArgs, reporter: &Reporter) -> Result<Outcome, Diagnostics> {
+    let compiled = compile_project(&args.common)?;
+    let kinds: Vec<ResourceType> = if args.resource_type.is_empty() {
+        ResourceType::ALL.to_vec()
+    } else {
+        let mut kinds = Vec::new();
+        for text in &args.resource_type {
+            let kind = ResourceType::parse(text).ok_or_else(|| {
+                Diagnostic::error(format!("unknown resource type `{text}`"))
+                    .help("use model, seed, source or test")
+            })?;
+            kinds.push(kind);
+        }
+        kinds
+    };
+    let selected = select(&compiled, &args.common, &kinds, reporter)?;
+    let mut lines = Vec::new();
+    for index in selected {
+        let node = &compiled.project.nodes[index];
+        let line = match args.output {
+            LsOutput::Name => match &node.source {
+                Some(source) => format!("source:{}.{}", source.source_name, node.name),
+                None => node.name.clone(),
+            },
+            LsOutput::Path => node.original_file_path.clone(),
+            LsOutput::Json => json!({
+                "name": node.name,
+                "resource_type": node.resource_type.as_str(),
+                "package_name": node.package_name,
+                "original_file_path": node.original_file_path,
+                "unique_id": node.unique_id,
+                "alias": compiled.nodes[index].relation.as_ref().map(|r| r.identifier.clone()),
+                "config": Value::Object(compiled.nodes[index].config.0.clone()),
+                "tags": compiled.nodes[index].config.tags(),
+                "depends_on": {"nodes": compiled.nodes[index].depends_on.iter().map(|&p| compiled.project.nodes[p].unique_id.clone()).collect::<Vec<_>>()},
+            })
+            .to_string(),
+        };
+        lines.push(line);
+    }
+    if !lines.is_empty() {
+        reporter.result(&lines.join("\n"));
+    }
+    Ok(Outcome::Success)
+}
+
+/// Opens the warehouse of the project's target.
+pub fn open_adapter(project: &Project) -> Result<Box<dyn Adapter>, Diagnostics> {
+    match project.target.kind {
+        AdapterKind::Duckdb => {
+            let path = project.target.path.clone().unwrap_or_else(|| PathBuf::from(":memory:"));
+            let adapter = crate::adapter::duckdb::DuckDbAdapter::open(&path).map_err(|error| {
+                Diagnostic::error(format!(
+                    "cannot open the DuckDB file {}: {}",
+                    path.display(),
+                    error.message
+                ))
+                .help("check the target's `path` in project.yml; another process may hold the file open")
+            })?;
+            Ok(Box::new(adapter))
+        }
+        AdapterKind::Bigquery => Err(Diagnostics::from(
+            Diagnostic::error(format!(
+                "target `{}` is BigQuery, which this build of sb cannot run yet",
+                project.target.name
+            ))
+            .help("use a DuckDB target for now (`-t dev`); `sb compile -t ...` works without a connection"),
+        )),
+    }
+}
+
+fn run(
+    common: &CommonArgs,
+    reporter: &Reporter,
+    kinds: &[ResourceType],
+    command: &str,
+) -> Result<Outcome, Diagnostics> {
+    let clock = Instant::now();
+    let invocation = invocation(command, common);
+    let compiled = compile_project(common)?;
+    let selected: BTreeSet<usize> = select(&compiled, common, kinds, reporter)?
+        .into_iter()
+        .filter(|&i| compiled.nodes[i].config.materialized() != "ephemeral")
+        .collect();
+    let models: Vec<usize> = selected
+        .iter()
+        .copied()
+        .filter(|&i| compiled.nodes[i].compiled.is_some())
+        .collect();
+    compile::write_compiled(&compiled, &models)?;
+    let adapter = open_adapter(&compiled.project)?;
+    let pool = ConnectionPool::new(adapter.as_ref());
+    create_schemas(&compiled, &selected, &pool)?;
+    let options = RunOptions {
+        threads: common.threads.unwrap_or(compiled.project.target.threads),
+        fail_fast: common.fail_fast,
+        full_refresh: common.full_refresh,
+    };
+    let results = if selected.is_empty() {
+        reporter.warning(&format!(
+            "nothing to {command}: the selection matched no {}",
+            count_of(0, kinds).trim_start_matches("0 ")
+        ));
+        Vec::new()
+    } else {
+        reporter.info(&format!(
+            "Running {} with {} on target `{}` ({})",
+            count_of(selected.len(), kinds),
+            count_of(options.threads, &[]),
+            compiled.project.target.name,
+            compiled.project.target.kind.as_str()
+        ));
+        let full_refresh = options.full_refresh;
+        execute::run_selected(
+            &compiled,
+            &pool,
+            &selected,
+            options,
+            reporter,
+            &|index, pool| execute::build_node(&compiled, index, pool, full_refresh),
+        )
+    };
+    drop(pool);
+    finish(
+        &compiled,
+        &invocation,
+        &results,
+        clock,
+        reporter,
+        &count_of(results.len(), kinds),
+    )
+}
+
+/// Creates, one at a time, every schema the selected nodes build into, so
+/// parallel workers never race to create the same one.
+fn create_schemas(
+    compiled: &CompiledProject,
+    selected: &BTreeSet<usize>,
+    pool: &ConnectionPool<'_>,
+) -> Result<(), Diagnostics> {
+    let schemas: BTreeSet<(Option<String>, String)> = selected
+        .iter()
+        .filter_map(|&i| compiled.nodes[i].relation.as_ref())
+        .map(|r| (r.database.clone(), r.schema.clone()))
+        .collect();
+    if schemas.is_empty() {
+        return Ok(());
+    }
+    let connection = pool
+        .take()
+        .map_err(|e| Diagnostic::error(format!("cannot connect: {}", e.message)))?;
+    for (database, schema) in &schemas {
+        let created = connection
+            .lock()
+            .map_err(|_| Diagnostic::error("connection lock poisoned"))?
+            .create_schema(database.as_deref(), schema);
+        created.map_err(|e| {
+            Diagnostic::error(format!("cannot create schema `{schema}`: {}", e.message))
+                .help("check that the target's database is writable")
+        })?;
+    }
+    pool.give_back(connection);
+    Ok(())
+}
+
+/// "1 model", "3 models", "6 nodes" (several kinds), "1 thread".
+fn count_of(count: usize, kinds: &[ResourceType]) -> String {
+    let noun = match kinds {
+        [] => "thread",
+        [kind] => kind.as_str(),
+        _ => "node",
+    };
+    let suffix = if count == 1 { "" } else { "s" };
+    format!("{count} {noun}{suffix}")
+}
+
+/// Writes artifacts, prints failures and the summary, and decides the outcome.
+fn finish(
+    compiled: &CompiledProject,
+    invocation: &Invocation,
+    results: &[NodeResult],
+    clock: Instant,
+    reporter: &Reporter,
+    what: &str,
+) -> Result<Outcome, Diagnostics> {
+    let elapsed = clock.elapsed().as_secs_f64();
+    artifacts::write_manifest(compiled, invocation)?;
+    artifacts::write_run_results(compiled, invocation, results, elapsed)?;
+    for result in results {
+        if let Some(diagnostic) = &result.diagnostic {
+            reporter.diagnostic(diagnostic);
+        }
+    }
+    let count = |status: Status| results.iter().filter(|r| r.status == status).count();
+    let counts = [
+        ("PASS", count(Status::Success) + count(Status::Pass)),
+        ("WARN", count(Status::Warn)),
+        ("ERROR", count(Status::Error) + count(Status::Fail)),
+        ("SKIP", count(Status::Skipped)),
+    ];
+    reporter.summary(&counts, elapsed, what);
+    Ok(if results.iter().any(|r| r.status.is_failure()) {
+        Outcome::Failed
+    } else {
+        Outcome::Success
+    })
+}
+
+fn show(args: &ShowArgs, reporter: &Reporter) -> Result<Outcome, Diagnostics> {
+    let compiled = compile_project(&args.common)?;
+    let selected = select(
+        &compiled,
+        &args.common,
+        &[ResourceType::Model, ResourceType::Seed],
+        reporter,
+    )?;
+    let index = match selected.len() {
+        1 => selected.into_iter().next().unwrap_or_default(),
+        0 => {
+            return Err(Diagnostics::from(
+                Diagnostic::error("`sb show` needs one model: no node matched")
+                    .help("pass -s MODEL"),
+            ));
+        }
+        n => {
+            return Err(Diagnostics::from(
+                Diagnostic::error(format!(
+                    "`sb show` prints one model, but the selection matched {n}"
+                ))
+                .help("pass -s MODEL"),
+            ));
+        }
+    };
+    let adapter = open_adapter(&compiled.project)?;
+    let mut connection = adapter
+        .connect()
+        .map_err(|e| Diagnostic::error(format!("cannot connect: {}", e.message)))?;
+    let sql = match compiled.project.nodes[index].resource_type {
+        ResourceType::Seed => format!(
+            "select * from {}",
+            compiled.project.target.kind.render_relation(
+                compiled.nodes[index]
+                    .relation
+                    .as_ref()
+                    .ok_or_else(|| Diagnostic::error("seed has no relation"))?
+            )
+        ),
+        _ => compiled
+            .render_for_execution(index, false, None)
+            .map(|(sql, _)| sql)?,
+    };
+    let wrapped = format!(
+        "select * from (\n{}\n) as sb_show limit {}",
+        sql.trim().trim_end_matches(';'),
+        args.limit
+    );
+    match connection.query(&wrapped, Some(args.limit)) {
+        Ok(result) => {
+            reporter.result(&crate::table::render(&result));
+            Ok(Outcome::Success)
+        }
+        Err(error) => {
+            let failure = execute::adapter_failure(&compiled, index, &error, None);
+            if let Some(diagnostic) = failure.diagnostic {
+                reporter.diagnostic(&diagnostic);
+            }
+            Ok(Outcome::Failed)
+        }
+    }
+}
+
+fn clean(common: &CommonArgs, reporter: &Reporter) -> Result<Outcome, Diagnostics> {
+    let options = load_options(common)?;
+    let (settings, _) = crate::project::settings::load(
+        &options.project_dir,
+        options.target.as_deref(),
+        &options.vars,
+    )?;
+    let target = options.project_dir.join(&settings.target_path);
+    if target.exists() {
+        std::fs::remove_dir_all(&target)
+            .map_err(|e| Diagnostic::error(format!("cannot remove {}: {e}", target.display())))?;
+        reporter.info(&format!("Removed {}/", settings.target_path));
+    } else {
+        reporter.info(&format!(
+            "Nothing to clean: {}/ does not exist",
+            settings.target_path
+        ));
+    }
+    Ok(Outcome::Success)
+}
+
+fn debug(common: &CommonArgs, reporter: &Reporter) -> Result<Outcome, Diagnostics> {
+    let options = load_options(common)?;
+    let project = Project::load(&options)?;
+    reporter.result(&format!("sb {}", env!("CARGO_PKG_VERSION")));
+    reporter.result(&format!(
+        "project: {} ({})",
+        project.settings.name,
+        project.root.display()
+    ));
+    let count = |kind: ResourceType| {
+        project
+            .nodes
+            .iter()
+            .filter(|n| n.resource_type == kind)
+            .count()
+    };
+    reporter.result(&format!(
+        "found: {} models, {} seeds, {} sources, {} macro files",
+        count(ResourceType::Model),
+        count(ResourceType::Seed),
+        count(ResourceType::Source),
+        project.macro_files.len()
+    ));
+    reporter.result(&format!(
+        "target: {} (type {})",
+        project.target.name,
+        project.target.kind.as_str()
+    ));
+    for (key, value) in &project.target.fields {
+        let shown = if matches!(
+            key.as_str(),
+            "keyfile" | "keyfile_json" | "token" | "password" | "private_key"
+        ) {
+            "<redacted>".to_string()
+        } else {
+            value
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_string)
+        };
+        reporter.result(&format!("  {key}: {shown}"));
+    }
+    let adapter = open_adapter(&project)?;
+    let check = adapter
+        .connect()
+        .and_then(|mut c| c.query("select 1 as ok", Some(1)));
+    match check {
+        Ok(_) => {
+            reporter.result("connection: OK");
+            Ok(Outcome::Success)
+        }
+        Err(error) => Err(Diagnostics::from(
+            Diagnostic::error(format!("connection test failed: {}", error.message))
+                .help("check the target settings in project.yml"),
+        )),
+    }
+}

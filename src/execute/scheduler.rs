@@ -1,0 +1,861 @@
+//! The parallel scheduler: runs a job for each selected node of the graph on
+//! up to N worker threads, each node as soon as the selected nodes it depends
+//! on are done, skipping everything downstream of a failure and stopping
+//! early under `--fail-fast`. It knows nothing about what a job does.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+
+use crate::graph::Dag;
+use crate::resource::ResourceType;
+
+/// What a job reports about its node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobStatus {
+    Success,
+    /// Failed: everything downstream is skipped.
+    Failed,
+    /// A soft failure (a warn-severity test); downstream still runs.
+    Warned,
+}
+
+/// The final word on one selected node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// The job ran (a panicking job counts as `Failed`).
+    Finished(JobStatus),
+    /// Not run because `because`, a node it depends on, failed.
+    Skipped { because: usize },
+    /// Not run because `--fail-fast` stopped the run.
+    NotRun,
+}
+
+/// Reported as it happens, from worker threads, in causal order (a node's
+/// `Started` never precedes its dependencies' `Finished`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SchedulerEvent {
+    Started(usize),
+    Finished(usize, JobStatus),
+    /// `Skipped(node, because)`.
+    Skipped(usize, usize),
+    NotRun(usize),
+}
+
+/// How to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SchedulerOptions {
+    /// Jobs at once; 0 counts as 1.
+    pub threads: usize,
+    /// After the first failure start nothing new; the rest is `NotRun`.
+    pub fail_fast: bool,
+    /// `sb build`: a selected test also holds back every non-test node that
+    /// depends on all of the test's parents (dbt's test edges), so a failed
+    /// test skips what is built on the data it tested.
+    pub tests_gate_children: bool,
+}
+
+impl Default for SchedulerOptions {
+    fn default() -> Self {
+        Self {
+            threads: 1,
+            fail_fast: false,
+            tests_gate_children: false,
+        }
+    }
+}
+
+/// Who waits on whom, among the selected nodes only.
+struct Plan {
+    /// Per node: the selected nodes it waits for.
+    waits_on: Vec<BTreeSet<usize>>,
+    /// The reverse of `waits_on`.
+    blocks: Vec<BTreeSet<usize>>,
+    /// Smaller starts first: tests before other nodes, then topological rank.
+    priority: Vec<(bool, usize)>,
+}
+
+impl Plan {
+    fn new(dag: &Dag, selected: &BTreeSet<usize>, options: SchedulerOptions) -> Plan {
+        let len = dag.len();
+        let mut priority = vec![(true, usize::MAX); len];
+        for (rank, &i) in dag.topological_order().iter().enumerate() {
+            if let Some(slot) = priority.get_mut(i) {
+                *slot = (dag.resource_type(i) != Some(ResourceType::Test), rank);
+            }
+        }
+        // The nearest selected ancestors of each node, looking through
+        // unselected ones; parents come first in topological order.
+        let mut nearest: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); len];
+        for &i in dag.topological_order() {
+            let mut mine = BTreeSet::new();
+            for &p in dag.parents(i) {
+                if selected.contains(&p) {
+                    mine.insert(p);
+                } else if let Some(theirs) = nearest.get(p) {
+                    mine.extend(theirs);
+                }
+            }
+            if let Some(slot) = nearest.get_mut(i) {
+                *slot = mine;
+            }
+        }
+        let mut waits_on: Vec<BTreeSet<usize>> = (0..len)
+            .map(|i| {
+                if selected.contains(&i) {
+                    nearest.get(i).cloned().unwrap_or_default()
+                } else {
+                    BTreeSet::new()
+                }
+            })
+            .collect();
+        if options.tests_gate_children {
+            for &test in selected {
+                if dag.resource_type(test) != Some(ResourceType::Test) {
+                    continue;
+                }
+                let mut common: Option<BTreeSet<usize>> = None;
+                for &p in dag.parents(test) {
+                    let below = dag.descendants(p, None);
+                    common = Some(match common {
+                        None => below,
+                        Some(so_far) => &so_far & &below,
+                    });
+                }
+                for n in common.unwrap_or_default() {
+                    if n != test
+                        && selected.contains(&n)
+                        && dag.resource_type(n) != Some(ResourceType::Test)
+                        && let Some(waits) = waits_on.get_mut(n)
+                    {
+                        waits.insert(test);
+                    }
+                }
+            }
+        }
+        let mut blocks: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); len];
+        for (n, waits) in waits_on.iter().enumerate() {
+            for &w in waits {
+                if let Some(list) = blocks.get_mut(w) {
+                    list.insert(n);
+                }
+            }
+        }
+        Plan {
+            waits_on,
+            blocks,
+            priority,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    /// Not selected.
+    Idle,
+    /// Waiting for this many nodes.
+    Waiting(usize),
+    Ready,
+    Running,
+    Done,
+}
+
+struct State {
+    slots: Vec<Slot>,
+    ready: BinaryHeap<Reverse<(bool, usize, usize)>>,
+    running: usize,
+    unfinished: usize,
+    stopped: bool,
+    results: Vec<(usize, Outcome)>,
+}
+
+struct Shared<'a, E: ?Sized> {
+    dag: &'a Dag,
+    plan: Plan,
+    options: SchedulerOptions,
+    state: Mutex<State>,
+    wake: Condvar,
+    on_event: &'a E,
+}
+
+impl<E: Fn(SchedulerEvent) + Sync + ?Sized> Shared<'_, E> {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Called with the state locked, so events keep causal order; a
+    /// panicking callback is ignored rather than wedging the run.
+    fn emit(&self, event: SchedulerEvent) {
+        let _ = catch_unwind(AssertUnwindSafe(|| (self.on_event)(event)));
+    }
+
+    fn make_ready(&self, state: &mut State, i: usize) {
+        if let Some(slot) = state.slots.get_mut(i) {
+            *slot = Slot::Ready;
+        }
+        let (later, rank) = self
+            .plan
+            .priority
+            .get(i)
+            .copied()
+            .unwrap_or((true, usize::MAX));
+        state.ready.push(Reverse((later, rank, i)));
+    }
+
+    fn finish(&self, state: &mut State, i: usize, status: JobStatus) {
+        state.running = state.running.saturating_sub(1);
+        state.unfinished = state.unfinished.saturating_sub(1);
+        if let Some(slot) = state.slots.get_mut(i) {
+            *slot = Slot::Done;
+        }
+        state.results.push((i, Outcome::Finished(status)));
+        self.emit(SchedulerEvent::Finished(i, status));
+        if status == JobStatus::Failed {
+            if self.options.fail_fast {
+                state.stopped = true;
+            }
+            self.skip_below(state, i);
+            return;
+        }
+        for &child in self.plan.blocks.get(i).into_iter().flatten() {
+            let mut now_ready = false;
+            if let Some(Slot::Waiting(count)) = state.slots.get_mut(child) {
+                *count = count.saturating_sub(1);
+                now_ready = *count == 0;
+            }
+            if now_ready {
+                self.make_ready(state, child);
+            }
+        }
+    }
+
+    /// Marks every waiting node downstream of `failed` as skipped.
+    fn skip_below(&self, state: &mut State, failed: usize) {
+        let mut stack: Vec<usize> = self
+            .plan
+            .blocks
+            .get(failed)
+            .into_iter()
+            .flatten()
+            .rev()
+            .copied()
+            .collect();
+        while let Some(n) = stack.pop() {
+            let Some(slot) = state.slots.get_mut(n) else {
+                continue;
+            };
+            if !matches!(slot, Slot::Waiting(_) | Slot::Ready) {
+                continue;
+            }
+            *slot = Slot::Done;
+            state.unfinished = state.unfinished.saturating_sub(1);
+            state
+                .results
+                .push((n, Outcome::Skipped { because: failed }));
+            self.emit(SchedulerEvent::Skipped(n, failed));
+            stack.extend(self.plan.blocks.get(n).into_iter().flatten().rev());
+        }
+    }
+
+    /// Nothing runs and nothing can start: report what is left as not run.
+    fn give_up(&self, state: &mut State) {
+        for &n in self.dag.topological_order() {
+            if let Some(slot) = state.slots.get_mut(n)
+                && matches!(slot, Slot::Waiting(_) | Slot::Ready)
+            {
+                *slot = Slot::Done;
+                state.results.push((n, Outcome::NotRun));
+                self.emit(SchedulerEvent::NotRun(n));
+            }
+        }
+        state.ready.clear();
+        state.unfinished = 0;
+    }
+
+    fn work<J: Fn(usize) -> JobStatus + Sync + ?Sized>(&self, job: &J) {
+        let mut state = self.lock();
+        loop {
+            if state.unfinished == 0 {
+                break;
+            }
+            let next = if state.stopped {
+                None
+            } else {
+                state.ready.pop()
+            };
+            if let Some(Reverse((_, _, i))) = next {
+                if let Some(slot) = state.slots.get_mut(i) {
+                    *slot = Slot::Running;
+                }
+                state.running += 1;
+                self.emit(SchedulerEvent::Started(i));
+                drop(state);
+                let status = catch_unwind(AssertUnwindSafe(|| job(i))).unwrap_or(JobStatus::Failed);
+                state = self.lock();
+                self.finish(&mut state, i, status);
+                self.wake.notify_all();
+                continue;
+            }
+            if state.running == 0 {
+                self.give_up(&mut state);
+                self.wake.notify_all();
+                break;
+            }
+            state = self
+                .wake
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+/// Runs `job` for every node of `selected` (indices into the graph; others
+/// are treated as done) on up to `threads` threads and returns each selected
+/// node's outcome in the order they were settled. Never panics, even when a
+/// job does. See [`run_with`] for `sb build`'s test gating.
+pub fn run<J, E>(
+    dag: &Dag,
+    selected: &BTreeSet<usize>,
+    threads: usize,
+    fail_fast: bool,
+    job: &J,
+    on_event: &E,
+) -> Vec<(usize, Outcome)>
+where
+    J: Fn(usize) -> JobStatus + Sync + ?Sized,
+    E: Fn(SchedulerEvent) + Sync + ?Sized,
+{
+    let options = SchedulerOptions {
+        threads,
+        fail_fast,
+        tests_gate_children: false,
+    };
+    run_with(dag, selected, options, job, on_event)
+}
+
+/// [`run`] with every option spelled out.
+pub fn run_with<J, E>(
+    dag: &Dag,
+    selected: &BTreeSet<usize>,
+    options: SchedulerOptions,
+    job: &J,
+    on_event: &E,
+) -> Vec<(usize, Outcome)>
+where
+    J: Fn(usize) -> JobStatus + Sync + ?Sized,
+    E: Fn(SchedulerEvent) + Sync + ?Sized,
+{
+    let selected: BTreeSet<usize> = selected
+        .iter()
+        .copied()
+        .filter(|&i| i < dag.len())
+        .collect();
+    if selected.is_empty() {
+        return Vec::new();
+    }
+    let plan = Plan::new(dag, &selected, options);
+    let mut slots = vec![Slot::Idle; dag.len()];
+    for &i in &selected {
+        let count = plan.waits_on.get(i).map_or(0, BTreeSet::len);
+        if let Some(slot) = slots.get_mut(i) {
+            *slot = Slot::Waiting(count);
+        }
+    }
+    let shared = Shared {
+        dag,
+        plan,
+        options,
+        state: Mutex::new(State {
+            slots,
+            ready: BinaryHeap::new(),
+            running: 0,
+            unfinished: selected.len(),
+            stopped: false,
+            results: Vec::with_capacity(selected.len()),
+        }),
+        wake: Condvar::new(),
+        on_event,
+    };
+    {
+        let mut state = shared.lock();
+        for &i in &selected {
+            if state.slots.get(i) == Some(&Slot::Waiting(0)) {
+                shared.make_ready(&mut state, i);
+            }
+        }
+    }
+    let workers = options.threads.max(1).min(selected.len());
+    std::thread::scope(|scope| {
+        for n in 1..workers {
+            // Fewer threads if the OS refuses more; this one always works.
+            let _ = std::thread::Builder::new()
+                .name(format!("sb-worker-{n}"))
+                .spawn_scoped(scope, || shared.work(job));
+        }
+        shared.work(job);
+    });
+    let state = shared
+        .state
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
+    state.results
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::graph::GraphNode;
+    use crate::graph::tests::model;
+    use std::collections::BTreeMap;
+    use std::sync::Barrier;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn dag_of(nodes: &[GraphNode]) -> Dag {
+        Dag::build(nodes).unwrap()
+    }
+
+    fn all(nodes: &[GraphNode]) -> BTreeSet<usize> {
+        (0..nodes.len()).collect()
+    }
+
+    fn opts(threads: usize, fail_fast: bool) -> SchedulerOptions {
+        SchedulerOptions {
+            threads,
+            fail_fast,
+            tests_gate_children: false,
+        }
+    }
+
+    fn outcomes(results: &[(usize, Outcome)]) -> BTreeMap<usize, Outcome> {
+        results.iter().copied().collect()
+    }
+
+    /// a -> b, a -> c, b -> d, c -> d, plus an independent e.
+    fn diamond() -> Vec<GraphNode> {
+        vec![
+            model("a", &[]),
+            model("b", &["a"]),
+            model("c", &["a"]),
+            model("d", &["b", "c"]),
+            model("e", &[]),
+        ]
+    }
+
+    #[test]
+    fn diamond_runs_every_node_after_its_parents() {
+        let nodes = diamond();
+        let dag = dag_of(&nodes);
+        let finished = Mutex::new(Vec::new());
+        let results = run_with(
+            &dag,
+            &all(&nodes),
+            opts(4, false),
+            &|i| {
+                let done = finished.lock().unwrap().clone();
+                for &p in dag.parents(i) {
+                    assert!(done.contains(&p), "{i} started before {p}");
+                }
+                finished.lock().unwrap().push(i);
+                JobStatus::Success
+            },
+            &|_| {},
+        );
+        assert_eq!(results.len(), 5);
+        assert!(
+            results
+                .iter()
+                .all(|r| r.1 == Outcome::Finished(JobStatus::Success))
+        );
+    }
+
+    #[test]
+    fn failure_skips_descendants_only() {
+        let nodes = diamond();
+        let dag = dag_of(&nodes);
+        let events = Mutex::new(Vec::new());
+        let results = run_with(
+            &dag,
+            &all(&nodes),
+            opts(2, false),
+            &|i| {
+                if i == 1 {
+                    JobStatus::Failed
+                } else {
+                    JobStatus::Success
+                }
+            },
+            &|e| events.lock().unwrap().push(e),
+        );
+        let out = outcomes(&results);
+        assert_eq!(out[&0], Outcome::Finished(JobStatus::Success));
+        assert_eq!(out[&1], Outcome::Finished(JobStatus::Failed));
+        assert_eq!(out[&2], Outcome::Finished(JobStatus::Success));
+        assert_eq!(out[&3], Outcome::Skipped { because: 1 });
+        assert_eq!(out[&4], Outcome::Finished(JobStatus::Success));
+        let events = events.into_inner().unwrap();
+        assert!(events.contains(&SchedulerEvent::Skipped(3, 1)));
+        assert!(!events.contains(&SchedulerEvent::Started(3)));
+    }
+
+    #[test]
+    fn warned_does_not_skip() {
+        let nodes = diamond();
+        let dag = dag_of(&nodes);
+        let results = run_with(
+            &dag,
+            &all(&nodes),
+            opts(1, false),
+            &|_| JobStatus::Warned,
+            &|_| {},
+        );
+        assert!(
+            results
+                .iter()
+                .all(|r| r.1 == Outcome::Finished(JobStatus::Warned))
+        );
+    }
+
+    #[test]
+    fn skip_passes_through_unselected_nodes() {
+        let nodes = vec![model("x", &[]), model("y", &["x"]), model("z", &["y"])];
+        let dag = dag_of(&nodes);
+        let selected = BTreeSet::from([0, 2]);
+        let results = run_with(
+            &dag,
+            &selected,
+            opts(2, false),
+            &|_| JobStatus::Failed,
+            &|_| {},
+        );
+        assert_eq!(
+            results,
+            [
+                (0, Outcome::Finished(JobStatus::Failed)),
+                (2, Outcome::Skipped { because: 0 })
+            ]
+        );
+        // And on success z still waits for x.
+        let order = Mutex::new(Vec::new());
+        run_with(
+            &dag,
+            &selected,
+            opts(2, false),
+            &|i| {
+                order.lock().unwrap().push(i);
+                JobStatus::Success
+            },
+            &|_| {},
+        );
+        assert_eq!(order.into_inner().unwrap(), [0, 2]);
+    }
+
+    #[test]
+    fn skipped_grandchildren_name_the_failed_ancestor() {
+        let nodes = vec![model("a", &[]), model("b", &["a"]), model("c", &["b"])];
+        let dag = dag_of(&nodes);
+        let results = run_with(
+            &dag,
+            &all(&nodes),
+            opts(1, false),
+            &|i| {
+                if i == 0 {
+                    JobStatus::Failed
+                } else {
+                    JobStatus::Success
+                }
+            },
+            &|_| {},
+        );
+        let out = outcomes(&results);
+        assert_eq!(out[&1], Outcome::Skipped { because: 0 });
+        assert_eq!(out[&2], Outcome::Skipped { because: 0 });
+    }
+
+    #[test]
+    fn fail_fast_stops_starting_new_nodes() {
+        let nodes = diamond();
+        let dag = dag_of(&nodes);
+        let started = AtomicUsize::new(0);
+        let results = run_with(
+            &dag,
+            &all(&nodes),
+            opts(1, true),
+            &|i| {
+                started.fetch_add(1, Ordering::SeqCst);
+                if i == 0 {
+                    JobStatus::Failed
+                } else {
+                    JobStatus::Success
+                }
+            },
+            &|_| {},
+        );
+        assert_eq!(started.load(Ordering::SeqCst), 1);
+        let out = outcomes(&results);
+        assert_eq!(out.len(), 5);
+        assert_eq!(out[&0], Outcome::Finished(JobStatus::Failed));
+        assert_eq!(out[&1], Outcome::Skipped { because: 0 });
+        assert_eq!(out[&3], Outcome::Skipped { because: 0 });
+        assert_eq!(out[&4], Outcome::NotRun);
+    }
+
+    #[test]
+    fn one_thread_runs_in_topological_order() {
+        let nodes = vec![
+            model("d", &["b", "c"]),
+            model("c", &["a"]),
+            model("b", &["a"]),
+            model("a", &[]),
+        ];
+        let dag = dag_of(&nodes);
+        let order = Mutex::new(Vec::new());
+        run_with(
+            &dag,
+            &all(&nodes),
+            opts(1, false),
+            &|i| {
+                order.lock().unwrap().push(nodes[i].name.clone());
+                JobStatus::Success
+            },
+            &|_| {},
+        );
+        assert_eq!(order.into_inner().unwrap(), ["a", "b", "c", "d"]);
+    }
+
+    #[test]
+    fn independent_jobs_run_in_parallel() {
+        let nodes = vec![model("a", &[]), model("b", &[])];
+        let dag = dag_of(&nodes);
+        let barrier = Barrier::new(2);
+        let results = run_with(
+            &dag,
+            &all(&nodes),
+            opts(2, false),
+            &|_| {
+                barrier.wait();
+                JobStatus::Success
+            },
+            &|_| {},
+        );
+        assert_eq!(results.len(), 2);
+    }
+
+    #[test]
+    fn at_most_n_jobs_run_at_once() {
+        let nodes: Vec<GraphNode> = (0..12).map(|i| model(&format!("m{i:02}"), &[])).collect();
+        let dag = dag_of(&nodes);
+        let now = AtomicUsize::new(0);
+        let peak = AtomicUsize::new(0);
+        run_with(
+            &dag,
+            &all(&nodes),
+            opts(3, false),
+            &|_| {
+                let mine = now.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(mine, Ordering::SeqCst);
+                std::thread::sleep(std::time::Duration::from_millis(5));
+                now.fetch_sub(1, Ordering::SeqCst);
+                JobStatus::Success
+            },
+            &|_| {},
+        );
+        assert!(peak.load(Ordering::SeqCst) <= 3);
+        assert!(peak.load(Ordering::SeqCst) >= 2);
+    }
+
+    #[test]
+    fn panicking_job_counts_as_failed() {
+        let nodes = vec![model("a", &[]), model("b", &["a"]), model("c", &[])];
+        let dag = dag_of(&nodes);
+        let results = run_with(
+            &dag,
+            &all(&nodes),
+            opts(2, false),
+            &|i| {
+                assert!(i != 0, "boom");
+                JobStatus::Success
+            },
+            &|_| panic!("reporter broke"),
+        );
+        let out = outcomes(&results);
+        assert_eq!(out[&0], Outcome::Finished(JobStatus::Failed));
+        assert_eq!(out[&1], Outcome::Skipped { because: 0 });
+        assert_eq!(out[&2], Outcome::Finished(JobStatus::Success));
+    }
+
+    #[test]
+    fn events_arrive_in_causal_order() {
+        let nodes = diamond();
+        let dag = dag_of(&nodes);
+        let events = Mutex::new(Vec::new());
+        run_with(
+            &dag,
+            &all(&nodes),
+            opts(4, false),
+            &|_| JobStatus::Success,
+            &|e| {
+                events.lock().unwrap().push(e);
+            },
+        );
+        let events = events.into_inner().unwrap();
+        let at = |e: SchedulerEvent| events.iter().position(|&x| x == e).unwrap();
+        for (child, parent) in [(1, 0), (2, 0), (3, 1), (3, 2)] {
+            assert!(
+                at(SchedulerEvent::Finished(parent, JobStatus::Success))
+                    < at(SchedulerEvent::Started(child))
+            );
+        }
+    }
+
+    #[test]
+    fn positional_run_takes_threads_and_fail_fast() {
+        let nodes = diamond();
+        let dag = dag_of(&nodes);
+        let job = |i: usize| {
+            if i == 0 {
+                JobStatus::Failed
+            } else {
+                JobStatus::Success
+            }
+        };
+        let on_event = |_: SchedulerEvent| {};
+        let results = run(&dag, &all(&nodes), 1, true, &job, &on_event);
+        assert_eq!(outcomes(&results)[&4], Outcome::NotRun);
+    }
+
+    #[test]
+    fn empty_and_out_of_range_selections() {
+        let nodes = diamond();
+        let dag = dag_of(&nodes);
+        assert!(
+            run_with(
+                &dag,
+                &BTreeSet::new(),
+                opts(4, false),
+                &|_| JobStatus::Success,
+                &|_| {}
+            )
+            .is_empty()
+        );
+        let results = run_with(
+            &dag,
+            &BTreeSet::from([4, 99]),
+            opts(0, false),
+            &|_| JobStatus::Success,
+            &|_| {},
+        );
+        assert_eq!(results, [(4, Outcome::Finished(JobStatus::Success))]);
+    }
+
+    fn test_node(name: &str, deps: &[&str]) -> GraphNode {
+        let mut node = model(name, deps);
+        node.unique_id = format!("test.proj.{name}.abc123");
+        node.resource_type = ResourceType::Test;
+        node
+    }
+
+    #[test]
+    fn build_tests_gate_downstream_models() {
+        // b is built on a, which t_a tests; t_ac also needs the unrelated c,
+        // so it must not hold back b.
+        let nodes = vec![
+            model("a", &[]),
+            model("b", &["a"]),
+            test_node("t_a", &["a"]),
+            model("c", &[]),
+            test_node("t_ac", &["a", "c"]),
+        ];
+        let dag = dag_of(&nodes);
+        let gated = SchedulerOptions {
+            threads: 1,
+            fail_fast: false,
+            tests_gate_children: true,
+        };
+        let order = Mutex::new(Vec::new());
+        run_with(
+            &dag,
+            &all(&nodes),
+            gated,
+            &|i| {
+                order.lock().unwrap().push(nodes[i].name.clone());
+                JobStatus::Success
+            },
+            &|_| {},
+        );
+        let order = order.into_inner().unwrap();
+        let pos = |n: &str| order.iter().position(|x| x == n).unwrap();
+        assert!(pos("t_a") < pos("b"));
+        assert!(pos("a") < pos("t_a"));
+
+        let results = run_with(
+            &dag,
+            &all(&nodes),
+            gated,
+            &|i| {
+                if i == 2 {
+                    JobStatus::Failed
+                } else {
+                    JobStatus::Success
+                }
+            },
+            &|_| {},
+        );
+        let out = outcomes(&results);
+        assert_eq!(out[&1], Outcome::Skipped { because: 2 });
+        assert_eq!(out[&3], Outcome::Finished(JobStatus::Success));
+        assert_eq!(out[&4], Outcome::Finished(JobStatus::Success));
+
+        // Without gating the test failure touches nothing else.
+        let results = run_with(
+            &dag,
+            &all(&nodes),
+            opts(1, false),
+            &|i| {
+                if i == 2 {
+                    JobStatus::Failed
+                } else {
+                    JobStatus::Success
+                }
+            },
+            &|_| {},
+        );
+        assert_eq!(
+            outcomes(&results)[&1],
+            Outcome::Finished(JobStatus::Success)
+        );
+    }
+
+    #[test]
+    fn many_nodes_many_threads_finish() {
+        let nodes: Vec<GraphNode> = (0..200)
+            .map(|i: usize| {
+                let deps: Vec<String> = [i / 2, i / 3]
+                    .into_iter()
+                    .filter(|&d| d < i)
+                    .map(|d| format!("m{d:03}"))
+                    .collect();
+                let deps: Vec<&str> = deps.iter().map(String::as_str).collect();
+                model(&format!("m{i:03}"), &deps)
+            })
+            .collect();
+        let dag = dag_of(&nodes);
+        let results = run_with(
+            &dag,
+            &all(&nodes),
+            opts(8, false),
+            &|i| {
+                if i % 17 == 5 {
+                    JobStatus::Failed
+                } else {
+                    JobStatus::Success
+                }
+            },
+            &|_| {},
+        );
+        assert_eq!(results.len(), 200);
+        let settled: BTreeSet<usize> = results.iter().map(|r| r.0).collect();
+        assert_eq!(settled.len(), 200);
+    }
+}

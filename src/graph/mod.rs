@@ -1,0 +1,556 @@
+//! The project graph: nodes joined by their `ref()`/`source()` dependencies,
+//! a deterministic build order, ancestor and descendant walks, the whole path
+//! of a dependency cycle, and the "did you mean" name matcher that every stage
+//! uses for hints. Node selection lives in [`selector`].
+
+pub mod selector;
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
+use std::fmt;
+
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use crate::resource::ResourceType;
+
+/// One node of the project as the graph sees it: identity, location, config
+/// and the unique ids it depends on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GraphNode {
+    /// dbt-style id: `model.proj.orders`, `source.proj.synthetic.users`.
+    pub unique_id: String,
+    /// `orders`; for sources the table name.
+    pub name: String,
+    pub resource_type: ResourceType,
+    /// Project-relative with forward slashes: `models/marts/orders.sql`.
+    pub original_file_path: String,
+    /// `["proj", "marts", "orders"]`.
+    pub fqn: Vec<String>,
+    pub tags: Vec<String>,
+    /// The effective config (`materialized`, `schema`, `tags`, `enabled`, ...).
+    pub config: serde_json::Map<String, serde_json::Value>,
+    /// Unique ids of the parents.
+    pub depends_on: Vec<String>,
+    /// For sources: the source's name (`synthetic`).
+    pub source_name: Option<String>,
+    pub package_name: String,
+}
+
+impl GraphNode {
+    /// False only when the effective config says `enabled: false`.
+    pub fn is_enabled(&self) -> bool {
+        !matches!(
+            self.config.get("enabled"),
+            Some(serde_json::Value::Bool(false))
+        )
+    }
+
+    /// How a person names the node: `orders`, or `synthetic.users` for a source.
+    pub fn display_name(&self) -> String {
+        match &self.source_name {
+            Some(source) if self.resource_type == ResourceType::Source => {
+                format!("{source}.{}", self.name)
+            }
+            _ => self.name.clone(),
+        }
+    }
+}
+
+/// Why a set of nodes does not form a DAG.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GraphError {
+    /// The whole cycle, first node repeated at the end: `a -> b -> c -> a`.
+    /// It starts at the node with the smallest unique id in the cycle.
+    Cycle { path: Vec<usize> },
+    /// `depends_on` of `node` names a unique id that is not in the project.
+    UnknownDependency { node: usize, missing: String },
+}
+
+impl GraphError {
+    /// The message with node names filled in, e.g.
+    /// `dependency cycle: a -> b -> c -> a`.
+    pub fn describe(&self, nodes: &[GraphNode]) -> String {
+        let name = |i: usize| {
+            nodes
+                .get(i)
+                .map_or_else(|| format!("#{i}"), GraphNode::display_name)
+        };
+        match self {
+            Self::Cycle { path } => {
+                let names: Vec<String> = path.iter().map(|&i| name(i)).collect();
+                format!("dependency cycle: {}", names.join(" -> "))
+            }
+            Self::UnknownDependency { node, missing } => {
+                format!("`{}` depends on unknown node `{missing}`", name(*node))
+            }
+        }
+    }
+}
+
+impl fmt::Display for GraphError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Cycle { path } => {
+                let ids: Vec<String> = path.iter().map(|i| format!("#{i}")).collect();
+                write!(f, "dependency cycle: {}", ids.join(" -> "))
+            }
+            Self::UnknownDependency { node, missing } => {
+                write!(f, "node #{node} depends on unknown node `{missing}`")
+            }
+        }
+    }
+}
+
+impl std::error::Error for GraphError {}
+
+/// The dependency graph over a slice of [`GraphNode`]s; node `i` of the graph
+/// is `nodes[i]`, edges point from parent to child.
+#[derive(Debug, Clone)]
+pub struct Dag {
+    graph: DiGraph<usize, ()>,
+    ids: Vec<String>,
+    kinds: Vec<ResourceType>,
+    index: HashMap<String, usize>,
+    parents: Vec<Vec<usize>>,
+    children: Vec<Vec<usize>>,
+    order: Vec<usize>,
+}
+
+impl Dag {
+    /// Builds the graph; fails on a dependency that is not in `nodes` or on a
+    /// cycle. A unique id that appears twice resolves to its first occurrence
+    /// (the project loader reports duplicates with their files).
+    pub fn build(nodes: &[GraphNode]) -> Result<Dag, GraphError> {
+        let mut index = HashMap::with_capacity(nodes.len());
+        for (i, node) in nodes.iter().enumerate() {
+            index.entry(node.unique_id.clone()).or_insert(i);
+        }
+        let ids: Vec<String> = nodes.iter().map(|n| n.unique_id.clone()).collect();
+        let mut parents: Vec<Vec<usize>> = Vec::with_capacity(nodes.len());
+        for (i, node) in nodes.iter().enumerate() {
+            let mut mine = Vec::with_capacity(node.depends_on.len());
+            for dep in &node.depends_on {
+                match index.get(dep) {
+                    Some(&p) => mine.push(p),
+                    None => {
+                        return Err(GraphError::UnknownDependency {
+                            node: i,
+                            missing: dep.clone(),
+                        });
+                    }
+                }
+            }
+            mine.sort_by(|&a, &b| by_id(&ids, a, b));
+            mine.dedup();
+            parents.push(mine);
+        }
+        let mut children: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
+        let mut graph = DiGraph::with_capacity(nodes.len(), 0);
+        for i in 0..nodes.len() {
+            graph.add_node(i);
+        }
+        for (child, mine) in parents.iter().enumerate() {
+            for &parent in mine {
+                if let Some(list) = children.get_mut(parent) {
+                    list.push(child);
+                }
+                graph.add_edge(NodeIndex::new(parent), NodeIndex::new(child), ());
+            }
+        }
+        for list in &mut children {
+            list.sort_by(|&a, &b| by_id(&ids, a, b));
+        }
+        let mut dag = Dag {
+            graph,
+            ids,
+            kinds: nodes.iter().map(|n| n.resource_type).collect(),
+            index,
+            parents,
+            children,
+            order: Vec::new(),
+        };
+        dag.order = dag.kahn();
+        if dag.order.len() < nodes.len() {
+            return Err(GraphError::Cycle {
+                path: dag.find_cycle(),
+            });
+        }
+        Ok(dag)
+    }
+
+    /// Kahn's algorithm; among ready nodes the smallest unique id goes first.
+    fn kahn(&self) -> Vec<usize> {
+        let mut waiting: Vec<usize> = self.parents.iter().map(Vec::len).collect();
+        let mut ready: BinaryHeap<Reverse<(&str, usize)>> = waiting
+            .iter()
+            .enumerate()
+            .filter(|&(_, &count)| count == 0)
+            .map(|(i, _)| Reverse((self.id(i), i)))
+            .collect();
+        let mut order = Vec::with_capacity(self.ids.len());
+        while let Some(Reverse((_, i))) = ready.pop() {
+            order.push(i);
+            for &child in self.children(i) {
+                if let Some(count) = waiting.get_mut(child) {
+                    *count = count.saturating_sub(1);
+                    if *count == 0 {
+                        ready.push(Reverse((self.id(child), child)));
+                    }
+                }
+            }
+        }
+        order
+    }
+
+    /// A concrete cycle through the cyclic component holding the smallest
+    /// unique id, starting and ending at that id.
+    fn find_cycle(&self) -> Vec<usize> {
+        let start = petgraph::algo::tarjan_scc(&self.graph)
+            .into_iter()
+            .filter_map(|scc| {
+                let members: Vec<usize> = scc.iter().map(|n| n.index()).collect();
+                let cyclic = members.len() > 1
+                    || members
+                        .first()
+                        .is_some_and(|&m| self.parents(m).contains(&m));
+                if !cyclic {
+                    return None;
+                }
+                let first = members
+                    .iter()
+                    .copied()
+                    .min_by(|&a, &b| by_id(&self.ids, a, b))?;
+                Some((members, first))
+            })
+            .min_by(|a, b| by_id(&self.ids, a.1, b.1));
+        let Some((members, start)) = start else {
+            return Vec::new();
+        };
+        let inside: BTreeSet<usize> = members.into_iter().collect();
+        // Breadth-first from `start` inside the component finds the shortest
+        // way back to it; children are visited in unique-id order.
+        let mut came_from: HashMap<usize, usize> = HashMap::new();
+        let mut queue = VecDeque::from([start]);
+        while let Some(at) = queue.pop_front() {
+            for &next in self.children(at) {
+                if next == start {
+                    let mut back = Vec::new();
+                    let mut cursor = at;
+                    while cursor != start {
+                        back.push(cursor);
+                        match came_from.get(&cursor) {
+                            Some(&prev) => cursor = prev,
+                            None => break,
+                        }
+                    }
+                    let mut path = vec![start];
+                    path.extend(back.into_iter().rev());
+                    path.push(start);
+                    return path;
+                }
+                if inside.contains(&next) && !came_from.contains_key(&next) {
+                    came_from.insert(next, at);
+                    queue.push_back(next);
+                }
+            }
+        }
+        vec![start, start]
+    }
+
+    fn id(&self, i: usize) -> &str {
+        self.ids.get(i).map_or("", String::as_str)
+    }
+
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// The node index of a unique id.
+    pub fn index_of(&self, unique_id: &str) -> Option<usize> {
+        self.index.get(unique_id).copied()
+    }
+
+    pub fn unique_id(&self, i: usize) -> Option<&str> {
+        self.ids.get(i).map(String::as_str)
+    }
+
+    pub fn resource_type(&self, i: usize) -> Option<ResourceType> {
+        self.kinds.get(i).copied()
+    }
+
+    /// The underlying petgraph graph; node weights are indices into the slice.
+    pub fn graph(&self) -> &DiGraph<usize, ()> {
+        &self.graph
+    }
+
+    /// Every node, parents before children; ties broken by unique id.
+    pub fn topological_order(&self) -> &[usize] {
+        &self.order
+    }
+
+    /// Direct parents, sorted by unique id; empty for an unknown index.
+    pub fn parents(&self, i: usize) -> &[usize] {
+        self.parents.get(i).map_or(&[], Vec::as_slice)
+    }
+
+    /// Direct children, sorted by unique id; empty for an unknown index.
+    pub fn children(&self, i: usize) -> &[usize] {
+        self.children.get(i).map_or(&[], Vec::as_slice)
+    }
+
+    /// Ancestors of `i` up to `depth` generations (all when `None`), without `i`.
+    pub fn ancestors(&self, i: usize, depth: Option<usize>) -> BTreeSet<usize> {
+        walk(&self.parents, i, depth)
+    }
+
+    /// Descendants of `i` up to `depth` generations (all when `None`), without `i`.
+    pub fn descendants(&self, i: usize, depth: Option<usize>) -> BTreeSet<usize> {
+        walk(&self.children, i, depth)
+    }
+
+    /// dbt's manifest `parent_map`: every unique id to its parents' ids.
+    pub fn parent_map(&self) -> BTreeMap<String, Vec<String>> {
+        self.id_map(&self.parents)
+    }
+
+    /// dbt's manifest `child_map`: every unique id to its children's ids.
+    pub fn child_map(&self) -> BTreeMap<String, Vec<String>> {
+        self.id_map(&self.children)
+    }
+
+    fn id_map(&self, edges: &[Vec<usize>]) -> BTreeMap<String, Vec<String>> {
+        self.ids
+            .iter()
+            .zip(edges)
+            .map(|(id, list)| {
+                let ids = list.iter().map(|&j| self.id(j).to_owned()).collect();
+                (id.clone(), ids)
+            })
+            .collect()
+    }
+}
+
+fn by_id(ids: &[String], a: usize, b: usize) -> std::cmp::Ordering {
+    let key = |i: usize| ids.get(i).map_or("", String::as_str);
+    key(a).cmp(key(b)).then(a.cmp(&b))
+}
+
+fn walk(edges: &[Vec<usize>], start: usize, depth: Option<usize>) -> BTreeSet<usize> {
+    let mut seen = BTreeSet::new();
+    let mut frontier = vec![start];
+    let mut generation = 0usize;
+    while !frontier.is_empty() && depth.is_none_or(|d| generation < d) {
+        generation += 1;
+        let mut next = Vec::new();
+        for at in frontier {
+            for &j in edges.get(at).map_or(&[][..], Vec::as_slice) {
+                if j != start && seen.insert(j) {
+                    next.push(j);
+                }
+            }
+        }
+        frontier = next;
+    }
+    seen
+}
+
+/// Up to `max` candidates close to `wanted`, best first, ties alphabetical;
+/// for "did you mean" hints. Case is ignored; a candidate that contains the
+/// wanted text (or is contained in it) counts as close.
+pub fn closest_names<'a>(
+    wanted: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+    max: usize,
+) -> Vec<String> {
+    const THRESHOLD: f64 = 0.65;
+    let wanted_lower = wanted.to_lowercase();
+    let mut scored: Vec<(f64, &str)> = Vec::new();
+    let mut seen = BTreeSet::new();
+    for candidate in candidates {
+        if !seen.insert(candidate) {
+            continue;
+        }
+        let lower = candidate.to_lowercase();
+        let mut score = strsim::normalized_damerau_levenshtein(&wanted_lower, &lower);
+        let shorter = wanted_lower.chars().count().min(lower.chars().count());
+        if shorter >= 3 && (lower.contains(&wanted_lower) || wanted_lower.contains(&lower)) {
+            score = score.max(THRESHOLD);
+        }
+        if score >= THRESHOLD {
+            scored.push((score, candidate));
+        }
+    }
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+    scored
+        .into_iter()
+        .take(max)
+        .map(|(_, name)| name.to_owned())
+        .collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A model node named `name` that depends on the named models.
+    pub(crate) fn model(name: &str, deps: &[&str]) -> GraphNode {
+        GraphNode {
+            unique_id: format!("model.proj.{name}"),
+            name: name.to_owned(),
+            resource_type: ResourceType::Model,
+            original_file_path: format!("models/{name}.sql"),
+            fqn: vec!["proj".to_owned(), name.to_owned()],
+            tags: Vec::new(),
+            config: serde_json::Map::new(),
+            depends_on: deps.iter().map(|d| format!("model.proj.{d}")).collect(),
+            source_name: None,
+            package_name: "proj".to_owned(),
+        }
+    }
+
+    fn names(nodes: &[GraphNode], idx: impl IntoIterator<Item = usize>) -> Vec<String> {
+        idx.into_iter().map(|i| nodes[i].name.clone()).collect()
+    }
+
+    #[test]
+    fn topological_order_breaks_ties_by_unique_id() {
+        let nodes = vec![
+            model("d", &["b", "c"]),
+            model("c", &["a"]),
+            model("b", &["a"]),
+            model("a", &[]),
+            model("e", &[]),
+        ];
+        let dag = Dag::build(&nodes).unwrap();
+        assert_eq!(
+            names(&nodes, dag.topological_order().iter().copied()),
+            ["a", "b", "c", "d", "e"]
+        );
+    }
+
+    #[test]
+    fn parents_children_and_walks() {
+        let nodes = vec![
+            model("a", &[]),
+            model("b", &["a"]),
+            model("c", &["b"]),
+            model("d", &["c", "a"]),
+        ];
+        let dag = Dag::build(&nodes).unwrap();
+        assert_eq!(dag.parents(3), &[0, 2]);
+        assert_eq!(dag.children(0), &[1, 3]);
+        assert_eq!(dag.ancestors(3, None), BTreeSet::from([0, 1, 2]));
+        assert_eq!(dag.ancestors(3, Some(1)), BTreeSet::from([0, 2]));
+        assert_eq!(dag.ancestors(3, Some(0)), BTreeSet::new());
+        assert_eq!(dag.descendants(0, None), BTreeSet::from([1, 2, 3]));
+        assert_eq!(dag.descendants(0, Some(1)), BTreeSet::from([1, 3]));
+        assert!(dag.parents(99).is_empty());
+        assert!(dag.ancestors(99, None).is_empty());
+        assert_eq!(dag.index_of("model.proj.c"), Some(2));
+        assert_eq!(dag.resource_type(2), Some(ResourceType::Model));
+    }
+
+    #[test]
+    fn parent_and_child_maps_are_keyed_by_unique_id() {
+        let nodes = vec![model("a", &[]), model("b", &["a", "a"])];
+        let dag = Dag::build(&nodes).unwrap();
+        let parents = dag.parent_map();
+        assert_eq!(parents["model.proj.b"], ["model.proj.a"]);
+        assert!(parents["model.proj.a"].is_empty());
+        assert_eq!(dag.child_map()["model.proj.a"], ["model.proj.b"]);
+    }
+
+    #[test]
+    fn unknown_dependency_is_reported() {
+        let nodes = vec![model("a", &[]), model("b", &["nope"])];
+        let err = Dag::build(&nodes).unwrap_err();
+        assert_eq!(
+            err,
+            GraphError::UnknownDependency {
+                node: 1,
+                missing: "model.proj.nope".to_owned()
+            }
+        );
+        assert_eq!(
+            err.describe(&nodes),
+            "`b` depends on unknown node `model.proj.nope`"
+        );
+    }
+
+    #[test]
+    fn cycle_reports_whole_path_from_smallest_id() {
+        let nodes = vec![
+            model("x", &[]),
+            model("c", &["b"]),
+            model("b", &["a"]),
+            model("a", &["c", "x"]),
+            model("z", &["c"]),
+        ];
+        let err = Dag::build(&nodes).unwrap_err();
+        let GraphError::Cycle { path } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(names(&nodes, path.iter().copied()), ["a", "b", "c", "a"]);
+        assert_eq!(err.describe(&nodes), "dependency cycle: a -> b -> c -> a");
+    }
+
+    #[test]
+    fn self_loop_is_a_cycle() {
+        let nodes = vec![model("a", &[]), model("s", &["s", "a"])];
+        let err = Dag::build(&nodes).unwrap_err();
+        assert_eq!(err, GraphError::Cycle { path: vec![1, 1] });
+    }
+
+    #[test]
+    fn cycle_picks_the_shortest_way_back() {
+        // a -> b -> a and a -> c -> d -> a share a; the short one is reported.
+        let nodes = vec![
+            model("a", &["b", "d"]),
+            model("b", &["a"]),
+            model("c", &["a"]),
+            model("d", &["c"]),
+        ];
+        let err = Dag::build(&nodes).unwrap_err();
+        assert_eq!(
+            err,
+            GraphError::Cycle {
+                path: vec![0, 1, 0]
+            }
+        );
+    }
+
+    #[test]
+    fn empty_graph_is_fine() {
+        let dag = Dag::build(&[]).unwrap();
+        assert!(dag.is_empty());
+        assert!(dag.topological_order().is_empty());
+    }
+
+    #[test]
+    fn closest_names_suggests_best_first() {
+        let candidates = ["orders", "order_items", "customers", "stg_orders", "users"];
+        assert_eq!(closest_names("ordrs", candidates, 3), ["orders"]);
+        assert_eq!(
+            closest_names("order", candidates, 3),
+            ["orders", "order_items", "stg_orders"]
+        );
+        assert_eq!(closest_names("custmers", candidates, 3), ["customers"]);
+        assert!(closest_names("zzz", candidates, 3).is_empty());
+        assert_eq!(closest_names("tga", ["tag", "path", "fqn"], 3), ["tag"]);
+        assert_eq!(closest_names("ab", ["ac", "ab_", "ad"], 1), ["ab_"]);
+    }
+
+    #[test]
+    fn closest_names_ties_are_alphabetical() {
+        assert_eq!(
+            closest_names("abc", ["abd", "abe", "abb"], 5),
+            ["abb", "abd", "abe"]
+        );
+    }
+}

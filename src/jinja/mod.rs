@@ -1,0 +1,410 @@
+//! The one minijinja environment of a run: sb's functions (`ref`, `source`,
+//! `config`, `var`, `env_var`, `adapter.dispatch`, ...), the project's macros
+//! visible to every template without an import, strict undefined values and a
+//! fuel bound, and the mapping of template errors to project files.
+
+pub mod objects;
+pub mod scope;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock};
+
+use minijinja::value::{Kwargs, Rest, Value};
+use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior};
+use regex::Regex;
+
+use crate::adapter::AdapterKind;
+use crate::diag::{Diagnostic, Location, did_you_mean};
+use crate::project::SourceFile;
+pub use scope::{Captured, Catalog, Failure, Mode, QueryFn};
+
+/// Instructions one render may execute before sb stops it.
+const FUEL: u64 = 50_000_000;
+const MACROS_TEMPLATE: &str = "__sb_macros__";
+
+static TEST_BLOCK: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\{%(-?)(\s*)test(\s+)([A-Za-z_][A-Za-z0-9_]*)").expect("valid regex")
+});
+static END_TEST_BLOCK: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\{%(-?)(\s*)endtest(\s*)(-?)%\}").expect("valid regex"));
+static MACRO_NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\{%-?\s*macro\s+([A-Za-z_][A-Za-z0-9_]*)").expect("valid regex"));
+
+/// Rewrites `{% test name(...) %}` blocks as `{% macro test_name(...) %}`
+/// without moving any line, so positions in errors stay true.
+pub fn rewrite_test_blocks(text: &str) -> String {
+    let text = TEST_BLOCK.replace_all(text, "{%${1}${2}macro${3}test_${4}");
+    END_TEST_BLOCK
+        .replace_all(&text, "{%${1}${2}endmacro${3}${4}%}")
+        .into_owned()
+}
+
+/// One macro file inside the combined macros template.
+#[derive(Debug, Clone)]
+struct MacroSpan {
+    path: PathBuf,
+    first_line: usize,
+    text: String,
+}
+
+/// Converts any serializable value for templates.
+pub fn to_value<T: serde::Serialize>(value: &T) -> Value {
+    Value::from(minijinja::value::Serde(value))
+}
+
+/// The environment plus what it needs to map errors back to files.
+pub struct Jinja {
+    env: Environment<'static>,
+    prelude: String,
+    macro_spans: Vec<MacroSpan>,
+    pub macro_names: Vec<String>,
+}
+
+impl Jinja {
+    /// Builds the environment for `kind`, with the built-in macros first and
+    /// the project's after them, so a project macro overrides a built-in one.
+    pub fn new(
+        kind: AdapterKind,
+        builtin: &[SourceFile],
+        macro_files: &[SourceFile],
+    ) -> Result<Self, Vec<Diagnostic>> {
+        let mut env = base_environment();
+        env.add_global(
+            "adapter",
+            Value::from_object(objects::AdapterObject { kind }),
+        );
+        let mut errors = Vec::new();
+        let mut combined = String::new();
+        let mut spans = Vec::new();
+        let mut names: Vec<String> = Vec::new();
+        let mut line = 1;
+        for file in builtin.iter().chain(macro_files) {
+            let text = rewrite_test_blocks(&file.text);
+            // Check each file alone first so a syntax error names its own file.
+            if let Err(error) = env.template_from_named_str("macro file", &text) {
+                errors.push(syntax_diagnostic(&error, &file.path, &file.text, 0));
+                continue;
+            }
+            for capture in MACRO_NAME.captures_iter(&text) {
+                let name = capture[1].to_string();
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+            spans.push(MacroSpan {
+                path: file.path.clone(),
+                first_line: line,
+                text: file.text.clone(),
+            });
+            combined.push_str(&text);
+            if !text.ends_with('\n') {
+                combined.push('\n');
+            }
+            line = combined.matches('\n').count() + 1;
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let prelude = if names.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "{{% from '{MACROS_TEMPLATE}' import {} %}}",
+                names.join(", ")
+            )
+        };
+        if let Err(error) = env.add_template_owned(MACROS_TEMPLATE, combined) {
+            return Err(vec![Diagnostic::error(format!(
+                "cannot load macros: {error}"
+            ))]);
+        }
+        Ok(Self {
+            env,
+            prelude,
+            macro_spans: spans,
+            macro_names: names,
+        })
+    }
+
+    /// Renders a node's template (its project-relative `path` and `source`).
+    pub fn render(
+        &self,
+        catalog: &Arc<Catalog>,
+        request: &RenderRequest<'_>,
+        query: Option<QueryFn>,
+    ) -> (Result<String, Diagnostic>, Captured) {
+        let full = format!("{}{}", self.prelude, request.source);
+        let (result, captured) = scope::with_scope(
+            catalog,
+            request.node,
+            request.mode,
+            request.is_incremental,
+            request.config.clone(),
+            query,
+            || {
+                let template = self.env.template_from_named_str(request.name, &full)?;
+                let ctx = minijinja::context! {
+                    this => scope::this_value(),
+                    target => catalog.target.clone(),
+                    project_name => catalog.project_name.clone(),
+                    execute => request.mode == Mode::Execute,
+                    model => crate::jinja::to_value(request.model),
+                };
+                template.render(ctx)
+            },
+        );
+        let result = result.map_err(|error| self.diagnostic(&error, request, &captured));
+        (result, captured)
+    }
+
+    /// Renders a one-off string (a hook, a test's SQL) for `node`.
+    pub fn render_snippet(
+        &self,
+        catalog: &Arc<Catalog>,
+        request: &RenderRequest<'_>,
+        query: Option<QueryFn>,
+    ) -> (Result<String, Diagnostic>, Captured) {
+        self.render(catalog, request, query)
+    }
+
+    fn diagnostic(
+        &self,
+        error: &Error,
+        request: &RenderRequest<'_>,
+        captured: &Captured,
+    ) -> Diagnostic {
+        let prelude_len = self.prelude.len();
+        // Errors inside a macro point into the macros template: map them back.
+        let in_macros = error.name() == Some(MACROS_TEMPLATE);
+        let (path, source, line, range) = if in_macros {
+            let line = error.line().unwrap_or(1);
+            match self.macro_spans.iter().rev().find(|s| s.first_line <= line) {
+                Some(span) => (
+                    span.path.as_path(),
+                    span.text.as_str(),
+                    line - span.first_line + 1,
+                    None,
+                ),
+                None => (request.path, request.source, 1, None),
+            }
+        } else {
+            let range = error
+                .range()
+                .map(|r| r.start.saturating_sub(prelude_len)..r.end.saturating_sub(prelude_len));
+            (
+                request.path,
+                request.source,
+                error.line().unwrap_or(1),
+                range,
+            )
+        };
+        let locate = |needle: Option<&str>| -> Location {
+            if let Some(needle) = needle {
+                let found = Location::find(path, source, needle, line);
+                if found.line == line {
+                    return found;
+                }
+            }
+            match &range {
+                Some(r) if r.start < source.len() => Location::from_offset(
+                    path,
+                    source,
+                    r.start,
+                    r.end.saturating_sub(r.start).max(1),
+                ),
+                _ => {
+                    Location::from_line_col(path, source, line, 1 + leading_spaces(source, line), 1)
+                }
+            }
+        };
+        let macro_note = in_macros.then(|| format!("while rendering {}", request.path.display()));
+        let diagnostic = match &captured.failure {
+            Some(Failure::UnknownRef { name, close, disabled }) => {
+                let help = if *disabled {
+                    format!("model `{name}` is disabled (`enabled: false`); enable it or remove this ref")
+                } else {
+                    did_you_mean(close).unwrap_or_else(|| format!("create models/{name}.sql or a seed seeds/{name}.csv"))
+                };
+                Diagnostic::error(format!("unknown ref `{name}`"))
+                    .at(locate(Some(&format!("'{name}'")).map(|_| name.as_str())))
+                    .help(help)
+            }
+            Some(Failure::UnknownSource { source: s, table, close }) => {
+                Diagnostic::error(format!("unknown source `{s}.{table}`"))
+                    .at(locate(Some(table)))
+                    .help(did_you_mean(close).unwrap_or_else(|| {
+                        format!("declare it in a schema YAML file: sources: [{{name: {s}, tables: [{{name: {table}}}]}}]")
+                    }))
+            }
+            Some(Failure::MissingVar { name }) => Diagnostic::error(format!("required var `{name}` is not set"))
+                .at(locate(Some(name)))
+                .help(format!("set `{name}` under `vars:` in project.yml, pass --vars '{{{name}: ...}}', or give var() a default")),
+            Some(Failure::MissingEnvVar { name }) => {
+                Diagnostic::error(format!("environment variable `{name}` is not set"))
+                    .at(locate(Some(name)))
+                    .help(format!("export {name}=..., or give env_var() a default: env_var('{name}', '')"))
+            }
+            Some(Failure::UnknownConfigKey { key }) => {
+                let close = crate::graph::closest_names(key, crate::project::config::KNOWN_KEYS.iter().copied(), 3);
+                Diagnostic::error(format!("unknown config key `{key}`"))
+                    .at(locate(Some(key)))
+                    .help(did_you_mean(&close).unwrap_or_else(|| "remove it from config()".into()))
+            }
+            Some(Failure::Raised(message)) => Diagnostic::error(format!("compilation error: {message}"))
+                .at(locate(Some("raise_compiler_error")))
+                .help("the template raised this error on purpose (exceptions.raise_compiler_error); fix what it describes"),
+            Some(Failure::Query(message)) => Diagnostic::error(format!("run_query failed: {message}"))
+                .at(locate(Some("run_query")))
+                .help("fix the SQL passed to run_query()"),
+            None => jinja_error_diagnostic(error, locate(None)),
+        };
+        match macro_note {
+            Some(note) => diagnostic.note(note),
+            None => diagnostic,
+        }
+    }
+}
+
+fn leading_spaces(source: &str, line: usize) -> usize {
+    source
+        .lines()
+        .nth(line.saturating_sub(1))
+        .map_or(0, |l| l.len() - l.trim_start().len())
+}
+
+/// The Jinja request for one node.
+pub struct RenderRequest<'a> {
+    pub node: usize,
+    /// Template name shown by minijinja (the file path).
+    pub name: &'a str,
+    pub path: &'a Path,
+    pub source: &'a str,
+    pub mode: Mode,
+    pub is_incremental: bool,
+    /// The node's config before in-file `config()` calls, for `config.get`.
+    pub config: serde_json::Map<String, serde_json::Value>,
+    /// Node facts exposed as `model` (name, unique_id, config, ...).
+    pub model: &'a serde_json::Value,
+}
+
+fn jinja_error_diagnostic(error: &Error, location: Location) -> Diagnostic {
+    let detail = error.detail().unwrap_or("").to_string();
+    let (message, help) = match error.kind() {
+        ErrorKind::SyntaxError => (
+            format!("Jinja syntax error: {detail}"),
+            "check that every `{{`, `{%` and `{#` is closed and each block has its end tag".to_string(),
+        ),
+        ErrorKind::UndefinedError => (
+            format!("undefined value: {}", if detail.is_empty() { "a name is not defined".into() } else { detail }),
+            "define it with {% set %}, pass it as a var (var('name', default)), or check the spelling; macros live in macros/*.sql".to_string(),
+        ),
+        ErrorKind::UnknownFunction => (
+            format!("unknown function: {detail}"),
+            "define the macro in macros/*.sql, or check the spelling".to_string(),
+        ),
+        ErrorKind::OutOfFuel => (
+            "the template ran too long and was stopped".to_string(),
+            "look for a loop that never ends or a very large range()".to_string(),
+        ),
+        _ if detail.contains("recursion") => (
+            format!("template error: {detail}"),
+            "a macro calls itself without end; add a stopping condition".to_string(),
+        ),
+        kind => (
+            format!("template error: {}", if detail.is_empty() { kind.to_string() } else { detail }),
+            "fix the Jinja expression at the marked place".to_string(),
+        ),
+    };
+    Diagnostic::error(message).at(location).help(help)
+}
+
+/// Locates a syntax error in a file rendered without a prelude.
+fn syntax_diagnostic(error: &Error, path: &Path, source: &str, prelude_len: usize) -> Diagnostic {
+    let location = match error.range() {
+        Some(r) if r.start >= prelude_len => Location::from_offset(
+            path,
+            source,
+            r.start - prelude_len,
+            (r.end - r.start).max(1),
+        ),
+        _ => Location::from_line_col(path, source, error.line().unwrap_or(1), 1, 1),
+    };
+    jinja_error_diagnostic(error, location)
+}
+
+fn base_environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_fuel(Some(FUEL));
+    env.set_recursion_limit(200);
+    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    minijinja_contrib::add_to_environment(&mut env);
+    env.add_function("ref", |args: Rest<Value>| scope::ref_fn(&args));
+    env.add_function("source", |source: String, table: String| {
+        scope::source_fn(&source, &table)
+    });
+    env.add_function("var", |name: String, default: Option<Value>| {
+        scope::var_fn(&name, default)
+    });
+    env.add_function("env_var", |name: String, default: Option<Value>| {
+        scope::env_var_fn(&name, default)
+    });
+    env.add_function("is_incremental", scope::is_incremental_fn);
+    env.add_function("run_query", |sql: String| scope::run_query_fn(&sql));
+    env.add_function(
+        "log",
+        |message: Value, _info: Option<Value>, kwargs: Kwargs| -> Result<Value, Error> {
+            let _info: Option<bool> = kwargs.get("info")?;
+            kwargs.assert_all_used()?;
+            scope::log(message.to_string());
+            Ok(Value::from(""))
+        },
+    );
+    env.add_function("return", |value: Value| value);
+    env.add_global("config", Value::from_object(objects::ConfigObject));
+    env.add_global("exceptions", Value::from_object(objects::Exceptions));
+    env
+}
+
+/// The small environment that renders `project.yml` strings: only
+/// `env_var` and `var` are in scope.
+pub fn render_project_string(
+    text: &str,
+    vars: &serde_json::Map<String, serde_json::Value>,
+) -> Result<String, String> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_fuel(Some(FUEL));
+    env.add_function("env_var", |name: String, default: Option<Value>| {
+        match (std::env::var(&name), default) {
+            (Ok(value), _) => Ok(Value::from(value)),
+            (Err(_), Some(default)) => Ok(default),
+            (Err(_), None) => Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("environment variable `{name}` is not set"),
+            )),
+        }
+    });
+    let vars = vars.clone();
+    env.add_function("var", move |name: String, default: Option<Value>| {
+        match (vars.get(&name), default) {
+            (Some(value), _) => Ok(crate::jinja::to_value(value)),
+            (None, Some(default)) => Ok(default),
+            (None, None) => Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("var `{name}` is not set"),
+            )),
+        }
+    });
+    env.render_str(text, ())
+        .map_err(|error| error.detail().unwrap_or("cannot render").to_string())
+}
+
+/// A Jinja syntax check of a template on its own (used by `sb compile`'s
+/// parse step for the location of syntax errors).
+pub fn check_syntax(path: &Path, source: &str) -> Result<(), Diagnostic> {
+    let env = base_environment();
+    env.template_from_named_str("check", source)
+        .map(|_| ())
+        .map_err(|error| syntax_diagnostic(&error, path, source, 0))
+}

@@ -1,0 +1,344 @@
+//! The per-render state behind `ref`, `source`, `config`, `is_incremental`
+//! and `run_query`. Every render runs on one thread, so the node being
+//! rendered and what its template asked for live in a thread-local scope.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use minijinja::value::Value;
+use minijinja::{Error, ErrorKind};
+use serde_json::Map;
+
+use crate::adapter::{AdapterKind, QueryResult, RelationRef};
+use crate::jinja::objects::{QueryTable, Relation};
+
+/// Why a render is happening.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Reading the project: refs and `config()` are recorded; `execute` is false.
+    Parse,
+    /// Producing compiled SQL without a warehouse.
+    Compile,
+    /// Just before the node runs: `is_incremental()` and `run_query` are live.
+    Execute,
+}
+
+/// What the render-time functions know about the project.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    pub kind: AdapterKind,
+    pub project_name: String,
+    pub target: Value,
+    pub vars: Map<String, serde_json::Value>,
+    /// Models and seeds by name (enabled only).
+    pub refable: HashMap<String, usize>,
+    /// `(source, table)` -> node index.
+    pub sources: HashMap<(String, String), usize>,
+    /// Relation of every node, by index.
+    pub relations: Vec<RelationRef>,
+    /// Whether a node is an ephemeral model, by index.
+    pub ephemeral: Vec<bool>,
+    /// Names of disabled models, so `ref` can say why it fails.
+    pub disabled: Vec<String>,
+}
+
+/// A failure raised by one of sb's functions, with what the user needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    UnknownRef {
+        name: String,
+        close: Vec<String>,
+        disabled: bool,
+    },
+    UnknownSource {
+        source: String,
+        table: String,
+        close: Vec<String>,
+    },
+    MissingVar {
+        name: String,
+    },
+    MissingEnvVar {
+        name: String,
+    },
+    UnknownConfigKey {
+        key: String,
+    },
+    Raised(String),
+    Query(String),
+}
+
+/// What a template asked for while rendering.
+#[derive(Debug, Default, Clone)]
+pub struct Captured {
+    pub refs: Vec<usize>,
+    pub sources: Vec<usize>,
+    pub config: Vec<(String, serde_json::Value)>,
+    pub used_is_incremental: bool,
+    pub used_run_query: bool,
+    pub logs: Vec<String>,
+    pub failure: Option<Failure>,
+}
+
+/// A query runner for `run_query` at execution time.
+pub type QueryFn = Box<dyn FnMut(&str) -> Result<QueryResult, String>>;
+
+struct Scope {
+    catalog: Arc<Catalog>,
+    node: usize,
+    mode: Mode,
+    is_incremental: bool,
+    config: Map<String, serde_json::Value>,
+    captured: Captured,
+    query: Option<QueryFn>,
+}
+
+thread_local! {
+    static SCOPE: RefCell<Option<Scope>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with a scope for rendering `node`; returns what was captured.
+pub fn with_scope<R>(
+    catalog: &Arc<Catalog>,
+    node: usize,
+    mode: Mode,
+    is_incremental: bool,
+    config: Map<String, serde_json::Value>,
+    query: Option<QueryFn>,
+    f: impl FnOnce() -> R,
+) -> (R, Captured) {
+    let previous = SCOPE.with(|s| {
+        s.borrow_mut().replace(Scope {
+            catalog: Arc::clone(catalog),
+            node,
+            mode,
+            is_incremental,
+            config,
+            captured: Captured::default(),
+            query,
+        })
+    });
+    let result = f();
+    let scope = SCOPE.with(|s| std::mem::replace(&mut *s.borrow_mut(), previous));
+    (result, scope.map(|s| s.captured).unwrap_or_default())
+}
+
+fn with<R>(f: impl FnOnce(&mut Scope) -> R) -> Option<R> {
+    SCOPE.with(|s| s.borrow_mut().as_mut().map(f))
+}
+
+fn no_scope() -> Error {
+    Error::new(
+        ErrorKind::InvalidOperation,
+        "this function is only available while rendering a node",
+    )
+}
+
+pub fn set_failure(failure: Failure) {
+    with(|s| s.captured.failure = Some(failure));
+}
+
+fn fail(failure: Failure, message: String) -> Error {
+    set_failure(failure);
+    Error::new(ErrorKind::InvalidOperation, message)
+}
+
+pub fn log(message: String) {
+    with(|s| s.captured.logs.push(message));
+}
+
+pub fn record_config(entries: Vec<(String, Value)>) -> Result<(), Error> {
+    for (key, value) in entries {
+        let normalized = crate::project::config::normalize_key(&key);
+        if !crate::project::config::is_known_key(&normalized) {
+            return Err(fail(
+                Failure::UnknownConfigKey { key: key.clone() },
+                format!("unknown config key `{key}`"),
+            ));
+        }
+        let json = serde_json::to_value(&value).unwrap_or(serde_json::Value::Null);
+        with(|s| {
+            s.config.insert(normalized.clone(), json.clone());
+            s.captured.config.push((normalized, json));
+        });
+    }
+    Ok(())
+}
+
+pub fn config_value(key: &str) -> Option<Value> {
+    with(|s| {
+        s.config
+            .get(&crate::project::config::normalize_key(key))
+            .cloned()
+    })
+    .flatten()
+    .filter(|v| !v.is_null())
+    .map(|v| crate::jinja::to_value(&v))
+}
+
+fn relation_value(catalog: &Catalog, index: usize) -> Value {
+    let relation = catalog
+        .relations
+        .get(index)
+        .cloned()
+        .unwrap_or_else(|| RelationRef {
+            database: None,
+            schema: String::new(),
+            identifier: String::new(),
+        });
+    let cte_name = catalog
+        .ephemeral
+        .get(index)
+        .copied()
+        .unwrap_or(false)
+        .then(|| format!("__dbt__cte__{}", relation.identifier));
+    Value::from_object(Relation {
+        kind: catalog.kind,
+        relation,
+        cte_name,
+    })
+}
+
+/// `ref('model')` or `ref('package', 'model')`.
+pub fn ref_fn(args: &[Value]) -> Result<Value, Error> {
+    let names: Vec<&str> = args.iter().filter_map(Value::as_str).collect();
+    let name = match names.as_slice() {
+        [name] | [_, name] => (*name).to_string(),
+        _ => {
+            return Err(Error::new(
+                ErrorKind::MissingArgument,
+                "ref() takes the name of a model or seed, e.g. ref('orders')",
+            ));
+        }
+    };
+    with(|s| {
+        let catalog = Arc::clone(&s.catalog);
+        if let Some(&index) = catalog.refable.get(&name) {
+            if !s.captured.refs.contains(&index) {
+                s.captured.refs.push(index);
+            }
+            Ok(relation_value(&catalog, index))
+        } else {
+            let disabled = catalog.disabled.contains(&name);
+            let close =
+                crate::graph::closest_names(&name, catalog.refable.keys().map(String::as_str), 3);
+            s.captured.failure = Some(Failure::UnknownRef {
+                name: name.clone(),
+                close,
+                disabled,
+            });
+            Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("unknown ref `{name}`"),
+            ))
+        }
+    })
+    .unwrap_or_else(|| Err(no_scope()))
+}
+
+/// `source('source', 'table')`.
+pub fn source_fn(source: &str, table: &str) -> Result<Value, Error> {
+    with(|s| {
+        let catalog = Arc::clone(&s.catalog);
+        if let Some(&index) = catalog
+            .sources
+            .get(&(source.to_string(), table.to_string()))
+        {
+            if !s.captured.sources.contains(&index) {
+                s.captured.sources.push(index);
+            }
+            return Ok(relation_value(&catalog, index));
+        }
+        let known: Vec<String> = catalog
+            .sources
+            .keys()
+            .map(|(a, b)| format!("{a}.{b}"))
+            .collect();
+        let close = crate::graph::closest_names(
+            &format!("{source}.{table}"),
+            known.iter().map(String::as_str),
+            3,
+        );
+        s.captured.failure = Some(Failure::UnknownSource {
+            source: source.to_string(),
+            table: table.to_string(),
+            close,
+        });
+        Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("unknown source `{source}.{table}`"),
+        ))
+    })
+    .unwrap_or_else(|| Err(no_scope()))
+}
+
+/// `var('name', default)`.
+pub fn var_fn(name: &str, default: Option<Value>) -> Result<Value, Error> {
+    let found = with(|s| s.catalog.vars.get(name).cloned()).ok_or_else(no_scope)?;
+    match (found, default) {
+        (Some(value), _) => Ok(crate::jinja::to_value(&value)),
+        (None, Some(default)) => Ok(default),
+        (None, None) => Err(fail(
+            Failure::MissingVar {
+                name: name.to_string(),
+            },
+            format!("required var `{name}` is not set"),
+        )),
+    }
+}
+
+/// `env_var('NAME', default)`.
+pub fn env_var_fn(name: &str, default: Option<Value>) -> Result<Value, Error> {
+    match (std::env::var(name), default) {
+        (Ok(value), _) => Ok(Value::from(value)),
+        (Err(_), Some(default)) => Ok(default),
+        (Err(_), None) => Err(fail(
+            Failure::MissingEnvVar {
+                name: name.to_string(),
+            },
+            format!("environment variable `{name}` is not set"),
+        )),
+    }
+}
+
+pub fn is_incremental_fn() -> bool {
+    with(|s| {
+        s.captured.used_is_incremental = true;
+        s.mode == Mode::Execute && s.is_incremental
+    })
+    .unwrap_or(false)
+}
+
+pub fn execute_flag() -> bool {
+    with(|s| s.mode == Mode::Execute).unwrap_or(false)
+}
+
+/// `run_query(sql)`: `none` until execution time, as in dbt.
+pub fn run_query_fn(sql: &str) -> Result<Value, Error> {
+    let outcome = with(|s| {
+        s.captured.used_run_query = true;
+        if s.mode != Mode::Execute {
+            return None;
+        }
+        s.query.as_mut().map(|query| query(sql))
+    })
+    .flatten();
+    match outcome {
+        None => Ok(Value::from(())),
+        Some(Ok(result)) => Ok(Value::from_object(QueryTable { result })),
+        Some(Err(message)) => Err(fail(
+            Failure::Query(message.clone()),
+            format!("run_query failed: {message}"),
+        )),
+    }
+}
+
+/// `this`: the relation of the node being rendered.
+pub fn this_value() -> Value {
+    with(|s| {
+        let catalog = Arc::clone(&s.catalog);
+        relation_value(&catalog, s.node)
+    })
+    .unwrap_or_default()
+}

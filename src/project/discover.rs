@@ -1,0 +1,150 @@
+//! Finding a project's files: models, schema YAML, macros, seeds and singular
+//! tests under the configured paths. A folder that holds its own
+//! `project.yml` is another project and is not descended into.
+
+use std::path::{Path, PathBuf};
+
+use walkdir::WalkDir;
+
+use crate::diag::Diagnostic;
+use crate::project::settings::{PROJECT_FILE, Settings};
+use crate::project::{SourceFile, slash};
+
+/// A file found under one of the project's folders.
+#[derive(Debug, Clone)]
+pub struct FoundFile {
+    /// Project-relative path.
+    pub path: PathBuf,
+    /// Path below the configured folder (`marts/orders.sql`).
+    pub relative_to_root: PathBuf,
+    pub text: String,
+}
+
+/// Everything `discover` found, sorted by path so runs are deterministic.
+#[derive(Debug, Default)]
+pub struct Files {
+    pub models: Vec<FoundFile>,
+    pub schema_files: Vec<SourceFile>,
+    pub macros: Vec<SourceFile>,
+    pub seeds: Vec<FoundFile>,
+    pub singular_tests: Vec<SourceFile>,
+}
+
+pub fn discover(root: &Path, settings: &Settings) -> Result<Files, Diagnostic> {
+    let mut files = Files::default();
+    for folder in &settings.model_paths {
+        for found in walk(root, folder, &["sql", "yml", "yaml"], true)? {
+            if has_extension(&found.path, "sql") {
+                files.models.push(found);
+            } else {
+                files.schema_files.push(SourceFile {
+                    path: found.path,
+                    text: found.text,
+                });
+            }
+        }
+    }
+    for folder in &settings.macro_paths {
+        for found in walk(root, folder, &["sql", "jinja", "j2"], true)? {
+            files.macros.push(SourceFile {
+                path: found.path,
+                text: found.text,
+            });
+        }
+    }
+    for folder in &settings.seed_paths {
+        for found in walk(root, folder, &["csv", "yml", "yaml"], false)? {
+            if has_extension(&found.path, "csv") {
+                files.seeds.push(found);
+            } else {
+                files.schema_files.push(SourceFile {
+                    path: found.path,
+                    text: found.text,
+                });
+            }
+        }
+    }
+    for folder in &settings.test_paths {
+        for found in walk(root, folder, &["sql", "yml", "yaml"], true)? {
+            if has_extension(&found.path, "sql") {
+                // tests/generic/ holds `{% test %}` blocks, shared like macros.
+                if found.relative_to_root.starts_with("generic") {
+                    files.macros.push(SourceFile {
+                        path: found.path,
+                        text: found.text,
+                    });
+                } else {
+                    files.singular_tests.push(SourceFile {
+                        path: found.path,
+                        text: found.text,
+                    });
+                }
+            } else {
+                files.schema_files.push(SourceFile {
+                    path: found.path,
+                    text: found.text,
+                });
+            }
+        }
+    }
+    Ok(files)
+}
+
+fn has_extension(path: &Path, extension: &str) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case(extension))
+}
+
+/// Files with one of `extensions` under `root/folder`, sorted. CSV contents
+/// are not read here (`read_text` false): seeds can be large.
+fn walk(
+    root: &Path,
+    folder: &str,
+    extensions: &[&str],
+    read_text: bool,
+) -> Result<Vec<FoundFile>, Diagnostic> {
+    let base = root.join(folder);
+    if !base.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    let walker = WalkDir::new(&base)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|entry| {
+            let hidden = entry.depth() > 0 && entry.file_name().to_string_lossy().starts_with('.');
+            let nested_project = entry.depth() > 0
+                && entry.file_type().is_dir()
+                && entry.path().join(PROJECT_FILE).is_file();
+            !hidden && !nested_project
+        });
+    for entry in walker {
+        let entry = entry.map_err(|error| {
+            Diagnostic::error(format!("cannot read {}: {error}", base.display()))
+        })?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let path = entry.path();
+        if !extensions.iter().any(|e| has_extension(path, e)) {
+            continue;
+        }
+        let relative = path.strip_prefix(root).unwrap_or(path).to_path_buf();
+        let relative_to_root = path.strip_prefix(&base).unwrap_or(path).to_path_buf();
+        let is_csv = has_extension(path, "csv");
+        let text = if read_text || !is_csv {
+            std::fs::read_to_string(path).map_err(|error| {
+                Diagnostic::error(format!("cannot read {}: {error}", slash(&relative)))
+                    .help("check the file's permissions and that it is UTF-8 text")
+            })?
+        } else {
+            String::new()
+        };
+        out.push(FoundFile {
+            path: PathBuf::from(slash(&relative)),
+            relative_to_root,
+            text,
+        });
+    }
+    Ok(out)
+}

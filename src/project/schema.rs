@@ -1,0 +1,352 @@
+//! Schema YAML (`version: 2`): descriptions, columns, config and tests for
+//! models and seeds, and the `sources:` that become source nodes.
+
+use std::collections::HashMap;
+
+use indexmap::IndexMap;
+use serde_json::{Map, Value};
+
+use crate::diag::{Diagnostic, did_you_mean};
+use crate::graph::closest_names;
+use crate::project::yaml::YamlFile;
+use crate::project::{Column, Node, NodeConfig, Project, SourceInfo, config, unknown_config_key};
+use crate::resource::ResourceType;
+
+const TOP_LEVEL_KEYS: &[&str] = &[
+    "version",
+    "models",
+    "sources",
+    "seeds",
+    "macros",
+    "exposures",
+    "metrics",
+    "semantic_models",
+    "saved_queries",
+    "unit_tests",
+    "groups",
+    "snapshots",
+    "analyses",
+    "dashboards",
+];
+
+/// Models and seeds by kind and name.
+pub type NameIndex = HashMap<(ResourceType, String), usize>;
+
+/// Applies one schema file to the project's nodes, adding source nodes.
+/// `by_name` finds models and seeds by kind and name.
+pub fn apply(
+    project: &mut Project,
+    file: &YamlFile,
+    by_name: &NameIndex,
+) -> Result<(), Vec<Diagnostic>> {
+    let top = match &file.value {
+        Value::Object(map) => map,
+        Value::Null => return Ok(()),
+        _ => {
+            return Err(vec![
+                Diagnostic::error("a schema YAML file must be a mapping")
+                    .at(crate::diag::Location::from_line_col(
+                        &file.path,
+                        &file.source,
+                        1,
+                        1,
+                        1,
+                    ))
+                    .help("start the file with `version: 2` and a `models:` list"),
+            ]);
+        }
+    };
+    let mut errors = Vec::new();
+    for key in top.keys() {
+        if !TOP_LEVEL_KEYS.contains(&key.as_str()) {
+            let close = closest_names(key, TOP_LEVEL_KEYS.iter().copied(), 2);
+            errors.push(
+                Diagnostic::error(format!("unknown key `{key}` in schema YAML"))
+                    .at(file.locate_key(key, 1))
+                    .help(
+                        did_you_mean(&close)
+                            .unwrap_or_else(|| "use `models:`, `sources:` or `seeds:`".into()),
+                    ),
+            );
+        }
+    }
+    for key in ["models", "seeds", "sources"] {
+        if let Err(error) = checked_list(top.get(key), key, file) {
+            errors.push(error);
+        }
+    }
+    for entry in list(top.get("sources")) {
+        if let Err(error) = checked_list(entry.get("tables"), "tables", file) {
+            errors.push(error);
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    for (key, kind) in [
+        ("models", ResourceType::Model),
+        ("seeds", ResourceType::Seed),
+    ] {
+        for entry in list(top.get(key)) {
+            if let Err(error) = patch_node(project, file, entry, kind, by_name) {
+                errors.push(error);
+            }
+        }
+    }
+    for entry in list(top.get("sources")) {
+        match source_nodes(project, file, entry) {
+            Ok(mut nodes) => project.nodes.append(&mut nodes),
+            Err(error) => errors.push(error),
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+/// A key that must hold a list (or nothing).
+fn checked_list(value: Option<&Value>, key: &str, file: &YamlFile) -> Result<(), Diagnostic> {
+    match value {
+        None | Some(Value::Null | Value::Array(_)) => Ok(()),
+        Some(other) => Err(Diagnostic::error(format!(
+            "`{key}` in schema YAML must be a list, got `{}`",
+            other.to_string().chars().take(40).collect::<String>()
+        ))
+        .at(file.locate_key(key, 1))
+        .help(format!(
+            "write `{key}:` followed by `- name: ...` entries, one per line"
+        ))),
+    }
+}
+
+fn list(value: Option<&Value>) -> Vec<&Value> {
+    match value {
+        Some(Value::Array(items)) => items.iter().collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn name_of<'a>(entry: &'a Value, file: &YamlFile, what: &str) -> Result<&'a str, Diagnostic> {
+    entry.get("name").and_then(Value::as_str).ok_or_else(|| {
+        let line = entry
+            .as_object()
+            .and_then(|m| m.keys().next())
+            .map_or(1, |k| file.locate_key(k, 1).line);
+        Diagnostic::error(format!("a {what} entry has no `name`"))
+            .at(crate::diag::Location::from_line_col(
+                &file.path,
+                &file.source,
+                line,
+                1,
+                1,
+            ))
+            .help(format!("give every {what} a `name:` matching its file"))
+    })
+}
+
+/// Validates and normalizes a YAML `config:` mapping.
+fn yaml_config(
+    entry: &Value,
+    file: &YamlFile,
+    from_line: impl Fn() -> usize,
+) -> Result<Map<String, Value>, Diagnostic> {
+    let mut out = Map::new();
+    if let Some(Value::Object(map)) = entry.get("config") {
+        for (key, value) in map {
+            let normalized = config::normalize_key(key);
+            if !config::is_known_key(&normalized) {
+                return Err(unknown_config_key(
+                    key,
+                    file.locate_key(key, from_line()),
+                    &file.path,
+                ));
+            }
+            out.insert(normalized, value.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn columns(entry: &Value) -> IndexMap<String, Column> {
+    let mut out = IndexMap::new();
+    for column in list(entry.get("columns")) {
+        let Some(name) = column.get("name").and_then(Value::as_str) else {
+            continue;
+        };
+        let mut tests: Vec<Value> = list(column.get("tests")).into_iter().cloned().collect();
+        tests.extend(list(column.get("data_tests")).into_iter().cloned());
+        out.insert(
+            name.to_string(),
+            Column {
+                name: name.to_string(),
+                description: text(column, "description"),
+                data_type: column
+                    .get("data_type")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                meta: column
+                    .get("meta")
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default(),
+                tests,
+            },
+        );
+    }
+    out
+}
+
+fn node_tests(entry: &Value) -> Vec<Value> {
+    let mut tests: Vec<Value> = list(entry.get("tests")).into_iter().cloned().collect();
+    tests.extend(list(entry.get("data_tests")).into_iter().cloned());
+    tests
+}
+
+fn text(entry: &Value, key: &str) -> String {
+    entry
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn patch_node(
+    project: &mut Project,
+    file: &YamlFile,
+    entry: &Value,
+    kind: ResourceType,
+    by_name: &NameIndex,
+) -> Result<(), Diagnostic> {
+    let name = name_of(entry, file, kind.as_str())?;
+    let Some(&index) = by_name.get(&(kind, name.to_string())) else {
+        let location = file.locate_named(name);
+        let close = closest_names(
+            name,
+            project
+                .nodes
+                .iter()
+                .filter(|n| n.resource_type == kind)
+                .map(|n| n.name.as_str()),
+            3,
+        );
+        let folder = if kind == ResourceType::Seed {
+            "seeds/"
+        } else {
+            "models/"
+        };
+        return Err(Diagnostic::error(format!(
+            "schema YAML describes {kind} `{name}`, but there is no such {kind}"
+        ))
+        .at(location)
+        .help(did_you_mean(&close).unwrap_or_else(|| {
+            format!(
+                "create {folder}{name}.{} or fix the name",
+                if kind == ResourceType::Seed {
+                    "csv"
+                } else {
+                    "sql"
+                }
+            )
+        })));
+    };
+    let config = yaml_config(entry, file, || file.locate_named(name).line)?;
+    let node = &mut project.nodes[index];
+    config::merge_into(&mut node.config.0, &config);
+    if kind == ResourceType::Seed {
+        node.config
+            .0
+            .insert("materialized".into(), Value::from("seed"));
+    }
+    node.description = text(entry, "description");
+    node.columns = columns(entry);
+    node.tests = node_tests(entry);
+    node.yaml_path = Some(crate::project::slash(&file.path));
+    Ok(())
+}
+
+fn source_nodes(
+    project: &Project,
+    file: &YamlFile,
+    entry: &Value,
+) -> Result<Vec<Node>, Diagnostic> {
+    let source_name = name_of(entry, file, "source")?;
+    let mut source_config = project_source_config(project, source_name, file)?;
+    config::merge_into(
+        &mut source_config,
+        &yaml_config(entry, file, || file.locate_named(source_name).line)?,
+    );
+    let schema = entry
+        .get("schema")
+        .or_else(|| entry.get("dataset"))
+        .and_then(Value::as_str)
+        .map_or_else(|| source_name.to_string(), str::to_string);
+    let database = entry
+        .get("database")
+        .or_else(|| entry.get("project"))
+        .and_then(Value::as_str);
+    let mut nodes = Vec::new();
+    for table in list(entry.get("tables")) {
+        let table_name = name_of(table, file, "source table")?;
+        let mut table_config = source_config.clone();
+        config::merge_into(
+            &mut table_config,
+            &yaml_config(table, file, || {
+                crate::project::yaml::locate_named(&file.path, &file.source, table_name).line
+            })?,
+        );
+        table_config.insert("schema".into(), Value::from(schema.clone()));
+        if let Some(database) = database {
+            table_config.insert("database".into(), Value::from(database));
+        }
+        let identifier = table
+            .get("identifier")
+            .and_then(Value::as_str)
+            .unwrap_or(table_name)
+            .to_string();
+        nodes.push(Node {
+            unique_id: format!(
+                "source.{}.{source_name}.{table_name}",
+                project.settings.name
+            ),
+            name: table_name.to_string(),
+            resource_type: ResourceType::Source,
+            package_name: project.settings.name.clone(),
+            original_file_path: file.path.to_string_lossy().replace('\\', "/"),
+            path: file.path.to_string_lossy().replace('\\', "/"),
+            fqn: vec![
+                project.settings.name.clone(),
+                source_name.to_string(),
+                table_name.to_string(),
+            ],
+            raw_code: String::new(),
+            description: text(table, "description"),
+            columns: columns(table),
+            config: NodeConfig(table_config),
+            yaml_path: Some(crate::project::slash(&file.path)),
+            source: Some(SourceInfo {
+                source_name: source_name.to_string(),
+                identifier,
+                loader: text(entry, "loader"),
+                source_description: text(entry, "description"),
+            }),
+            tests: node_tests(table),
+        });
+    }
+    Ok(nodes)
+}
+
+fn project_source_config(
+    project: &Project,
+    source_name: &str,
+    _file: &YamlFile,
+) -> Result<Map<String, Value>, Diagnostic> {
+    crate::project::folder_config(
+        &project.settings.sources,
+        &project.settings.name,
+        &[],
+        source_name,
+        &project.settings.file,
+    )
+}

@@ -1,0 +1,36 @@
+//! The kinds of node a project holds, shared by every stage of the pipeline.
+
+use serde::Serialize;
+
+/// What a node in the project graph is; spelled as dbt spells it in artifacts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResourceType {
+    Model,
+    Seed,
+    Source,
+    Test,
+}
+
+impl ResourceType {
+    pub const ALL: [ResourceType; 4] = [Self::Model, Self::Seed, Self::Source, Self::Test];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Model => "model",
+            Self::Seed => "seed",
+            Self::Source => "source",
+            Self::Test => "test",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for ResourceType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
