@@ -1,0 +1,15 @@
+//! The test modules, one per area of the user-facing contract (SPEC.md).
+
+pub mod harness;
+
+mod artifacts;
+mod commands;
+mod config;
+mod errors;
+mod example;
+mod incremental;
+mod jinja;
+mod materializations;
+mod robustness;
+mod seeds;
+mod selection;

@@ -1,0 +1,150 @@
+//! CSV seeds: loaded as tables with inferred types, `column_types` to
+//! override them, reloaded whole, and `ref`-able from models.
+
+use crate::it::harness::{Project, rows};
+
+const CUSTOMERS: &str = "\
+id,name,signup_date,balance,active
+1,Ada,2024-01-15,12.50,true
+2,Grace,2024-02-01,0.75,false
+3,Linus,2024-03-10,100.00,true
+";
+
+fn column_types(project: &Project, schema: &str, table: &str) -> Vec<Vec<String>> {
+    project.query(&format!(
+        "select column_name, data_type from information_schema.columns
+         where table_schema = '{schema}' and table_name = '{table}' order by ordinal_position"
+    ))
+}
+
+#[test]
+fn seed_loads_csv_with_inferred_types() {
+    let project = Project::new().file("seeds/customers.csv", CUSTOMERS);
+
+    project.sb(&["seed"]).success().stdout_contains("PASS=1");
+
+    assert_eq!(
+        column_types(&project, "main", "customers"),
+        rows(&[
+            ["id", "BIGINT"],
+            ["name", "VARCHAR"],
+            ["signup_date", "DATE"],
+            ["balance", "DOUBLE"],
+            ["active", "BOOLEAN"],
+        ])
+    );
+    assert_eq!(
+        project.query("select id, name, cast(signup_date as varchar) from customers order by id"),
+        rows(&[
+            ["1", "Ada", "2024-01-15"],
+            ["2", "Grace", "2024-02-01"],
+            ["3", "Linus", "2024-03-10"]
+        ])
+    );
+}
+
+#[test]
+fn column_types_in_seed_yaml_override_inference() {
+    let project = Project::new().file("seeds/customers.csv", CUSTOMERS).file(
+        "seeds/schema.yml",
+        "version: 2\nseeds:\n  - name: customers\n    config:\n      column_types:\n        id: varchar\n        balance: decimal(10,2)\n",
+    );
+
+    project.sb(&["seed"]).success();
+
+    assert_eq!(
+        column_types(&project, "main", "customers"),
+        rows(&[
+            ["id", "VARCHAR"],
+            ["name", "VARCHAR"],
+            ["signup_date", "DATE"],
+            ["balance", "DECIMAL(10,2)"],
+            ["active", "BOOLEAN"],
+        ])
+    );
+}
+
+#[test]
+fn models_ref_seeds() {
+    let project = Project::new().file("seeds/customers.csv", CUSTOMERS).file(
+        "models/active_customers.sql",
+        "select name from {{ ref('customers') }} where active",
+    );
+
+    project.sb(&["seed"]).success();
+    project.sb(&["run"]).success();
+
+    assert_eq!(
+        project.query("select name from active_customers order by name"),
+        rows(&[["Ada"], ["Linus"]])
+    );
+}
+
+#[test]
+fn seed_schema_from_project_yml() {
+    let project = Project::new()
+        .file(
+            "project.yml",
+            "name: sb_test\ntargets:\n  dev:\n    type: duckdb\n    path: target/dev.duckdb\n    schema: main\nseeds:\n  +schema: raw\n",
+        )
+        .file("seeds/customers.csv", CUSTOMERS)
+        .file("models/n.sql", "select count(*) as n from {{ ref('customers') }}");
+
+    project.sb(&["seed"]).success();
+    project.sb(&["run"]).success();
+
+    assert_eq!(
+        project.query("select count(*) from main_raw.customers"),
+        [["3"]]
+    );
+    assert_eq!(project.query("select n from main.n"), [["3"]]);
+}
+
+#[test]
+fn reseeding_replaces_the_rows() {
+    let project = Project::new().file("seeds/colors.csv", "name\nred\ngreen\n");
+    project.sb(&["seed"]).success();
+
+    project.write("seeds/colors.csv", "name\nblue\n");
+    project.sb(&["seed"]).success();
+
+    assert_eq!(project.query("select name from colors"), [["blue"]]);
+}
+
+#[test]
+fn broken_csv_fails_the_seed_and_keeps_the_old_table() {
+    let project = Project::new().file("seeds/numbers.csv", "n\n1\n2\n");
+    project.sb(&["seed"]).success();
+
+    project.write(
+        "seeds/schema.yml",
+        "version: 2\nseeds:\n  - name: numbers\n    config:\n      column_types:\n        n: integer\n",
+    );
+    project.write("seeds/numbers.csv", "n\n1\nnot a number\n");
+    let output = project.sb(&["seed"]);
+
+    output
+        .code(1)
+        .no_panic()
+        .stderr_contains("--> seeds/numbers.csv");
+    assert_eq!(
+        project.query("select n from numbers order by n"),
+        rows(&[["1"], ["2"]])
+    );
+    assert_eq!(project.relations(), ["main.numbers"]);
+}
+
+#[test]
+fn seed_and_model_with_the_same_name_conflict() {
+    let project = Project::new()
+        .file("seeds/orders.csv", "id\n1\n")
+        .file("models/orders.sql", "select 1 as id");
+
+    let output = project.sb(&["seed"]);
+
+    output
+        .code(2)
+        .stderr_contains("`orders`")
+        .stderr_contains("seeds/orders.csv")
+        .stderr_contains("models/orders.sql");
+}
