@@ -1,0 +1,4 @@
+select
+    genre as genre_name,
+    design_title_count
+from {{ ref('genres') }}
