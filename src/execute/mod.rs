@@ -304,7 +304,6 @@ fn build_model(
     connection: &SharedConnection,
     full_refresh: bool,
 ) -> NodeResult {
-    let node = &compiled.project.nodes[index];
     let state = &compiled.nodes[index];
     let Some(relation) = state.relation.clone() else {
         return NodeResult::new(index, Status::Error, "model has no relation");
@@ -385,25 +384,35 @@ fn build_model(
         post_hooks,
     };
     let outcome = lock(connection).materialize(&request);
+    let mut result = record_outcome(compiled, index, outcome);
+    result.compiled_code = Some(sql);
+    if result.status == Status::Success {
+        result.logs = logs_seen;
+        result
+            .extra
+            .insert("materialized".into(), serde_json::Value::from(materialized));
+    }
+    result
+}
+
+/// Writes the statements sent to `target/run/` and turns the adapter's
+/// answer into a result.
+fn record_outcome(
+    compiled: &CompiledProject,
+    index: usize,
+    outcome: Result<crate::adapter::BuildOutcome, AdapterError>,
+) -> NodeResult {
     let run_path = run_sql_path(compiled, index);
     match outcome {
         Ok(outcome) => {
             let _ = write_file(&run_path, &join_statements(&outcome.statements));
             let mut result = NodeResult::new(index, Status::Success, outcome.message.clone());
             result.rows_affected = outcome.rows_affected;
-            result.compiled_code = Some(sql);
-            result.logs = logs_seen;
-            result
-                .extra
-                .insert("materialized".into(), serde_json::Value::from(materialized));
-            let _ = node;
             result
         }
         Err(error) => {
             let _ = write_file(&run_path, &join_statements(&error.statements));
-            let mut result = adapter_failure(compiled, index, &error, Some(&run_path));
-            result.compiled_code = Some(sql);
-            result
+            adapter_failure(compiled, index, &error, Some(&run_path))
         }
     }
 }
@@ -438,16 +447,7 @@ fn load_seed(
         column_types,
     };
     let outcome = lock(connection).load_csv(&load);
-    let run_path = run_sql_path(compiled, index);
-    match outcome {
-        Ok(outcome) => {
-            let _ = write_file(&run_path, &join_statements(&outcome.statements));
-            let mut result = NodeResult::new(index, Status::Success, outcome.message.clone());
-            result.rows_affected = outcome.rows_affected;
-            result
-        }
-        Err(error) => adapter_failure(compiled, index, &error, Some(&run_path)),
-    }
+    record_outcome(compiled, index, outcome)
 }
 
 fn join_statements(statements: &[String]) -> String {

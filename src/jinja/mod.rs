@@ -157,16 +157,6 @@ impl Jinja {
         (result, captured)
     }
 
-    /// Renders a one-off string (a hook, a test's SQL) for `node`.
-    pub fn render_snippet(
-        &self,
-        catalog: &Arc<Catalog>,
-        request: &RenderRequest<'_>,
-        query: Option<QueryFn>,
-    ) -> (Result<String, Diagnostic>, Captured) {
-        self.render(catalog, request, query)
-    }
-
     fn diagnostic(
         &self,
         error: &Error,
@@ -398,13 +388,4 @@ pub fn render_project_string(
     });
     env.render_str(text, ())
         .map_err(|error| error.detail().unwrap_or("cannot render").to_string())
-}
-
-/// A Jinja syntax check of a template on its own (used by `sb compile`'s
-/// parse step for the location of syntax errors).
-pub fn check_syntax(path: &Path, source: &str) -> Result<(), Diagnostic> {
-    let env = base_environment();
-    env.template_from_named_str("check", source)
-        .map(|_| ())
-        .map_err(|error| syntax_diagnostic(&error, path, source, 0))
 }

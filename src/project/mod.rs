@@ -197,59 +197,57 @@ impl Project {
     }
 
     fn model_node(&self, file: &discover::FoundFile) -> Result<Node, Diagnostic> {
-        let name = stem(&file.path);
-        let folders = folders_below(&file.relative_to_root);
-        let config = folder_config(
+        self.file_node(
+            file,
+            ResourceType::Model,
             &self.settings.models,
-            &self.settings.name,
-            &folders,
-            &name,
-            &self.settings.file,
-        )?;
-        let mut fqn = vec![self.settings.name.clone()];
-        fqn.extend(folders.iter().cloned());
-        fqn.push(name.clone());
-        Ok(Node {
-            unique_id: format!("model.{}.{name}", self.settings.name),
-            name,
-            resource_type: ResourceType::Model,
-            package_name: self.settings.name.clone(),
-            original_file_path: slash(&file.path),
-            path: slash(&file.relative_to_root),
-            fqn,
-            raw_code: file.text.clone(),
-            description: String::new(),
-            columns: IndexMap::new(),
-            config: NodeConfig(config),
-            yaml_path: None,
-            source: None,
-            tests: Vec::new(),
-        })
+            file.text.clone(),
+        )
     }
 
     fn seed_node(&self, file: &discover::FoundFile) -> Result<Node, Diagnostic> {
+        let mut node = self.file_node(
+            file,
+            ResourceType::Seed,
+            &self.settings.seeds,
+            String::new(),
+        )?;
+        node.config
+            .0
+            .insert("materialized".into(), Value::from("seed"));
+        Ok(node)
+    }
+
+    /// A node defined by a file under a model or seed folder, with the
+    /// folder config of `tree` applied.
+    fn file_node(
+        &self,
+        file: &discover::FoundFile,
+        resource_type: ResourceType,
+        tree: &Value,
+        raw_code: String,
+    ) -> Result<Node, Diagnostic> {
         let name = stem(&file.path);
         let folders = folders_below(&file.relative_to_root);
-        let mut config = folder_config(
-            &self.settings.seeds,
+        let config = folder_config(
+            tree,
             &self.settings.name,
             &folders,
             &name,
             &self.settings.file,
         )?;
-        config.insert("materialized".into(), Value::from("seed"));
         let mut fqn = vec![self.settings.name.clone()];
         fqn.extend(folders.iter().cloned());
         fqn.push(name.clone());
         Ok(Node {
-            unique_id: format!("seed.{}.{name}", self.settings.name),
+            unique_id: format!("{resource_type}.{}.{name}", self.settings.name),
             name,
-            resource_type: ResourceType::Seed,
+            resource_type,
             package_name: self.settings.name.clone(),
             original_file_path: slash(&file.path),
             path: slash(&file.relative_to_root),
             fqn,
-            raw_code: String::new(),
+            raw_code,
             description: String::new(),
             columns: IndexMap::new(),
             config: NodeConfig(config),
