@@ -78,19 +78,15 @@ impl CompiledProject {
         if !compiled.render_at_execution {
             return Ok((compiled.compiled.clone().unwrap_or_default(), Vec::new()));
         }
-        let node = &self.project.nodes[index];
-        let model = Self::model_value(&self.project, index, &compiled.config);
-        let request = RenderRequest {
-            node: index,
-            name: &node.original_file_path,
-            path: node.file_path(),
-            source: &node.raw_code,
-            mode: Mode::Execute,
-            is_incremental,
-            config: compiled.config.0.clone(),
-            model: &model,
-        };
-        let (result, captured) = self.jinja.render(&self.catalog, &request, query);
+        let (result, captured) = render_model(
+            &self.jinja,
+            &self.catalog,
+            &self.project,
+            index,
+            &compiled.config,
+            (Mode::Execute, is_incremental),
+            query,
+        );
         let sql = result?;
         Ok((
             inline_ephemerals(&sql, index, &self.nodes, &self.catalog),
@@ -162,19 +158,16 @@ pub fn compile(
     let parsed: Vec<(usize, Result<String, Diagnostic>, Captured)> = models
         .par_iter()
         .map(|&index| {
-            let node = &project.nodes[index];
-            let model = CompiledProject::model_value(&project, index, &node.config);
-            let request = RenderRequest {
-                node: index,
-                name: &node.original_file_path,
-                path: node.file_path(),
-                source: &node.raw_code,
-                mode: Mode::Parse,
-                is_incremental: false,
-                config: node.config.0.clone(),
-                model: &model,
-            };
-            let (result, captured) = jinja.render(&static_catalog, &request, None);
+            let config = &project.nodes[index].config;
+            let (result, captured) = render_model(
+                &jinja,
+                &static_catalog,
+                &project,
+                index,
+                config,
+                (Mode::Parse, false),
+                None,
+            );
             (index, result, captured)
         })
         .collect();
@@ -291,19 +284,17 @@ pub fn compile(
     let rerendered: Vec<(usize, Result<String, Diagnostic>)> = rerender
         .par_iter()
         .map(|&index| {
-            let node = &project.nodes[index];
-            let model = CompiledProject::model_value(&project, index, &final_configs[index]);
-            let request = RenderRequest {
-                node: index,
-                name: &node.original_file_path,
-                path: node.file_path(),
-                source: &node.raw_code,
-                mode: Mode::Compile,
-                is_incremental: false,
-                config: final_configs[index].0.clone(),
-                model: &model,
-            };
-            (index, jinja.render(&catalog, &request, None).0)
+            let config = &final_configs[index];
+            let (result, _) = render_model(
+                &jinja,
+                &catalog,
+                &project,
+                index,
+                config,
+                (Mode::Compile, false),
+                None,
+            );
+            (index, result)
         })
         .collect();
     for (index, result) in rerendered {
@@ -339,6 +330,32 @@ pub fn compile(
         graph_nodes,
         dag,
     })
+}
+
+/// Renders model `index`'s file with `config` as its config; `mode` says why
+/// and whether `is_incremental()` is true.
+fn render_model(
+    jinja: &Jinja,
+    catalog: &Arc<Catalog>,
+    project: &Project,
+    index: usize,
+    config: &NodeConfig,
+    (mode, is_incremental): (Mode, bool),
+    query: Option<crate::jinja::QueryFn>,
+) -> (Result<String, Diagnostic>, Captured) {
+    let node = &project.nodes[index];
+    let model = CompiledProject::model_value(project, index, config);
+    let request = RenderRequest {
+        node: index,
+        name: &node.original_file_path,
+        path: node.file_path(),
+        source: &node.raw_code,
+        mode,
+        is_incremental,
+        config: config.0.clone(),
+        model: &model,
+    };
+    jinja.render(catalog, &request, query)
 }
 
 fn catalog_for(project: &Project, relations: &[RelationRef], configs: &[NodeConfig]) -> Catalog {

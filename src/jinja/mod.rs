@@ -216,7 +216,7 @@ impl Jinja {
                     did_you_mean(close).unwrap_or_else(|| format!("create models/{name}.sql or a seed seeds/{name}.csv"))
                 };
                 Diagnostic::error(format!("unknown ref `{name}`"))
-                    .at(locate(Some(&format!("'{name}'")).map(|_| name.as_str())))
+                    .at(locate(Some(name)))
                     .help(help)
             }
             Some(Failure::UnknownSource { source: s, table, close }) => {

@@ -337,11 +337,11 @@ fn apply_level(
         let normalized = config::normalize_key(key);
         if is_plus || (!value.is_object() && config::is_known_key(&normalized)) {
             if !config::is_known_key(&normalized) {
-                return Err(unknown_config_key(key, file.locate_key(key, 1), &file.path));
+                return Err(unknown_config_key(key, file.locate_key(key, 1)));
             }
             settings.insert(normalized, value.clone());
         } else if !value.is_object() {
-            return Err(unknown_config_key(key, file.locate_key(key, 1), &file.path));
+            return Err(unknown_config_key(key, file.locate_key(key, 1)));
         }
     }
     config::merge_into(merged, &settings);
@@ -349,7 +349,7 @@ fn apply_level(
 }
 
 /// The error for a config key sb does not know, with the closest names.
-pub fn unknown_config_key(key: &str, location: Location, _file: &Path) -> Diagnostic {
+pub fn unknown_config_key(key: &str, location: Location) -> Diagnostic {
     let normalized = config::normalize_key(key);
     let close = crate::graph::closest_names(&normalized, config::KNOWN_KEYS.iter().copied(), 3);
     Diagnostic::error(format!("unknown config key `{key}`"))

@@ -157,11 +157,7 @@ fn yaml_config(
         for (key, value) in map {
             let normalized = config::normalize_key(key);
             if !config::is_known_key(&normalized) {
-                return Err(unknown_config_key(
-                    key,
-                    file.locate_key(key, from_line()),
-                    &file.path,
-                ));
+                return Err(unknown_config_key(key, file.locate_key(key, from_line())));
             }
             out.insert(normalized, value.clone());
         }
@@ -272,7 +268,14 @@ fn source_nodes(
     entry: &Value,
 ) -> Result<Vec<Node>, Diagnostic> {
     let source_name = name_of(entry, file, "source")?;
-    let mut source_config = project_source_config(project, source_name, file)?;
+    // `sources:` in project.yml configures sources by name, like folders.
+    let mut source_config = crate::project::folder_config(
+        &project.settings.sources,
+        &project.settings.name,
+        &[],
+        source_name,
+        &project.settings.file,
+    )?;
     config::merge_into(
         &mut source_config,
         &yaml_config(entry, file, || file.locate_named(source_name).line)?,
@@ -335,18 +338,4 @@ fn source_nodes(
         });
     }
     Ok(nodes)
-}
-
-fn project_source_config(
-    project: &Project,
-    source_name: &str,
-    _file: &YamlFile,
-) -> Result<Map<String, Value>, Diagnostic> {
-    crate::project::folder_config(
-        &project.settings.sources,
-        &project.settings.name,
-        &[],
-        source_name,
-        &project.settings.file,
-    )
 }
