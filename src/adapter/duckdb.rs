@@ -5,6 +5,7 @@
 //! that a failed build always leaves the previous relation intact and no
 //! temporary relation behind.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -22,9 +23,6 @@ use super::{
 
 const KIND: AdapterKind = AdapterKind::Duckdb;
 
-/// Suffix of the relation a table is built into before it replaces the old one.
-const TMP_SUFFIX: &str = "__sb_tmp";
-
 /// How often a catalog write that lost a write-write conflict is retried.
 const CONFLICT_RETRIES: usize = 5;
 
@@ -39,6 +37,79 @@ pub struct DuckDbAdapter {
     /// mutex only because `duckdb::Connection` is `Send` but not `Sync`.
     root: Mutex<duckdb::Connection>,
     catalog_lock: Arc<Mutex<()>>,
+    known: Arc<Mutex<Option<KnownRelations>>>,
+}
+
+/// The relations and schemas of the database as sb last saw them, shared by
+/// every connection of one adapter. Read from DuckDB's catalog once, then kept
+/// up to date by the builds themselves, so a build asks no catalog query:
+/// listing `duckdb_tables()` costs time in proportion to the number of
+/// relations, and a project of a thousand models would pay it a thousand times.
+/// Anything that may change the catalog behind sb's back (hooks, statements
+/// run through `execute`, `run_query` with DDL) drops it, and it is read again
+/// on the next lookup.
+struct KnownRelations {
+    default_database: String,
+    relations: HashMap<RelationKey, RelationKind>,
+    schemas: HashSet<(String, String)>,
+}
+
+/// Database, schema and name, lower-cased: DuckDB's identifiers ignore case.
+type RelationKey = (String, String, String);
+
+impl KnownRelations {
+    fn read(conn: &duckdb::Connection) -> Result<Self, AdapterError> {
+        let sql = "select current_database(), null, null, null \
+             union all select database_name, schema_name, null, null from duckdb_schemas() where not internal or schema_name = 'main' \
+             union all select database_name, schema_name, table_name, 'table' from duckdb_tables() where not temporary \
+             union all select database_name, schema_name, view_name, 'view' from duckdb_views() where not internal and not temporary";
+        let result = read_query(conn, sql, None)
+            .map_err(|message| statement_error_message(&message, sql, Vec::new()))?;
+        let mut known = Self {
+            default_database: String::new(),
+            relations: HashMap::new(),
+            schemas: HashSet::new(),
+        };
+        for row in &result.rows {
+            let text = |i: usize| {
+                row.get(i)
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_lowercase)
+            };
+            match (text(0), text(1), text(2), text(3).as_deref()) {
+                (Some(database), None, None, None) => known.default_database = database,
+                (Some(database), Some(schema), None, None) => {
+                    known.schemas.insert((database, schema));
+                }
+                (Some(database), Some(schema), Some(name), Some(kind)) => {
+                    let kind = if kind == "view" {
+                        RelationKind::View
+                    } else {
+                        RelationKind::Table
+                    };
+                    known.relations.insert((database, schema, name), kind);
+                }
+                _ => {}
+            }
+        }
+        Ok(known)
+    }
+
+    fn key(&self, relation: &RelationRef) -> RelationKey {
+        (
+            relation
+                .database
+                .as_deref()
+                .map_or_else(|| self.default_database.clone(), str::to_lowercase),
+            relation.schema.to_lowercase(),
+            relation.identifier.to_lowercase(),
+        )
+    }
+
+    fn schema_key(&self, relation: &RelationRef) -> (String, String) {
+        let (database, schema, _) = self.key(relation);
+        (database, schema)
+    }
 }
 
 impl DuckDbAdapter {
@@ -63,6 +134,7 @@ impl DuckDbAdapter {
             path: Some(path.to_path_buf()),
             root: Mutex::new(root),
             catalog_lock: Arc::new(Mutex::new(())),
+            known: Arc::new(Mutex::new(None)),
         })
     }
 
@@ -78,6 +150,7 @@ impl DuckDbAdapter {
             path: None,
             root: Mutex::new(root),
             catalog_lock: Arc::new(Mutex::new(())),
+            known: Arc::new(Mutex::new(None)),
         })
     }
 
@@ -101,6 +174,7 @@ impl DuckDbAdapter {
         Ok(DuckDbConnection {
             conn,
             catalog_lock: Arc::clone(&self.catalog_lock),
+            known: Arc::clone(&self.known),
         })
     }
 }
@@ -118,18 +192,57 @@ impl Adapter for DuckDbAdapter {
 /// One worker's session with the DuckDB database.
 pub struct DuckDbConnection {
     conn: duckdb::Connection,
-    /// Serialises the short catalog transactions (schema creation, the final
-    /// drop-and-rename swap, view replacement) of all connections to one
-    /// database. DuckDB's optimistic catalog concurrency aborts the loser of
-    /// two transactions that create the same entry: workers starting together
-    /// on a new schema each run `create schema if not exists`, and all but
-    /// one fail with "Catalog write-write conflict on create". Swaps were not
-    /// seen to conflict, but cost milliseconds, so they take the lock too.
-    /// The builds themselves (the long `create table as`) run outside it.
+    /// Serialises schema creation across the connections to one database.
+    /// DuckDB's optimistic catalog concurrency aborts the loser of two
+    /// transactions that create the same entry: workers starting together on
+    /// a new schema each run `create schema if not exists`, and all but one
+    /// fail with "Catalog write-write conflict on create". Builds themselves
+    /// run unlocked; a lost race there is retried (`Session::run`).
     catalog_lock: Arc<Mutex<()>>,
+    known: Arc<Mutex<Option<KnownRelations>>>,
 }
 
 impl DuckDbConnection {
+    fn lock_known(&self) -> MutexGuard<'_, Option<KnownRelations>> {
+        // The cache is rebuilt from the catalog when in doubt: a poisoned
+        // lock is cleared rather than trusted.
+        self.known.lock().unwrap_or_else(|poisoned| {
+            let mut guard = poisoned.into_inner();
+            *guard = None;
+            guard
+        })
+    }
+
+    /// Runs `look` over the known relations, reading them first if needed.
+    fn with_known<T>(
+        &self,
+        look: impl FnOnce(&mut KnownRelations) -> T,
+    ) -> Result<T, AdapterError> {
+        let mut guard = self.lock_known();
+        let known = match guard.take() {
+            Some(known) => known,
+            None => KnownRelations::read(&self.conn)?,
+        };
+        Ok(look(guard.insert(known)))
+    }
+
+    fn known_kind(&self, relation: &RelationRef) -> Result<Option<RelationKind>, AdapterError> {
+        self.with_known(|known| known.relations.get(&known.key(relation)).copied())
+    }
+
+    /// Records what a build left at `relation` (when the cache is loaded).
+    fn remember(&self, relation: &RelationRef, kind: RelationKind) {
+        if let Some(known) = self.lock_known().as_mut() {
+            let key = known.key(relation);
+            known.relations.insert(key, kind);
+        }
+    }
+
+    /// Forgets the cache: the catalog may have changed in ways sb cannot see.
+    fn forget_known(&self) {
+        *self.lock_known() = None;
+    }
+
     fn lock_catalog(&self) -> MutexGuard<'_, ()> {
         // A worker that panicked while holding the lock leaves nothing to
         // repair: the lock guards no data.
@@ -150,32 +263,30 @@ impl DuckDbConnection {
         let target = KIND.render_relation(&request.relation);
         let mut session = self.session();
         self.ensure_schema(&mut session, &request.relation)?;
-        session.run_hooks(&request.pre_hooks)?;
-        {
-            let _guard = self.lock_catalog();
-            let existing = session.relation_kind(&request.relation)?;
-            session.begin()?;
-            let result = (|| {
-                if existing == Some(RelationKind::Table) {
-                    session.run(format!("drop table {target}"))?;
-                }
-                session.run(format!(
-                    "create or replace view {target} as\n{}",
-                    strip_trailing(&request.sql)
-                ))?;
-                session.commit()
-            })();
-            if let Err(err) = result {
-                session.rollback();
-                return Err(err);
-            }
+        self.run_hooks(&mut session, &request.pre_hooks)?;
+        let create = format!(
+            "create or replace view {target} as\n{}",
+            strip_trailing(&request.sql)
+        );
+        // One statement is atomic on its own; replacing a table takes a
+        // transaction so that a failed view keeps the table.
+        if self.known_kind(&request.relation)? == Some(RelationKind::Table) {
+            session.in_transaction(|session| {
+                session.run(format!("drop table {target}"))?;
+                session.run(create)
+            })?;
+        } else {
+            session.run(create)?;
         }
-        session.run_hooks(&request.post_hooks)?;
+        self.remember(&request.relation, RelationKind::View);
+        self.run_hooks(&mut session, &request.post_hooks)?;
         Ok(session.finish(None, "CREATE VIEW".to_owned()))
     }
 
-    /// Builds `select_sql` (a full SELECT, or a `read_csv` scan) into a table
-    /// beside the target and swaps it in atomically.
+    /// Builds `select_sql` (a full SELECT, or a `read_csv` scan) into the
+    /// table. `create or replace table ... as` is one atomic statement: when
+    /// the query fails, DuckDB rolls it back and the previous table stays. A
+    /// view in the way is dropped in the same transaction as the create.
     fn build_table(
         &self,
         relation: &RelationRef,
@@ -185,79 +296,45 @@ impl DuckDbConnection {
         verb: &str,
     ) -> Result<BuildOutcome, AdapterError> {
         let target = KIND.render_relation(relation);
-        let tmp_ref = RelationRef {
-            identifier: format!("{}{TMP_SUFFIX}", relation.identifier),
-            ..relation.clone()
-        };
-        let tmp = KIND.render_relation(&tmp_ref);
         let mut session = self.session();
         self.ensure_schema(&mut session, relation)?;
-        session.run_hooks(pre_hooks)?;
-
-        // A stale temporary from a killed run would make the create fail.
-        match session.relation_kind(&tmp_ref)? {
-            Some(RelationKind::Table) => {
-                session.run(format!("drop table {tmp}"))?;
-            }
-            Some(RelationKind::View) => {
-                session.run(format!("drop view {tmp}"))?;
-            }
-            None => {}
-        }
-
-        let created = session.run(format!(
-            "create table {tmp} as\n{}",
-            strip_trailing(select_sql)
-        ));
-        let rows = match created {
-            Ok(Some(rows)) => rows,
-            Ok(None) => match session.count_rows(&tmp) {
-                Ok(rows) => rows,
-                Err(err) => {
-                    session.quiet(&format!("drop table if exists {tmp}"));
-                    return Err(err);
-                }
+        self.run_hooks(&mut session, pre_hooks)?;
+        let existing = self.known_kind(relation)?;
+        let create = format!(
+            "create {}table {target} as\n{}",
+            if existing.is_some() {
+                "or replace "
+            } else {
+                ""
             },
-            Err(err) => {
-                session.quiet(&format!("drop table if exists {tmp}"));
-                return Err(err);
-            }
+            strip_trailing(select_sql)
+        );
+        let created = if existing == Some(RelationKind::View) {
+            session.in_transaction(|session| {
+                session.run(format!("drop view {target}"))?;
+                session.run(create)
+            })?
+        } else {
+            session.run(create)?
         };
-
-        let swapped = {
-            let _guard = self.lock_catalog();
-            (|| {
-                let existing = session.relation_kind(relation)?;
-                session.begin()?;
-                let result = (|| {
-                    match existing {
-                        Some(RelationKind::Table) => {
-                            session.run(format!("drop table {target}"))?;
-                        }
-                        Some(RelationKind::View) => {
-                            session.run(format!("drop view {target}"))?;
-                        }
-                        None => {}
-                    }
-                    session.run(format!(
-                        "alter table {tmp} rename to {}",
-                        KIND.quote(&relation.identifier)
-                    ))?;
-                    session.commit()
-                })();
-                if result.is_err() {
-                    session.rollback();
-                }
-                result
-            })()
+        self.remember(relation, RelationKind::Table);
+        let rows = match created {
+            Some(rows) => rows,
+            None => session.count_rows(&target)?,
         };
-        if let Err(err) = swapped {
-            session.quiet(&format!("drop table if exists {tmp}"));
-            return Err(err);
-        }
-
-        session.run_hooks(post_hooks)?;
+        self.run_hooks(&mut session, post_hooks)?;
         Ok(session.finish(Some(rows), format!("{verb} ({})", plural_rows(rows))))
+    }
+
+    /// Runs hooks; they may create or drop anything, so the known relations
+    /// are read again afterwards.
+    fn run_hooks(&self, session: &mut Session<'_>, hooks: &[String]) -> Result<(), AdapterError> {
+        if hooks.iter().all(|h| h.trim().is_empty()) {
+            return Ok(());
+        }
+        let ran = session.run_hooks(hooks);
+        self.forget_known();
+        ran
     }
 
     fn build_incremental(
@@ -277,7 +354,7 @@ impl DuckDbConnection {
         let tmp = format!("temp.main.{}", KIND.quote(&tmp_name));
         let mut session = self.session();
         self.ensure_schema(&mut session, &request.relation)?;
-        session.run_hooks(&request.pre_hooks)?;
+        self.run_hooks(&mut session, &request.pre_hooks)?;
 
         session.run(format!(
             "create temp table {} as\n{}",
@@ -285,14 +362,11 @@ impl DuckDbConnection {
             strip_trailing(&request.sql)
         ))?;
 
-        let applied = (|| {
-            let columns = session.temp_columns(&tmp_name)?;
+        let applied = session.temp_columns(&tmp_name).and_then(|columns| {
             let key = unique_key.iter().map(|k| KIND.quote(k)).collect::<Vec<_>>();
-            session.begin()?;
-            let result = (|| match strategy {
+            session.in_transaction(|session| match strategy {
                 IncrementalStrategy::Merge if !key.is_empty() => {
                     let rows = session.run(merge_sql(&target, &tmp, &columns, &key))?;
-                    session.commit()?;
                     Ok((rows, "MERGE"))
                 }
                 IncrementalStrategy::DeleteInsert if !key.is_empty() => {
@@ -306,7 +380,6 @@ impl DuckDbConnection {
                     ))?;
                     let rows =
                         session.run(format!("insert into {target} by name select * from {tmp}"))?;
-                    session.commit()?;
                     Ok((rows, "DELETE+INSERT"))
                 }
                 _ => {
@@ -314,15 +387,10 @@ impl DuckDbConnection {
                     // (nothing can match, so every row is new).
                     let rows =
                         session.run(format!("insert into {target} by name select * from {tmp}"))?;
-                    session.commit()?;
                     Ok((rows, "INSERT"))
                 }
-            })();
-            if result.is_err() {
-                session.rollback();
-            }
-            result
-        })();
+            })
+        });
 
         let (rows, verb) = match applied {
             Ok(done) => done,
@@ -332,7 +400,7 @@ impl DuckDbConnection {
             }
         };
         session.run(format!("drop table if exists {tmp}"))?;
-        session.run_hooks(&request.post_hooks)?;
+        self.run_hooks(&mut session, &request.post_hooks)?;
         let message = match rows {
             Some(n) => format!("{verb} ({})", plural_rows(n)),
             None => verb.to_owned(),
@@ -345,18 +413,32 @@ impl DuckDbConnection {
         session: &mut Session<'_>,
         relation: &RelationRef,
     ) -> Result<(), AdapterError> {
+        if self.with_known(|known| known.schemas.contains(&known.schema_key(relation)))? {
+            return Ok(());
+        }
         let sql = create_schema_sql(relation.database.as_deref(), &relation.schema);
-        let _guard = self.lock_catalog();
-        session.run(sql).map(|_| ())
+        {
+            let _guard = self.lock_catalog();
+            session.run(sql)?;
+        }
+        if let Some(known) = self.lock_known().as_mut() {
+            let key = known.schema_key(relation);
+            known.schemas.insert(key);
+        }
+        Ok(())
     }
 }
 
 impl Connection for DuckDbConnection {
     fn execute(&mut self, sql: &str) -> Result<Option<u64>, AdapterError> {
+        self.forget_known();
         execute_sql(&self.conn, sql).map_err(|err| statement_error(&err, sql, vec![sql.to_owned()]))
     }
 
     fn query(&mut self, sql: &str, limit: Option<usize>) -> Result<QueryResult, AdapterError> {
+        if !only_reads(sql) {
+            self.forget_known();
+        }
         read_query(&self.conn, sql, limit)
             .map_err(|message| statement_error_message(&message, sql, vec![sql.to_owned()]))
     }
@@ -365,7 +447,7 @@ impl Connection for DuckDbConnection {
         &mut self,
         relation: &RelationRef,
     ) -> Result<Option<RelationKind>, AdapterError> {
-        self.session().relation_kind(relation)
+        self.known_kind(relation)
     }
 
     fn columns(&mut self, relation: &RelationRef) -> Result<Vec<ColumnInfo>, AdapterError> {
@@ -394,6 +476,7 @@ impl Connection for DuckDbConnection {
     fn create_schema(&mut self, database: Option<&str>, schema: &str) -> Result<(), AdapterError> {
         let sql = create_schema_sql(database, schema);
         let _guard = self.lock_catalog();
+        self.forget_known();
         execute_sql(&self.conn, &sql)
             .map(|_| ())
             .map_err(|err| statement_error(&err, &sql, vec![sql.clone()]))
@@ -420,7 +503,7 @@ impl Connection for DuckDbConnection {
                          use `merge`, `append` or `delete+insert` on DuckDB",
                     ));
                 }
-                let existing = self.session().relation_kind(&request.relation)?;
+                let existing = self.known_kind(&request.relation)?;
                 if *full_refresh || existing != Some(RelationKind::Table) {
                     self.build_table(
                         &request.relation,
@@ -517,6 +600,19 @@ impl Session<'_> {
         let _ = self.conn.execute_batch(sql);
     }
 
+    /// Runs `work` between `begin` and `commit`, rolling back when it fails.
+    fn in_transaction<T>(
+        &mut self,
+        work: impl FnOnce(&mut Self) -> Result<T, AdapterError>,
+    ) -> Result<T, AdapterError> {
+        self.begin()?;
+        let done = work(self).and_then(|value| self.commit().map(|()| value));
+        if done.is_err() {
+            self.rollback();
+        }
+        done
+    }
+
     fn rollback(&mut self) {
         if self.in_transaction {
             self.quiet("rollback");
@@ -536,31 +632,6 @@ impl Session<'_> {
             .and_then(|row| row.first())
             .and_then(serde_json::Value::as_u64)
             .unwrap_or(0))
-    }
-
-    /// Catalog lookups are not recorded: they only read.
-    fn relation_kind(&self, relation: &RelationRef) -> Result<Option<RelationKind>, AdapterError> {
-        let filter = catalog_filter(relation);
-        let name = literal(&relation.identifier);
-        let sql = format!(
-            "select 'table' from duckdb_tables() where {filter} and table_name = {name} \
-             union all \
-             select 'view' from duckdb_views() where {filter} and view_name = {name} and not internal"
-        );
-        let result = read_query(self.conn, &sql, Some(1))
-            .map_err(|message| statement_error_message(&message, &sql, Vec::new()))?;
-        Ok(
-            match result
-                .rows
-                .first()
-                .and_then(|row| row.first())
-                .and_then(serde_json::Value::as_str)
-            {
-                Some("table") => Some(RelationKind::Table),
-                Some("view") => Some(RelationKind::View),
-                _ => None,
-            },
-        )
     }
 
     fn temp_columns(&self, table: &str) -> Result<Vec<String>, AdapterError> {
@@ -673,6 +744,24 @@ fn execute_sql(conn: &duckdb::Connection, sql: &str) -> duckdb::Result<Option<u6
     let counts = stmt.column_count() == 1 && stmt.column_name(0).is_ok_and(|name| name == "Count");
     // DuckDB answers DDL with a `Count` of 0 too; only DML has rows changed.
     Ok((counts && (changed > 0 || writes_rows(sql))).then_some(changed as u64))
+}
+
+/// Whether a query only reads (so it cannot change the catalog).
+fn only_reads(sql: &str) -> bool {
+    matches!(
+        leading_words(sql, 1).first().map(String::as_str),
+        Some(
+            "select"
+                | "with"
+                | "from"
+                | "values"
+                | "show"
+                | "describe"
+                | "summarize"
+                | "explain"
+                | "table"
+        )
+    )
 }
 
 /// Whether a statement's leading keywords make it one that writes rows:
@@ -1573,10 +1662,10 @@ mod tests {
                 data_type: "INTEGER".to_owned()
             }]
         );
-        // Catalog lookups match the exact schema and name.
+        // DuckDB's identifiers ignore case, quoted or not; lookups do too.
         assert_eq!(
-            conn.relation_kind(&rel("Analytics", "m")).expect("kind"),
-            None
+            conn.relation_kind(&rel("Analytics", "M")).expect("kind"),
+            Some(RelationKind::View)
         );
         assert_eq!(
             conn.relation_kind(&rel("analytics", "other"))
@@ -1630,19 +1719,35 @@ mod tests {
     }
 
     #[test]
-    fn stale_temporary_is_replaced() {
-        let db = TempDb::new("stale");
-        let mut conn = db.conn();
-        conn.execute("create schema s; create table s.m__sb_tmp as select 'stale' as x")
-            .expect("setup");
-        conn.materialize(&request(
-            &rel("s", "m"),
-            "select 1 as id",
-            Materialization::Table,
-        ))
-        .expect("build");
-        assert_eq!(rows(&mut conn, "select id from s.m"), vec![vec![json!(1)]]);
-        assert!(leftovers(&mut conn).is_empty());
+    fn known_relations_follow_builds_and_statements_run_behind_them() {
+        let db = TempDb::new("known");
+        let mut first = db.conn();
+        let mut second = db.conn();
+        let model = rel("s", "m");
+        assert_eq!(first.relation_kind(&model).expect("kind"), None);
+        // A build on one connection is seen by the other without a reload.
+        second
+            .materialize(&request(&model, "select 1 as id", Materialization::Table))
+            .expect("build");
+        assert_eq!(
+            first.relation_kind(&model).expect("kind"),
+            Some(RelationKind::Table)
+        );
+        // DDL sent through `execute` or a writing query drops what is known.
+        first
+            .execute("drop table s.m; create view s.m as select 1 as id")
+            .expect("ddl");
+        assert_eq!(
+            second.relation_kind(&model).expect("kind"),
+            Some(RelationKind::View)
+        );
+        first.query("drop view s.m", None).expect("drop");
+        assert_eq!(second.relation_kind(&model).expect("kind"), None);
+        // A table built where the view stood replaces it.
+        second
+            .materialize(&request(&model, "select 2 as id", Materialization::Table))
+            .expect("rebuild");
+        assert_eq!(rows(&mut first, "select id from s.m"), vec![vec![json!(2)]]);
     }
 
     #[test]
