@@ -103,6 +103,9 @@ pub struct SeedArgs {
     /// Random seed of the synthesizer (overrides project.yml)
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Days of events: with --append, how many days to add (default 7)
+    #[arg(long)]
+    pub days: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]

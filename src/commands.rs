@@ -13,12 +13,13 @@ use crate::adapter::{Adapter, AdapterKind};
 use crate::artifacts::{self, Invocation};
 use crate::cli::{Command, CommonArgs, LsArgs, LsOutput, ShowArgs};
 use crate::compile::{self, CompiledProject};
-use crate::diag::{Diagnostic, Diagnostics};
+use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::execute::{self, ConnectionPool, NodeResult, RunOptions, Status};
 use crate::graph::selector::{self, IndirectSelection};
 use crate::project::{LoadOptions, Project};
 use crate::report::Reporter;
 use crate::resource::ResourceType;
+use crate::synth;
 
 /// How a command that ran ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,13 +35,29 @@ pub fn execute(command: &Command, reporter: &Reporter) -> Result<Outcome, Diagno
     match command {
         Command::Compile(_) => compile_command(common, reporter),
         Command::Ls(args) => ls(args, reporter),
-        Command::Run(_) => run(common, reporter, &[ResourceType::Model], "run"),
-        Command::Seed(_) => run(common, reporter, &[ResourceType::Seed], "seed"),
+        Command::Run(_) => run(common, reporter, &[ResourceType::Model], "run", None),
+        Command::Seed(args) => run(
+            common,
+            reporter,
+            &[ResourceType::Seed],
+            "seed",
+            Some(SynthRequest {
+                overrides: synth::Overrides {
+                    users: args.users,
+                    content: args.content,
+                    events: args.events,
+                    seed: args.seed,
+                    days: args.days,
+                },
+                append: args.append,
+            }),
+        ),
         Command::Build(_) => run(
             common,
             reporter,
             &[ResourceType::Seed, ResourceType::Model],
             "build",
+            Some(SynthRequest::default()),
         ),
         Command::Show(args) => show(args, reporter),
         Command::Clean(_) => clean(common, reporter),
@@ -307,16 +324,28 @@ pub fn open_adapter(project: &Project) -> Result<Box<dyn Adapter>, Diagnostics> 
     }
 }
 
+/// The synthesizer's part of `sb seed` / `sb build`.
+#[derive(Debug, Clone, Copy, Default)]
+struct SynthRequest {
+    overrides: synth::Overrides,
+    append: bool,
+}
+
 fn run(
     common: &CommonArgs,
     reporter: &Reporter,
     kinds: &[ResourceType],
     command: &str,
+    synth_request: Option<SynthRequest>,
 ) -> Result<Outcome, Diagnostics> {
     let clock = Instant::now();
     let invocation = invocation(command, common);
     let compiled = compile_project(common)?;
-    let selected: BTreeSet<usize> = select(&compiled, common, kinds, reporter)?
+    let synthetic = match synth_request {
+        Some(request) => synthetic_stage(&compiled, common, reporter, request)?,
+        None => None,
+    };
+    let mut selected: BTreeSet<usize> = select(&compiled, common, kinds, reporter)?
         .into_iter()
         .filter(|&i| compiled.nodes[i].config.materialized() != "ephemeral")
         .collect();
@@ -328,17 +357,51 @@ fn run(
     compile::write_compiled(&compiled, &models)?;
     let adapter = open_adapter(&compiled.project)?;
     let pool = ConnectionPool::new(adapter.as_ref());
-    create_schemas(&compiled, &selected, &pool)?;
     let options = RunOptions {
         threads: common.threads.unwrap_or(compiled.project.target.threads),
         fail_fast: common.fail_fast,
         full_refresh: common.full_refresh,
     };
-    let results = if selected.is_empty() {
-        reporter.warning(&format!(
-            "nothing to {command}: the selection matched no {}",
-            count_of(0, kinds).trim_start_matches("0 ")
-        ));
+    let mut synth_results = Vec::new();
+    if let Some(stage) = &synthetic {
+        synth_results = run_synthesizer(&compiled, &pool, stage, options.threads, reporter)?;
+        let failed: Vec<usize> = synth_results
+            .iter()
+            .filter(|r| r.status.is_failure())
+            .map(|r| r.index)
+            .collect();
+        // What is built on a table that failed to load is skipped, as
+        // downstream of a failed seed; with --fail-fast nothing else runs.
+        for failed_index in failed {
+            let cause = &compiled.project.nodes[failed_index].name;
+            let downstream: Vec<usize> = if options.fail_fast {
+                selected.iter().copied().collect()
+            } else {
+                compiled
+                    .dag
+                    .descendants(failed_index, None)
+                    .into_iter()
+                    .filter(|i| selected.contains(i))
+                    .collect()
+            };
+            for index in downstream {
+                selected.remove(&index);
+                synth_results.push(NodeResult::new(
+                    index,
+                    Status::Skipped,
+                    format!("skipped because `{cause}` failed"),
+                ));
+            }
+        }
+    }
+    create_schemas(&compiled, &selected, &pool)?;
+    let mut results = if selected.is_empty() {
+        if synthetic.is_none() {
+            reporter.warning(&format!(
+                "nothing to {command}: the selection matched no {}",
+                count_of(0, kinds).trim_start_matches("0 ")
+            ));
+        }
         Vec::new()
     } else {
         reporter.info(&format!(
@@ -359,14 +422,163 @@ fn run(
         )
     };
     drop(pool);
-    finish(
-        &compiled,
-        &invocation,
-        &results,
-        clock,
-        reporter,
-        &count_of(results.len(), kinds),
-    )
+    let mut what = count_of(results.len(), kinds);
+    if !synth_results.is_empty() {
+        let tables = synth_results
+            .iter()
+            .filter(|r| compiled.project.nodes[r.index].resource_type == ResourceType::Source)
+            .count();
+        what = format!(
+            "{tables} synthetic table{} and {what}",
+            if tables == 1 { "" } else { "s" }
+        );
+        synth_results.append(&mut results);
+        results = synth_results;
+    }
+    finish(&compiled, &invocation, &results, clock, reporter, &what)
+}
+
+/// The synthesizer's settings and tables, when this command runs it.
+struct SyntheticStage {
+    settings: synth::StreamingSettings,
+    /// Node indices of `users`, `content`, `viewing_events`.
+    nodes: [usize; 3],
+    append: bool,
+    append_days: u32,
+}
+
+/// Whether the synthesizer runs: when `synthetic:` is configured and the
+/// selection is empty or picks one of its tables (`-s source:synthetic`).
+fn synthetic_stage(
+    compiled: &CompiledProject,
+    common: &CommonArgs,
+    reporter: &Reporter,
+    request: SynthRequest,
+) -> Result<Option<SyntheticStage>, Diagnostics> {
+    let Some(settings) = synth::settings(&compiled.project.settings, &request.overrides)? else {
+        if request.append {
+            return Err(Diagnostics::from(
+                Diagnostic::error("`sb seed --append` needs the synthesizer, and project.yml has no `synthetic:` block")
+                    .at(Location::file_only(std::path::Path::new(crate::project::settings::PROJECT_FILE)))
+                    .help("add `synthetic: {streaming: {users: 10000, events: 100000}}` to project.yml, or drop --append"),
+            ));
+        }
+        return Ok(None);
+    };
+    let find = |table: &str| {
+        compiled.project.nodes.iter().position(|n| {
+            n.source
+                .as_ref()
+                .is_some_and(|s| s.source_name == synth::SOURCE_NAME && n.name == table)
+        })
+    };
+    let (Some(users), Some(content), Some(events)) = (
+        find(synth::TABLES[0]),
+        find(synth::TABLES[1]),
+        find(synth::TABLES[2]),
+    ) else {
+        return Ok(None);
+    };
+    let nodes = [users, content, events];
+    if !(common.select.is_empty() && common.exclude.is_empty()) {
+        let chosen = select(compiled, common, &[ResourceType::Source], reporter)?;
+        if !nodes.iter().any(|n| chosen.contains(n)) {
+            return Ok(None);
+        }
+    }
+    Ok(Some(SyntheticStage {
+        append_days: request.overrides.days.unwrap_or(if request.append {
+            synth::DEFAULT_APPEND_DAYS
+        } else {
+            settings.days
+        }),
+        settings: synth::StreamingSettings {
+            days: if request.append {
+                settings.days
+            } else {
+                request.overrides.days.unwrap_or(settings.days)
+            },
+            ..settings
+        },
+        nodes,
+        append: request.append,
+    }))
+}
+
+/// Generates and loads the synthetic tables, one result line per table.
+fn run_synthesizer(
+    compiled: &CompiledProject,
+    pool: &ConnectionPool<'_>,
+    stage: &SyntheticStage,
+    threads: usize,
+    reporter: &Reporter,
+) -> Result<Vec<NodeResult>, Diagnostics> {
+    let relation = |i: usize| compiled.project.relation_of(&compiled.project.nodes[i]);
+    let targets = synth::Targets {
+        users: relation(stage.nodes[0]),
+        content: relation(stage.nodes[1]),
+        events: relation(stage.nodes[2]),
+    };
+    create_schemas(compiled, &stage.nodes.iter().copied().collect(), pool)?;
+    let mode = if stage.append {
+        synth::Mode::Append {
+            days: stage.append_days,
+        }
+    } else {
+        synth::Mode::Fresh
+    };
+    let s = &stage.settings;
+    reporter.info(&format!(
+        "Synthesizing {} users, {} titles and {} viewing events ({} days from {}, seed {}){}",
+        s.users,
+        s.content,
+        if stage.append {
+            "more".to_owned()
+        } else {
+            s.events.to_string()
+        },
+        if stage.append {
+            stage.append_days
+        } else {
+            s.days
+        },
+        s.start_date,
+        s.seed,
+        if stage.append { ", appended" } else { "" }
+    ));
+    let connection = pool
+        .take()
+        .map_err(|e| Diagnostic::error(format!("cannot connect: {}", e.message)))?;
+    let progress = reporter.progress("viewing events");
+    let loads = {
+        let mut guard = connection
+            .lock()
+            .map_err(|_| Diagnostic::error("connection lock poisoned"))?;
+        synth::load(
+            guard.as_mut(),
+            &targets,
+            s,
+            mode,
+            threads.max(1),
+            &|done, total| progress.update(done, total),
+        )
+    };
+    progress.finish();
+    pool.give_back(connection);
+    let total = loads.len();
+    let mut results = Vec::new();
+    for (position, load) in loads.into_iter().enumerate() {
+        let table_index = synth::TABLES
+            .iter()
+            .position(|t| *t == load.table)
+            .unwrap_or(0);
+        let index = stage.nodes[table_index];
+        let mut result = execute::record_outcome(compiled, index, load.result);
+        result.seconds = load.seconds;
+        execute::print_line(compiled, reporter, &result, position + 1, total);
+        results.push(result);
+    }
+    Ok(results)
 }
 
 /// Creates, one at a time, every schema the selected nodes build into, so

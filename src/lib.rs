@@ -28,6 +28,7 @@ pub mod jinja;
 pub mod project;
 pub mod report;
 pub mod resource;
+pub mod synth;
 pub mod table;
 
 use std::ffi::OsString;

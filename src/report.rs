@@ -105,6 +105,32 @@ impl Reporter {
         self.out(text.trim_end_matches('\n'));
     }
 
+    /// A progress display for a long load of `what`: a bar on a terminal
+    /// (text format, not quiet); otherwise a plain line at each quarter of a
+    /// load of a million rows or more.
+    pub fn progress(&self, what: &str) -> Progress<'_> {
+        let bar =
+            (self.format == LogFormat::Text && !self.quiet && std::io::stderr().is_terminal())
+                .then(|| {
+                    let bar = indicatif::ProgressBar::new(0);
+                    bar.set_style(
+                        indicatif::ProgressStyle::with_template(
+                            "{spinner} {msg} [{bar:30}] {human_pos}/{human_len} ({per_sec}, {eta})",
+                        )
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                        .progress_chars("=> "),
+                    );
+                    bar.set_message(what.to_owned());
+                    bar
+                });
+        Progress {
+            reporter: self,
+            what: what.to_owned(),
+            bar,
+            quarters_said: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
     pub fn warning(&self, message: &str) {
         match self.format {
             LogFormat::Text => self.err(&format!(
@@ -207,6 +233,41 @@ impl Reporter {
                 object.insert("total".into(), json!(total));
                 self.out(&serde_json::Value::Object(object).to_string());
             }
+        }
+    }
+}
+
+/// See [`Reporter::progress`].
+pub struct Progress<'a> {
+    reporter: &'a Reporter,
+    what: String,
+    bar: Option<indicatif::ProgressBar>,
+    quarters_said: std::sync::atomic::AtomicU64,
+}
+
+impl Progress<'_> {
+    pub fn update(&self, done: u64, total: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_length(total);
+            bar.set_position(done);
+            return;
+        }
+        if total < 1_000_000 || self.reporter.quiet {
+            return;
+        }
+        let quarter = done.saturating_mul(4) / total.max(1);
+        let said = self
+            .quarters_said
+            .fetch_max(quarter, std::sync::atomic::Ordering::Relaxed);
+        if quarter > said && quarter < 4 {
+            self.reporter
+                .info(&format!("{}: {done} of {total} loaded", self.what));
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
         }
     }
 }

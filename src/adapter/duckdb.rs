@@ -12,11 +12,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::core::{LogicalTypeHandle, LogicalTypeId};
 use duckdb::types::{Decimal, TimeUnit, Value};
 
 use super::{
-    Adapter, AdapterError, AdapterKind, BuildOutcome, ColumnInfo, Connection, CsvLoad,
+    Adapter, AdapterError, AdapterKind, BatchLoad, BuildOutcome, ColumnInfo, Connection, CsvLoad,
     IncrementalStrategy, Materialization, MaterializeRequest, QueryResult, RelationKind,
     RelationRef,
 };
@@ -519,6 +520,62 @@ impl Connection for DuckDbConnection {
         }
     }
 
+    fn load_batches(
+        &mut self,
+        load: &BatchLoad,
+        batches: &mut dyn Iterator<Item = RecordBatch>,
+    ) -> Result<BuildOutcome, AdapterError> {
+        let target = KIND.render_relation(&load.relation);
+        let mut session = self.session();
+        self.ensure_schema(&mut session, &load.relation)?;
+        let existing = self.known_kind(&load.relation)?;
+        if load.append && existing != Some(RelationKind::Table) {
+            return Err(AdapterError::new(format!(
+                "cannot append to {target}: it does not exist as a table yet"
+            )));
+        }
+        let mut rows = 0_u64;
+        session.in_transaction(|session| {
+            if !load.append {
+                if existing == Some(RelationKind::View) {
+                    session.run(format!("drop view {target}"))?;
+                }
+                session.run(format!(
+                    "create or replace table {target} ({})",
+                    column_definitions(&load.schema)
+                ))?;
+            }
+            let database = load.relation.database.as_deref();
+            let mut appender = match database {
+                Some(catalog) => session.conn.appender_to_catalog_and_db(
+                    &load.relation.identifier,
+                    catalog,
+                    &load.relation.schema,
+                ),
+                None => session
+                    .conn
+                    .appender_to_db(&load.relation.identifier, &load.relation.schema),
+            }
+            .map_err(|err| AdapterError::new(duckdb_message(&err)))?;
+            for batch in batches {
+                rows += batch.num_rows() as u64;
+                appender
+                    .append_record_batch(batch)
+                    .map_err(|err| AdapterError::new(duckdb_message(&err)))?;
+            }
+            appender
+                .flush()
+                .map_err(|err| AdapterError::new(duckdb_message(&err)))?;
+            session.sent.push(format!(
+                "-- appended {rows} rows to {target} (Arrow record batches)"
+            ));
+            Ok(())
+        })?;
+        self.remember(&load.relation, RelationKind::Table);
+        let verb = if load.append { "APPEND" } else { "LOAD" };
+        Ok(session.finish(Some(rows), format!("{verb} ({})", plural_rows(rows))))
+    }
+
     fn load_csv(&mut self, load: &CsvLoad) -> Result<BuildOutcome, AdapterError> {
         let mut options = String::from("header = true, auto_detect = true");
         if !load.column_types.is_empty() {
@@ -708,6 +765,55 @@ fn catalog_filter(relation: &RelationRef) -> String {
         "database_name = {database} and schema_name = {}",
         literal(&relation.schema)
     )
+}
+
+/// `name TYPE, ...` for a table with an Arrow schema's columns.
+fn column_definitions(schema: &duckdb::arrow::datatypes::Schema) -> String {
+    schema
+        .fields()
+        .iter()
+        .map(|field| {
+            format!(
+                "{} {}",
+                KIND.quote(field.name()),
+                arrow_type_sql(field.data_type())
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// DuckDB's spelling of the Arrow types the synthesizer produces.
+fn arrow_type_sql(data_type: &duckdb::arrow::datatypes::DataType) -> String {
+    use duckdb::arrow::datatypes::DataType;
+    match data_type {
+        DataType::Boolean => "BOOLEAN".into(),
+        DataType::Int8 => "TINYINT".into(),
+        DataType::Int16 => "SMALLINT".into(),
+        DataType::Int32 => "INTEGER".into(),
+        DataType::Int64 => "BIGINT".into(),
+        DataType::UInt8 => "UTINYINT".into(),
+        DataType::UInt16 => "USMALLINT".into(),
+        DataType::UInt32 => "UINTEGER".into(),
+        DataType::UInt64 => "UBIGINT".into(),
+        DataType::Float32 => "FLOAT".into(),
+        DataType::Float64 => "DOUBLE".into(),
+        DataType::Date32 | DataType::Date64 => "DATE".into(),
+        DataType::Timestamp(_, None) => "TIMESTAMP".into(),
+        DataType::Timestamp(_, Some(_)) => "TIMESTAMPTZ".into(),
+        DataType::Struct(fields) => format!(
+            "STRUCT({})",
+            fields
+                .iter()
+                .map(|f| format!("{} {}", KIND.quote(f.name()), arrow_type_sql(f.data_type())))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        DataType::List(item) | DataType::LargeList(item) => {
+            format!("{}[]", arrow_type_sql(item.data_type()))
+        }
+        _ => "VARCHAR".into(),
+    }
 }
 
 /// A SQL string literal.
@@ -1748,6 +1854,106 @@ mod tests {
             .materialize(&request(&model, "select 2 as id", Materialization::Table))
             .expect("rebuild");
         assert_eq!(rows(&mut first, "select id from s.m"), vec![vec![json!(2)]]);
+    }
+
+    #[test]
+    fn batch_loads_replace_or_append_atomically() {
+        use duckdb::arrow::array::{ArrayRef, Int64Array, StringArray, StructArray};
+        use duckdb::arrow::datatypes::{DataType, Field, Fields, Schema};
+
+        let fields = Fields::from(vec![Field::new("score", DataType::Int64, false)]);
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("name", DataType::Utf8, false),
+            Field::new("detail", DataType::Struct(fields.clone()), false),
+        ]));
+        let batch = |ids: Vec<i64>| {
+            let names: Vec<String> = ids.iter().map(|i| format!("n{i}")).collect();
+            let detail = StructArray::new(
+                fields.clone(),
+                vec![Arc::new(Int64Array::from(
+                    ids.iter().map(|i| i * 10).collect::<Vec<_>>(),
+                )) as ArrayRef],
+                None,
+            );
+            RecordBatch::try_new(
+                Arc::clone(&schema),
+                vec![
+                    Arc::new(Int64Array::from(ids)) as ArrayRef,
+                    Arc::new(StringArray::from(names)),
+                    Arc::new(detail),
+                ],
+            )
+            .expect("batch")
+        };
+        let wrong = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)])),
+            vec![Arc::new(Int64Array::from(vec![99])) as ArrayRef],
+        )
+        .expect("batch");
+
+        let db = TempDb::new("batches");
+        let mut conn = db.conn();
+        let load = BatchLoad {
+            relation: rel("raw", "things"),
+            schema: Arc::clone(&schema),
+            append: false,
+        };
+        let out = conn
+            .load_batches(
+                &load,
+                &mut vec![batch(vec![1, 2]), batch(vec![3])].into_iter(),
+            )
+            .expect("load");
+        assert_eq!(out.message, "LOAD (3 rows)");
+        assert_eq!(
+            rows(
+                &mut conn,
+                "select id, name, detail.score from raw.things order by id"
+            ),
+            vec![
+                vec![json!(1), json!("n1"), json!(10)],
+                vec![json!(2), json!("n2"), json!(20)],
+                vec![json!(3), json!("n3"), json!(30)]
+            ]
+        );
+
+        // A failure part-way, replacing or appending, changes nothing.
+        for append in [false, true] {
+            let load = BatchLoad {
+                append,
+                ..load.clone()
+            };
+            conn.load_batches(&load, &mut vec![batch(vec![7]), wrong.clone()].into_iter())
+                .expect_err("bad batch");
+            assert_eq!(
+                rows(&mut conn, "select count(*), max(id) from raw.things"),
+                vec![vec![json!(3), json!(3)]]
+            );
+        }
+        let out = conn
+            .load_batches(
+                &BatchLoad {
+                    append: true,
+                    ..load.clone()
+                },
+                &mut vec![batch(vec![4])].into_iter(),
+            )
+            .expect("append");
+        assert_eq!(out.message, "APPEND (1 row)");
+        assert_eq!(
+            rows(&mut conn, "select count(*) from raw.things"),
+            vec![vec![json!(4)]]
+        );
+        let missing = BatchLoad {
+            relation: rel("raw", "nothing"),
+            append: true,
+            ..load
+        };
+        let err = conn
+            .load_batches(&missing, &mut std::iter::empty())
+            .expect_err("nothing to append to");
+        assert!(err.message.contains("does not exist"), "{}", err.message);
     }
 
     #[test]

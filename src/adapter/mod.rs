@@ -121,6 +121,17 @@ pub struct CsvLoad {
     pub column_types: Vec<(String, String)>,
 }
 
+/// Rows produced in sb (the synthesizer's batches) to load as a table:
+/// replacing it atomically, or appended to it in one transaction.
+#[derive(Debug, Clone)]
+pub struct BatchLoad {
+    pub relation: RelationRef,
+    /// The batches' schema; nested Arrow structs become STRUCT / RECORD columns.
+    pub schema: ::duckdb::arrow::datatypes::SchemaRef,
+    /// Add to the existing table instead of replacing it.
+    pub append: bool,
+}
+
 /// What a successful build or load did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct BuildOutcome {
@@ -197,6 +208,14 @@ pub trait Connection: Send {
     /// Builds a model. On failure the previous version of the relation is intact
     /// and no temporary relation is left behind.
     fn materialize(&mut self, request: &MaterializeRequest) -> Result<BuildOutcome, AdapterError>;
+    /// Loads batches produced by sb. Either every batch lands or none does:
+    /// a failure (or an iterator that stops early with an error) leaves the
+    /// previous table as it was.
+    fn load_batches(
+        &mut self,
+        load: &BatchLoad,
+        batches: &mut dyn Iterator<Item = ::duckdb::arrow::record_batch::RecordBatch>,
+    ) -> Result<BuildOutcome, AdapterError>;
     /// Loads a CSV seed, atomically replacing the previous table.
     fn load_csv(&mut self, load: &CsvLoad) -> Result<BuildOutcome, AdapterError>;
 }

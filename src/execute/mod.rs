@@ -221,7 +221,7 @@ pub fn run_selected(
     ordered
 }
 
-fn print_line(
+pub fn print_line(
     compiled: &CompiledProject,
     reporter: &Reporter,
     result: &NodeResult,
@@ -240,6 +240,10 @@ fn print_line(
         Status::Fail => ("FAIL", Tone::Bad),
         Status::Skipped => ("SKIP", Tone::Warn),
     };
+    let name = match &node.source {
+        Some(source) => format!("{}.{}", source.source_name, node.name),
+        None => node.name.clone(),
+    };
     reporter.node(&NodeLine {
         index: position,
         total,
@@ -248,7 +252,7 @@ fn print_line(
         tone,
         resource_type: node.resource_type.as_str(),
         unique_id: &node.unique_id,
-        name: &node.name,
+        name: &name,
         detail: &result.message,
         seconds: result.seconds,
     });
@@ -397,7 +401,7 @@ fn build_model(
 
 /// Writes the statements sent to `target/run/` and turns the adapter's
 /// answer into a result.
-fn record_outcome(
+pub fn record_outcome(
     compiled: &CompiledProject,
     index: usize,
     outcome: Result<crate::adapter::BuildOutcome, AdapterError>,
@@ -457,13 +461,21 @@ fn join_statements(statements: &[String]) -> String {
 }
 
 /// `target/run/<project>/<path>`: the statements sent for a node.
+/// Loaded sources (the synthesizer's tables) get `sources/<source>/<table>.sql`.
 pub fn run_sql_path(compiled: &CompiledProject, index: usize) -> std::path::PathBuf {
     let project = &compiled.project;
-    project
+    let node = &project.nodes[index];
+    let base = project
         .target_dir()
         .join("run")
-        .join(&project.settings.name)
-        .join(&project.nodes[index].original_file_path)
+        .join(&project.settings.name);
+    match &node.source {
+        Some(source) => base
+            .join("sources")
+            .join(&source.source_name)
+            .join(format!("{}.sql", node.name)),
+        None => base.join(&node.original_file_path),
+    }
 }
 
 /// Turns a warehouse error into a failed result whose diagnostic points at

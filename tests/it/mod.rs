@@ -13,3 +13,4 @@ mod materializations;
 mod robustness;
 mod seeds;
 mod selection;
+mod synth;

@@ -1,0 +1,406 @@
+//! The seed stage's synthesizer: `synthetic:` settings in `project.yml`
+//! (checked, with errors at their line), the tables it provides as the source
+//! `synthetic`, and the load itself: batches generated in parallel, in a
+//! thread of their own, streamed into the adapter's bulk-load path while the
+//! next ones are drawn, so memory stays flat whatever the number of events.
+
+pub mod sample;
+pub mod streaming;
+
+use std::sync::mpsc::sync_channel;
+
+use chrono::NaiveDate;
+use serde_json::Value;
+
+use crate::adapter::{AdapterError, BatchLoad, BuildOutcome, Connection, RelationRef};
+use crate::diag::{Diagnostic, did_you_mean};
+use crate::graph::closest_names;
+use crate::project::settings::Settings;
+pub use streaming::StreamingSettings;
+use streaming::{EventChunk, Universe};
+
+/// The source name models use: `source('synthetic', 'viewing_events')`.
+pub const SOURCE_NAME: &str = "synthetic";
+
+/// The synthesizer's tables, in load order.
+pub const TABLES: [&str; 3] = ["users", "content", "viewing_events"];
+
+/// Days of events `sb seed --append` adds unless `--days` says otherwise.
+pub const DEFAULT_APPEND_DAYS: u32 = 7;
+
+const STREAMING_KEYS: &[&str] = &[
+    "users",
+    "content",
+    "events",
+    "seed",
+    "start_date",
+    "days",
+    "plans",
+    "devices",
+];
+
+/// Command-line overrides of `project.yml` (`sb seed --events N ...`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Overrides {
+    pub users: Option<u64>,
+    pub content: Option<u64>,
+    pub events: Option<u64>,
+    pub seed: Option<u64>,
+    pub days: Option<u32>,
+}
+
+/// Reads `synthetic:` from `project.yml`; `None` when the project has none.
+pub fn settings(
+    project: &Settings,
+    overrides: &Overrides,
+) -> Result<Option<StreamingSettings>, Diagnostic> {
+    let file = &project.file;
+    let block_line = file.locate_key("synthetic", 1).line;
+    let at = |key: &str| file.locate_key(key, block_line);
+    let generators =
+        match &project.synthetic {
+            Value::Null => return Ok(None),
+            Value::Object(map) => map,
+            _ => {
+                return Err(Diagnostic::error("`synthetic` in project.yml must be a mapping")
+                .at(at("synthetic"))
+                .help("write `synthetic:` with a `streaming:` block below it (see the README)"));
+            }
+        };
+    let mut found = None;
+    for (name, value) in generators {
+        if name != "streaming" {
+            let close = closest_names(name, ["streaming"], 1);
+            return Err(Diagnostic::error(format!(
+                "unknown synthesizer `{name}` under `synthetic`"
+            ))
+            .at(at(name))
+            .help(
+                did_you_mean(&close)
+                    .unwrap_or_else(|| "the synthesizer sb ships is `streaming`".to_owned()),
+            ));
+        }
+        found = Some(value);
+    }
+    let Some(value) = found else {
+        return Ok(None);
+    };
+    let streaming_line = at("streaming").line;
+    let at = |key: &str| file.locate_key(key, streaming_line);
+    let empty = serde_json::Map::new();
+    let map = match value {
+        Value::Object(map) => map,
+        Value::Null => &empty,
+        _ => {
+            return Err(Diagnostic::error("`synthetic.streaming` must be a mapping")
+                .at(at("streaming"))
+                .help("give it keys such as `users: 10000` and `events: 100000`"));
+        }
+    };
+    for key in map.keys() {
+        if !STREAMING_KEYS.contains(&key.as_str()) {
+            let close = closest_names(key, STREAMING_KEYS.iter().copied(), 3);
+            return Err(Diagnostic::error(format!(
+                "unknown setting `{key}` in `synthetic.streaming`"
+            ))
+            .at(at(key))
+            .help(
+                did_you_mean(&close)
+                    .unwrap_or_else(|| format!("the settings are: {}", STREAMING_KEYS.join(", "))),
+            ));
+        }
+    }
+    let mut out = StreamingSettings::default();
+    let count = |key: &str, min: u64, default: u64| -> Result<u64, Diagnostic> {
+        match map.get(key) {
+            None => Ok(default),
+            Some(v) => match v.as_u64() {
+                Some(n) if n >= min => Ok(n),
+                _ => Err(Diagnostic::error(format!(
+                    "`{key}` in `synthetic.streaming` must be a whole number of at least {min}, not {v}"
+                ))
+                .at(at(key))
+                .help(format!("write e.g. `{key}: {default}`"))),
+            },
+        }
+    };
+    out.users = count("users", 1, out.users)?;
+    out.content = count("content", 1, out.content)?;
+    out.events = count("events", 0, out.events)?;
+    out.seed = count("seed", 0, out.seed)?;
+    let days = count("days", 1, u64::from(out.days))?;
+    out.days = u32::try_from(days)
+        .ok()
+        .filter(|&d| d <= 36_600)
+        .ok_or_else(|| {
+            Diagnostic::error(format!(
+                "`days` in `synthetic.streaming` is too large ({days})"
+            ))
+            .at(at("days"))
+            .help("use at most 36600 days (a century)")
+        })?;
+    if let Some(v) = map.get("start_date") {
+        let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+        out.start_date = NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|_| {
+            Diagnostic::error(format!(
+                "`start_date` in `synthetic.streaming` must be a date like \"2026-01-01\", not {v}"
+            ))
+            .at(at("start_date"))
+            .help("write the first day of events as YYYY-MM-DD, in quotes")
+        })?;
+    }
+    if let Some(v) = map.get("plans") {
+        out.plans = shares("plans", v, &at)?;
+    }
+    if let Some(v) = map.get("devices") {
+        out.devices = shares("devices", v, &at)?;
+    }
+    if let Some(n) = overrides.users {
+        out.users = n.max(1);
+    }
+    if let Some(n) = overrides.content {
+        out.content = n.max(1);
+    }
+    if let Some(n) = overrides.events {
+        out.events = n;
+    }
+    if let Some(n) = overrides.seed {
+        out.seed = n;
+    }
+    Ok(Some(out))
+}
+
+/// A `name: share` mapping whose shares are in [0, 1] and sum to 1.
+fn shares(
+    key: &str,
+    value: &Value,
+    at: &dyn Fn(&str) -> crate::diag::Location,
+) -> Result<Vec<(String, f64)>, Diagnostic> {
+    let Value::Object(map) = value else {
+        return Err(Diagnostic::error(format!(
+            "`{key}` in `synthetic.streaming` must map each name to its share"
+        ))
+        .at(at(key))
+        .help(format!("write e.g. `{key}: {{Basic: 0.4, Premium: 0.6}}`")));
+    };
+    let mut out = Vec::new();
+    for (name, share) in map {
+        match share.as_f64() {
+            Some(s) if (0.0..=1.0).contains(&s) => out.push((name.clone(), s)),
+            _ => {
+                return Err(Diagnostic::error(format!(
+                    "the share of `{name}` in `{key}` must be a number between 0 and 1, not {share}"
+                ))
+                .at(at(name))
+                .help("write shares as fractions, e.g. 0.25 for a quarter"));
+            }
+        }
+    }
+    let total: f64 = out.iter().map(|(_, s)| s).sum();
+    if out.is_empty() || (total - 1.0).abs() > 0.001 {
+        return Err(Diagnostic::error(format!(
+            "the shares in `{key}` add up to {total:.4}, not 1"
+        ))
+        .at(at(key))
+        .help("adjust the shares so that they sum to 1 (within 0.001)"));
+    }
+    Ok(out)
+}
+
+/// Where each table goes.
+#[derive(Debug, Clone)]
+pub struct Targets {
+    pub users: RelationRef,
+    pub content: RelationRef,
+    pub events: RelationRef,
+}
+
+/// What to load.
+#[derive(Debug, Clone, Copy)]
+pub enum Mode {
+    /// Replace all three tables with `days` days of events.
+    Fresh,
+    /// Keep users and titles; add `days` days of events after the last loaded one.
+    Append { days: u32 },
+}
+
+/// One table's outcome.
+pub struct TableLoad {
+    pub table: &'static str,
+    pub result: Result<BuildOutcome, AdapterError>,
+    pub seconds: f64,
+}
+
+/// Generates the dataset and loads it through `connection`. `progress` is
+/// called with the number of events loaded so far and the total.
+pub fn load(
+    connection: &mut dyn Connection,
+    targets: &Targets,
+    settings: &StreamingSettings,
+    mode: Mode,
+    threads: usize,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Vec<TableLoad> {
+    let pool = match rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .build()
+    {
+        Ok(pool) => pool,
+        Err(err) => {
+            return vec![TableLoad {
+                table: TABLES[0],
+                result: Err(AdapterError::new(format!(
+                    "cannot start the generator threads: {err}"
+                ))),
+                seconds: 0.0,
+            }];
+        }
+    };
+    let universe = Universe::new(settings, &pool);
+    let mut loads = Vec::new();
+    let timed = |table: &'static str,
+                 work: &mut dyn FnMut() -> Result<BuildOutcome, AdapterError>| {
+        let clock = std::time::Instant::now();
+        let result = work();
+        TableLoad {
+            table,
+            result,
+            seconds: clock.elapsed().as_secs_f64(),
+        }
+    };
+
+    let chunks = match mode {
+        Mode::Fresh => {
+            for (table, relation, batches, schema) in [
+                (
+                    TABLES[0],
+                    &targets.users,
+                    universe.user_batches(),
+                    streaming::users_schema(),
+                ),
+                (
+                    TABLES[1],
+                    &targets.content,
+                    universe.content_batches(),
+                    streaming::content_schema(),
+                ),
+            ] {
+                let load = BatchLoad {
+                    relation: relation.clone(),
+                    schema,
+                    append: false,
+                };
+                let done = timed(table, &mut || {
+                    connection.load_batches(&load, &mut batches.clone().into_iter())
+                });
+                let failed = done.result.is_err();
+                loads.push(done);
+                if failed {
+                    return loads;
+                }
+            }
+            universe.event_plan(0, settings.days, settings.events, 1)
+        }
+        Mode::Append { days } => match last_loaded(connection, &targets.events, settings) {
+            Ok((last_day, last_id)) => {
+                let per_day = settings.events as f64 / f64::from(settings.days.max(1));
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let total = (per_day * f64::from(days)).round() as u64;
+                universe.event_plan(last_day + 1, days, total, last_id + 1)
+            }
+            Err(err) => {
+                loads.push(TableLoad {
+                    table: TABLES[2],
+                    result: Err(err),
+                    seconds: 0.0,
+                });
+                return loads;
+            }
+        },
+    };
+
+    let load = BatchLoad {
+        relation: targets.events.clone(),
+        schema: streaming::events_schema(),
+        append: matches!(mode, Mode::Append { .. }),
+    };
+    let total: u64 = chunks.iter().map(|c| c.rows).sum();
+    let done = timed(TABLES[2], &mut || {
+        stream_events(
+            connection, &load, &universe, &chunks, &pool, total, progress,
+        )
+    });
+    loads.push(done);
+    loads
+}
+
+/// Generates event chunks a window at a time on the pool, in a producer
+/// thread, while this thread hands finished batches to the adapter in order.
+fn stream_events(
+    connection: &mut dyn Connection,
+    load: &BatchLoad,
+    universe: &Universe,
+    chunks: &[EventChunk],
+    pool: &rayon::ThreadPool,
+    total: u64,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<BuildOutcome, AdapterError> {
+    use rayon::prelude::*;
+    let window = pool.current_num_threads().max(1) * 2;
+    // Two windows in flight at most: memory stays flat.
+    let (sender, receiver) = sync_channel(window * 2);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            for group in chunks.chunks(window) {
+                let batches: Vec<_> = pool.install(|| {
+                    group
+                        .par_iter()
+                        .map(|chunk| universe.event_batch(chunk))
+                        .collect()
+                });
+                for batch in batches {
+                    if sender.send(batch).is_err() {
+                        return; // the loader stopped (an error): stop drawing
+                    }
+                }
+            }
+        });
+        let mut loaded = 0_u64;
+        let mut batches = receiver.into_iter().inspect(|batch| {
+            loaded += batch.num_rows() as u64;
+            progress(loaded, total);
+        });
+        connection.load_batches(load, &mut batches)
+    })
+}
+
+/// The last day (counted from `start_date`) and the largest id of the events
+/// already loaded, for `--append`.
+fn last_loaded(
+    connection: &mut dyn Connection,
+    events: &RelationRef,
+    settings: &StreamingSettings,
+) -> Result<(i64, i64), AdapterError> {
+    let relation = connection
+        .relation_kind(events)?
+        .map(|_| ())
+        .ok_or_else(|| {
+            AdapterError::new(
+                "there are no viewing events to append to yet: run `sb seed` without --append first",
+            )
+        });
+    relation?;
+    let kind = crate::adapter::AdapterKind::Duckdb;
+    let sql = format!(
+        "select cast(max(\"timestamp\") as date) - date '{}', max(event_id) from {}",
+        settings.start_date.format("%Y-%m-%d"),
+        kind.render_relation(events)
+    );
+    let result = connection.query(&sql, Some(1))?;
+    let row = result.rows.first();
+    let number = |i: usize| row.and_then(|r| r.get(i)).and_then(Value::as_i64);
+    match (number(0), number(1)) {
+        (Some(day), Some(id)) => Ok((day, id)),
+        _ => Ok((-1, 0)),
+    }
+}
