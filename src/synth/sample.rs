@@ -94,23 +94,38 @@ impl Rng {
     }
 }
 
-/// A discrete distribution over `0..n` from non-negative weights.
+/// A discrete distribution over `0..n` from non-negative weights, drawn by
+/// inverting the cumulative weights. A guide table (one entry per item: the
+/// first item whose cumulative weight passes each of n equal steps) makes a
+/// draw start next to its answer, so it costs a step or two instead of a
+/// binary search through a million users' weights.
 #[derive(Debug, Clone)]
 pub struct Weighted {
     cumulative: Vec<f64>,
+    guide: Vec<u32>,
 }
 
 impl Weighted {
     pub fn new(weights: impl IntoIterator<Item = f64>) -> Self {
         let mut total = 0.0;
-        let cumulative = weights
+        let cumulative: Vec<f64> = weights
             .into_iter()
             .map(|w| {
                 total += w.max(0.0);
                 total
             })
             .collect();
-        Self { cumulative }
+        let steps = cumulative.len();
+        let mut guide = Vec::with_capacity(steps);
+        let mut item = 0;
+        for step in 0..steps {
+            let threshold = total * step as f64 / steps as f64;
+            while item + 1 < steps && cumulative[item] <= threshold {
+                item += 1;
+            }
+            guide.push(u32::try_from(item).unwrap_or(u32::MAX));
+        }
+        Self { cumulative, guide }
     }
 
     /// A draw among the first `prefix` items only (all when `prefix` is larger).
@@ -120,9 +135,22 @@ impl Weighted {
             return 0;
         }
         let target = rng.unit() * self.cumulative[prefix - 1];
-        self.cumulative[..prefix]
-            .partition_point(|&c| c <= target)
-            .min(prefix - 1)
+        let total = self.cumulative[self.cumulative.len() - 1];
+        // The guide entry at or below the target: every item before it has
+        // a cumulative weight at or below the target too.
+        let step = if total > 0.0 {
+            ((target / total * self.guide.len() as f64) as usize).min(self.guide.len() - 1)
+        } else {
+            0
+        };
+        let mut item = (self.guide[step] as usize).min(prefix - 1);
+        while item > 0 && self.cumulative[item - 1] > target {
+            item -= 1;
+        }
+        while item < prefix - 1 && self.cumulative[item] <= target {
+            item += 1;
+        }
+        item
     }
 
     pub fn pick(&self, rng: &mut Rng) -> usize {
@@ -243,6 +271,35 @@ mod tests {
             .sum::<f64>()
             / f64::from(n);
         assert!((mean - 0.618).abs() < 0.003, "{mean}");
+    }
+
+    #[test]
+    fn guided_picks_match_a_binary_search() {
+        let mut rng = Rng::derive(9, 9, 9);
+        let weights: Vec<f64> = (0..5_000)
+            .map(|i| {
+                if i % 7 == 0 {
+                    0.0
+                } else {
+                    libm::exp(rng.normal())
+                }
+            })
+            .collect();
+        let table = Weighted::new(weights.iter().copied());
+        for prefix in [1, 2, 17, 2_500, 5_000, 9_999] {
+            let mut a = Rng::derive(1, 2, prefix as u64);
+            let mut b = Rng::derive(1, 2, prefix as u64);
+            for _ in 0..2_000 {
+                let picked = table.pick_within(&mut a, prefix);
+                let limit = prefix.min(weights.len());
+                let target = b.unit() * table.cumulative[limit - 1];
+                let expected = table.cumulative[..limit]
+                    .partition_point(|&c| c <= target)
+                    .min(limit - 1);
+                assert_eq!(picked, expected, "prefix {prefix}");
+                assert!(weights[picked] > 0.0 || limit == 1);
+            }
+        }
     }
 
     #[test]
