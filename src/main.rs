@@ -13,8 +13,13 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 /// Returns freed pages to the OS at once instead of after 10 ms: with the
 /// default, a 10,000-model compile peaks 20% higher (201 MB against 180 MB).
+/// `MIMALLOC_PURGE_DELAY` in the environment, which mimalloc reads itself,
+/// takes precedence.
 #[allow(unsafe_code)]
 fn return_freed_memory_promptly() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+        return;
+    }
     // SAFETY: sets a process-wide allocator option by value; mimalloc
     // documents options as changeable at any time, from any thread.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
