@@ -19,7 +19,7 @@ use duckdb::types::{Decimal, TimeUnit, Value};
 use super::{
     Adapter, AdapterError, AdapterKind, BatchLoad, BuildOutcome, ColumnInfo, Connection, CsvLoad,
     IncrementalStrategy, Materialization, MaterializeRequest, QueryResult, RelationKind,
-    RelationRef,
+    RelationRef, SliceSource,
 };
 
 const KIND: AdapterKind = AdapterKind::Duckdb;
@@ -576,6 +576,54 @@ impl Connection for DuckDbConnection {
         Ok(session.finish(Some(rows), format!("{verb} ({})", plural_rows(rows))))
     }
 
+    /// DuckDB pulls the slices itself, through a table function, on all its
+    /// threads: generating, converting and compressing run in parallel,
+    /// where the appender of `load_batches` converts on one thread.
+    fn load_slices(
+        &mut self,
+        load: &BatchLoad,
+        source: Arc<dyn SliceSource>,
+    ) -> Result<BuildOutcome, AdapterError> {
+        let target = KIND.render_relation(&load.relation);
+        let mut session = self.session();
+        self.ensure_schema(&mut session, &load.relation)?;
+        let existing = self.known_kind(&load.relation)?;
+        if load.append && existing != Some(RelationKind::Table) {
+            return Err(AdapterError::new(format!(
+                "cannot append to {target}: it does not exist as a table yet"
+            )));
+        }
+        // A function registered twice on one connection is an error: the
+        // first registration stays and serves every later load.
+        let _ = self
+            .conn
+            .register_table_function::<SliceScan>(SLICE_SCAN_FUNCTION);
+        let token = slice_sources::register(source);
+        // Slices land in whatever order the threads finish them (the rows
+        // are the same): keeping the scan order would serialise the insert.
+        session.run("set preserve_insertion_order = false".to_owned())?;
+        let rows = session.in_transaction(|session| {
+            if !load.append {
+                if existing == Some(RelationKind::View) {
+                    session.run(format!("drop view {target}"))?;
+                }
+                session.run(format!(
+                    "create or replace table {target} ({})",
+                    column_definitions(&load.schema)
+                ))?;
+            }
+            session.run(format!(
+                "insert into {target} select * from {SLICE_SCAN_FUNCTION}({token})"
+            ))
+        });
+        session.quiet("reset preserve_insertion_order");
+        slice_sources::unregister(token);
+        let rows = rows?.unwrap_or(0);
+        self.remember(&load.relation, RelationKind::Table);
+        let verb = if load.append { "APPEND" } else { "LOAD" };
+        Ok(session.finish(Some(rows), format!("{verb} ({})", plural_rows(rows))))
+    }
+
     fn load_csv(&mut self, load: &CsvLoad) -> Result<BuildOutcome, AdapterError> {
         let mut options = String::from("header = true, auto_detect = true");
         if !load.column_types.is_empty() {
@@ -765,6 +813,109 @@ fn catalog_filter(relation: &RelationRef) -> String {
         "database_name = {database} and schema_name = {}",
         literal(&relation.schema)
     )
+}
+
+/// The table function through which DuckDB pulls a [`SliceSource`].
+const SLICE_SCAN_FUNCTION: &str = "sb_slices";
+
+/// Slice sources being loaded, by the token their scan is called with: the
+/// table function's bind step finds its source here (a plain number crosses
+/// DuckDB's C interface; a Rust reference cannot).
+mod slice_sources {
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+
+    use super::SliceSource;
+
+    static SOURCES: LazyLock<Mutex<HashMap<u64, Arc<dyn SliceSource>>>> =
+        LazyLock::new(|| Mutex::new(HashMap::new()));
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+
+    pub fn register(source: Arc<dyn SliceSource>) -> u64 {
+        let token = NEXT.fetch_add(1, Ordering::Relaxed);
+        SOURCES
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(token, source);
+        token
+    }
+
+    pub fn get(token: u64) -> Option<Arc<dyn SliceSource>> {
+        SOURCES
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&token)
+            .cloned()
+    }
+
+    pub fn unregister(token: u64) {
+        SOURCES
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&token);
+    }
+}
+
+/// `sb_slices(token)`: a parallel scan of a registered [`SliceSource`], one
+/// slice per call, slices handed out by an atomic counter.
+struct SliceScan;
+
+struct SliceScanBind {
+    source: Arc<dyn SliceSource>,
+}
+
+struct SliceScanState {
+    next: AtomicU64,
+}
+
+impl duckdb::vtab::VTab for SliceScan {
+    type InitData = SliceScanState;
+    type BindData = SliceScanBind;
+
+    fn bind(bind: &duckdb::vtab::BindInfo) -> Result<Self::BindData, Box<dyn std::error::Error>> {
+        let token = bind.get_parameter(0).to_int64();
+        let source = u64::try_from(token)
+            .ok()
+            .and_then(slice_sources::get)
+            .ok_or_else(|| format!("no slice source is registered as {token}"))?;
+        for field in source.schema().fields() {
+            bind.add_result_column(
+                field.name(),
+                duckdb::vtab::to_duckdb_logical_type_for_field(field)?,
+            );
+        }
+        Ok(SliceScanBind { source })
+    }
+
+    fn init(init: &duckdb::vtab::InitInfo) -> Result<Self::InitData, Box<dyn std::error::Error>> {
+        init.set_max_threads(u64::MAX / 2);
+        Ok(SliceScanState {
+            next: AtomicU64::new(0),
+        })
+    }
+
+    fn func(
+        function: &duckdb::vtab::TableFunctionInfo<Self>,
+        output: &mut duckdb::core::DataChunkHandle,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let source = &function.get_bind_data().source;
+        let index = function
+            .get_init_data()
+            .next
+            .fetch_add(1, Ordering::Relaxed);
+        match usize::try_from(index) {
+            Ok(index) if index < source.slice_count() => {
+                duckdb::vtab::record_batch_to_duckdb_data_chunk(&source.slice(index), output)?;
+            }
+            _ => output.set_len(0),
+        }
+        Ok(())
+    }
+
+    fn parameters() -> Option<Vec<LogicalTypeHandle>> {
+        Some(vec![LogicalTypeHandle::from(LogicalTypeId::Bigint)])
+    }
 }
 
 /// `name TYPE, ...` for a table with an Arrow schema's columns.

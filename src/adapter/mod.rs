@@ -132,6 +132,19 @@ pub struct BatchLoad {
     pub append: bool,
 }
 
+/// Most rows in one slice of a [`SliceSource`]: DuckDB's vector size, so a
+/// slice fills exactly one chunk of a table scan.
+pub const MAX_SLICE_ROWS: usize = 2048;
+
+/// Rows produced in independent slices that can be made in any order, on any
+/// thread (the synthesizer's events): a warehouse can pull them in parallel.
+pub trait SliceSource: Send + Sync {
+    fn schema(&self) -> ::duckdb::arrow::datatypes::SchemaRef;
+    fn slice_count(&self) -> usize;
+    /// Slice `index` (< `slice_count`), at most [`MAX_SLICE_ROWS`] rows.
+    fn slice(&self, index: usize) -> ::duckdb::arrow::record_batch::RecordBatch;
+}
+
 /// What a successful build or load did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct BuildOutcome {
@@ -216,6 +229,16 @@ pub trait Connection: Send {
         load: &BatchLoad,
         batches: &mut dyn Iterator<Item = ::duckdb::arrow::record_batch::RecordBatch>,
     ) -> Result<BuildOutcome, AdapterError>;
+    /// Loads every slice of `source`, atomically as [`Connection::load_batches`].
+    /// The default pulls the slices in order through `load_batches`.
+    fn load_slices(
+        &mut self,
+        load: &BatchLoad,
+        source: std::sync::Arc<dyn SliceSource>,
+    ) -> Result<BuildOutcome, AdapterError> {
+        let mut slices = (0..source.slice_count()).map(|i| source.slice(i));
+        self.load_batches(load, &mut slices)
+    }
     /// Loads a CSV seed, atomically replacing the previous table.
     fn load_csv(&mut self, load: &CsvLoad) -> Result<BuildOutcome, AdapterError>;
 }

@@ -1,18 +1,24 @@
 //! The seed stage's synthesizer: `synthetic:` settings in `project.yml`
 //! (checked, with errors at their line), the tables it provides as the source
-//! `synthetic`, and the load itself: batches generated in parallel, in a
-//! thread of their own, streamed into the adapter's bulk-load path while the
-//! next ones are drawn, so memory stays flat whatever the number of events.
+//! `synthetic`, and the load itself: the tables are offered to the adapter as
+//! independent slices that it pulls (DuckDB on all its threads), each slice
+//! drawn when asked for, so memory stays flat whatever the number of events.
 
 pub mod sample;
 pub mod streaming;
 
-use std::sync::mpsc::sync_channel;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::NaiveDate;
 use serde_json::Value;
 
-use crate::adapter::{AdapterError, BatchLoad, BuildOutcome, Connection, RelationRef};
+use duckdb::arrow::datatypes::SchemaRef;
+use duckdb::arrow::record_batch::RecordBatch;
+
+use crate::adapter::{
+    AdapterError, BatchLoad, BuildOutcome, Connection, MAX_SLICE_ROWS, RelationRef, SliceSource,
+};
 use crate::diag::{Diagnostic, did_you_mean};
 use crate::graph::closest_names;
 use crate::project::settings::Settings;
@@ -256,7 +262,7 @@ pub fn load(
             }];
         }
     };
-    let universe = Universe::new(settings, &pool);
+    let universe = Arc::new(Universe::new(settings, &pool));
     let mut loads = Vec::new();
     let timed = |table: &'static str,
                  work: &mut dyn FnMut() -> Result<BuildOutcome, AdapterError>| {
@@ -271,28 +277,17 @@ pub fn load(
 
     let chunks = match mode {
         Mode::Fresh => {
-            for (table, relation, batches, schema) in [
-                (
-                    TABLES[0],
-                    &targets.users,
-                    universe.user_batches(),
-                    streaming::users_schema(),
-                ),
-                (
-                    TABLES[1],
-                    &targets.content,
-                    universe.content_batches(),
-                    streaming::content_schema(),
-                ),
+            for (table, relation, batches) in [
+                (TABLES[0], &targets.users, universe.user_batches()),
+                (TABLES[1], &targets.content, universe.content_batches()),
             ] {
+                let source = Arc::new(Prebuilt::new(batches));
                 let load = BatchLoad {
                     relation: relation.clone(),
-                    schema,
+                    schema: source.schema(),
                     append: false,
                 };
-                let done = timed(table, &mut || {
-                    connection.load_batches(&load, &mut batches.clone().into_iter())
-                });
+                let done = timed(table, &mut || connection.load_slices(&load, source.clone()));
                 let failed = done.result.is_err();
                 loads.push(done);
                 if failed {
@@ -319,59 +314,109 @@ pub fn load(
         },
     };
 
+    let total: u64 = chunks.iter().map(|c| c.rows).sum();
+    let source = Arc::new(EventSlices {
+        universe,
+        chunks,
+        loaded: AtomicU64::new(0),
+    });
     let load = BatchLoad {
         relation: targets.events.clone(),
         schema: streaming::events_schema(),
         append: matches!(mode, Mode::Append { .. }),
     };
-    let total: u64 = chunks.iter().map(|c| c.rows).sum();
-    let done = timed(TABLES[2], &mut || {
-        stream_events(
-            connection, &load, &universe, &chunks, &pool, total, progress,
-        )
+    let (finished, wait) = std::sync::mpsc::channel::<()>();
+    let done = std::thread::scope(|scope| {
+        // The warehouse pulls slices on its own threads; this one reports
+        // every tenth of a second until the load ends (the sender drops).
+        let source = &source;
+        scope.spawn(move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                wait.recv_timeout(std::time::Duration::from_millis(100))
+            {
+                progress(source.loaded.load(Ordering::Relaxed), total);
+            }
+        });
+        let done = timed(TABLES[2], &mut || {
+            connection.load_slices(&load, source.clone())
+        });
+        drop(finished);
+        done
     });
+    progress(source.loaded.load(Ordering::Relaxed), total);
     loads.push(done);
     loads
 }
 
-/// Generates event chunks a window at a time on the pool, in a producer
-/// thread, while this thread hands finished batches to the adapter in order.
-fn stream_events(
-    connection: &mut dyn Connection,
-    load: &BatchLoad,
-    universe: &Universe,
-    chunks: &[EventChunk],
-    pool: &rayon::ThreadPool,
-    total: u64,
-    progress: &(dyn Fn(u64, u64) + Sync),
-) -> Result<BuildOutcome, AdapterError> {
-    use rayon::prelude::*;
-    let window = pool.current_num_threads().max(1) * 2;
-    // Two windows in flight at most: memory stays flat.
-    let (sender, receiver) = sync_channel(window * 2);
-    std::thread::scope(|scope| {
-        scope.spawn(move || {
-            for group in chunks.chunks(window) {
-                let batches: Vec<_> = pool.install(|| {
-                    group
-                        .par_iter()
-                        .map(|chunk| universe.event_batch(chunk))
-                        .collect()
-                });
-                for batch in batches {
-                    if sender.send(batch).is_err() {
-                        return; // the loader stopped (an error): stop drawing
-                    }
-                }
-            }
-        });
-        let mut loaded = 0_u64;
-        let mut batches = receiver.into_iter().inspect(|batch| {
-            loaded += batch.num_rows() as u64;
-            progress(loaded, total);
-        });
-        connection.load_batches(load, &mut batches)
-    })
+/// Batches already in memory (users, titles), cut into slices without copying.
+struct Prebuilt {
+    schema: SchemaRef,
+    /// (batch, first row) of every slice.
+    slices: Vec<(usize, usize)>,
+    batches: Vec<RecordBatch>,
+}
+
+impl Prebuilt {
+    fn new(batches: Vec<RecordBatch>) -> Self {
+        let schema = batches.first().map_or_else(
+            || Arc::new(duckdb::arrow::datatypes::Schema::empty()),
+            RecordBatch::schema,
+        );
+        let slices = batches
+            .iter()
+            .enumerate()
+            .flat_map(|(b, batch)| {
+                (0..batch.num_rows())
+                    .step_by(MAX_SLICE_ROWS)
+                    .map(move |row| (b, row))
+            })
+            .collect();
+        Self {
+            schema,
+            slices,
+            batches,
+        }
+    }
+}
+
+impl SliceSource for Prebuilt {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn slice_count(&self) -> usize {
+        self.slices.len()
+    }
+
+    fn slice(&self, index: usize) -> RecordBatch {
+        let (batch, row) = self.slices[index];
+        let batch = &self.batches[batch];
+        batch.slice(row, MAX_SLICE_ROWS.min(batch.num_rows() - row))
+    }
+}
+
+/// Viewing events, drawn slice by slice as the warehouse asks for them.
+struct EventSlices {
+    universe: Arc<Universe>,
+    chunks: Vec<EventChunk>,
+    loaded: AtomicU64,
+}
+
+impl SliceSource for EventSlices {
+    fn schema(&self) -> SchemaRef {
+        streaming::events_schema()
+    }
+
+    fn slice_count(&self) -> usize {
+        self.chunks.len()
+    }
+
+    fn slice(&self, index: usize) -> RecordBatch {
+        let batch = self.universe.event_batch(&self.chunks[index]);
+        self.loaded
+            .fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+        batch
+    }
 }
 
 /// The last day (counted from `start_date`) and the largest id of the events

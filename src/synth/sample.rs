@@ -68,17 +68,22 @@ impl Rng {
         self.unit() < p
     }
 
-    /// Standard normal (Box–Muller; the second value is kept for the next call).
+    /// Standard normal (Marsaglia's polar method: no trigonometry; the
+    /// second value is kept for the next call).
     pub fn normal(&mut self) -> f64 {
         if let Some(value) = self.spare_normal.take() {
             return value;
         }
-        let u1 = 1.0 - self.unit(); // (0, 1]: ln stays finite
-        let u2 = self.unit();
-        let radius = libm::sqrt(-2.0 * libm::log(u1));
-        let angle = std::f64::consts::TAU * u2;
-        self.spare_normal = Some(radius * libm::sin(angle));
-        radius * libm::cos(angle)
+        loop {
+            let x = 2.0 * self.unit() - 1.0;
+            let y = 2.0 * self.unit() - 1.0;
+            let r2 = x * x + y * y;
+            if r2 > 0.0 && r2 < 1.0 {
+                let factor = libm::sqrt(-2.0 * libm::log(r2) / r2);
+                self.spare_normal = Some(y * factor);
+                return x * factor;
+            }
+        }
     }
 
     /// Poisson-distributed count (Knuth's product method; `lambda` is small here).
@@ -155,6 +160,76 @@ impl Weighted {
 
     pub fn pick(&self, rng: &mut Rng) -> usize {
         self.pick_within(rng, self.cumulative.len())
+    }
+}
+
+/// Draws among many items by weight in constant time (Walker's alias
+/// method: each of n equal columns holds its own item up to a threshold and
+/// one alias above it), each column packed with the items' signup days so a
+/// draw restricted to the users signed up by some day reads one cache line.
+#[derive(Debug, Clone)]
+pub struct AliasTable {
+    columns: Vec<AliasColumn>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct AliasColumn {
+    /// Below this (a uniform in [0, 1) scaled to u32) the column's own item wins.
+    threshold: u32,
+    alias: u32,
+    own_day: i32,
+    alias_day: i32,
+}
+
+impl AliasTable {
+    /// `weights[i]` and `days[i]` of item `i`; weights must not all be zero.
+    pub fn new(weights: &[f64], days: &[i32]) -> Self {
+        let n = weights.len();
+        let total: f64 = weights.iter().map(|w| w.max(0.0)).sum();
+        let scale = if total > 0.0 { n as f64 / total } else { 0.0 };
+        let mut scaled: Vec<f64> = weights.iter().map(|w| w.max(0.0) * scale).collect();
+        let mut columns: Vec<AliasColumn> = (0..n)
+            .map(|i| AliasColumn {
+                threshold: u32::MAX,
+                alias: u32::try_from(i).unwrap_or(u32::MAX),
+                own_day: days[i],
+                alias_day: days[i],
+            })
+            .collect();
+        let (mut small, mut large): (Vec<usize>, Vec<usize>) =
+            (0..n).partition(|&i| scaled[i] < 1.0);
+        while let (Some(&s), Some(&l)) = (small.last(), large.last()) {
+            small.pop();
+            columns[s].threshold = (scaled[s] * f64::from(u32::MAX)) as u32;
+            columns[s].alias = u32::try_from(l).unwrap_or(u32::MAX);
+            columns[s].alias_day = days[l];
+            scaled[l] -= 1.0 - scaled[s];
+            if scaled[l] < 1.0 {
+                large.pop();
+                small.push(l);
+            }
+        }
+        // Leftovers (rounding) keep themselves: threshold MAX.
+        Self { columns }
+    }
+
+    /// An item whose day is at most `day`, drawn by weight among those;
+    /// `None` after many misses (no such item, or nearly none).
+    pub fn pick_by_day(&self, rng: &mut Rng, day: i32) -> Option<usize> {
+        for _ in 0..10_000 {
+            let bits = rng.inner.next_u64();
+            let column = ((u128::from(bits >> 32) * self.columns.len() as u128) >> 32) as usize;
+            let entry = self.columns[column];
+            let (item, item_day) = if (bits as u32) < entry.threshold {
+                (column, entry.own_day)
+            } else {
+                (entry.alias as usize, entry.alias_day)
+            };
+            if item_day <= day {
+                return Some(item);
+            }
+        }
+        None
     }
 }
 
@@ -250,7 +325,7 @@ mod tests {
             (rng.unit() * 1e6).round(),
             (rng.normal() * 1e6).round(),
         );
-        assert_eq!(pinned, (107_977, 957_717, 990_568.0, 971_823.0));
+        assert_eq!(pinned, (107_977, 957_717, 990_568.0, 454_963.0));
     }
 
     #[test]
@@ -271,6 +346,31 @@ mod tests {
             .sum::<f64>()
             / f64::from(n);
         assert!((mean - 0.618).abs() < 0.003, "{mean}");
+    }
+
+    #[test]
+    fn alias_draws_follow_weights_within_a_day() {
+        let weights = [1.0, 3.0, 0.0, 4.0, 2.0];
+        let days = [0, 0, 0, 5, -3];
+        let table = AliasTable::new(&weights, &days);
+        let mut rng = Rng::derive(5, 5, 5);
+        let mut counts = [0_u32; 5];
+        for _ in 0..60_000 {
+            counts[table.pick_by_day(&mut rng, 10).expect("draw")] += 1;
+        }
+        assert_eq!(counts[2], 0);
+        for (i, w) in weights.iter().enumerate() {
+            let share = f64::from(counts[i]) / 60_000.0;
+            assert!((share - w / 10.0).abs() < 0.01, "{i}: {share}");
+        }
+        // On day 0 only items 0, 1 and 4 (weights 1, 3, 2) are eligible.
+        let mut counts = [0_u32; 5];
+        for _ in 0..60_000 {
+            counts[table.pick_by_day(&mut rng, 0).expect("draw")] += 1;
+        }
+        assert_eq!(counts[3], 0);
+        assert!((f64::from(counts[1]) / 60_000.0 - 0.5).abs() < 0.01);
+        assert_eq!(table.pick_by_day(&mut rng, -10), None);
     }
 
     #[test]

@@ -22,10 +22,14 @@ use duckdb::arrow::array::{
 use duckdb::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use duckdb::arrow::record_batch::RecordBatch;
 
-use super::sample::{Rng, Weighted, apportion, clamped_normal_centre};
+use super::sample::{AliasTable, Rng, Weighted, apportion, clamped_normal_centre};
 
-/// Most rows in one generated batch (and one random stream).
+/// Users are drawn in chunks of this many, each from its own random stream.
 pub const CHUNK_ROWS: u64 = 65_536;
+
+/// Events are drawn in slices of this many (DuckDB's vector size), each from
+/// its own random stream, so the warehouse can pull them in any order.
+pub const EVENT_SLICE_ROWS: u64 = crate::adapter::MAX_SLICE_ROWS as u64;
 
 /// Stream identifiers: one per table, so tables never share random numbers.
 const STREAM_USERS: u64 = 1;
@@ -225,11 +229,8 @@ pub struct Universe {
     settings: StreamingSettings,
     users: Users,
     content: Content,
-    /// Users ordered by signup day, with cumulative activity weights, so the
-    /// users already signed up on a day are a prefix.
-    by_signup: Vec<u32>,
-    signup_sorted: Vec<i32>,
-    activity: Weighted,
+    /// Viewers by activity, restricted on each day to those signed up.
+    viewers: AliasTable,
     popularity: Weighted,
     devices: Vec<DeviceProfile>,
     device_pick: Weighted,
@@ -297,15 +298,7 @@ impl Universe {
         }
         let content = generate_content(settings);
 
-        let mut by_signup: Vec<u32> =
-            (0..u32::try_from(users.signup_day.len()).unwrap_or(0)).collect();
-        by_signup.sort_by_key(|&u| (users.signup_day[u as usize], u));
-        let signup_sorted = by_signup
-            .iter()
-            .map(|&u| users.signup_day[u as usize])
-            .collect();
-        let activity = Weighted::new(by_signup.iter().map(|&u| users.activity[u as usize]));
-
+        let viewers = AliasTable::new(&users.activity, &users.signup_day);
         // Popularity: Zipf-like weights over a random ranking of the titles.
         let mut rng = Rng::derive(settings.seed, STREAM_CONTENT, u64::MAX);
         let count = content.title.len();
@@ -332,9 +325,7 @@ impl Universe {
             settings: settings.clone(),
             users,
             content,
-            by_signup,
-            signup_sorted,
-            activity,
+            viewers,
             popularity,
             devices,
             device_pick,
@@ -437,9 +428,9 @@ impl Universe {
         let mut next_id = first_id;
         for (offset, &count) in per_day.iter().enumerate() {
             let day = first_day + offset as i64;
-            let parts = count.div_ceil(CHUNK_ROWS);
+            let parts = count.div_ceil(EVENT_SLICE_ROWS);
             for part in 0..parts {
-                let rows = (count - part * CHUNK_ROWS).min(CHUNK_ROWS);
+                let rows = (count - part * EVENT_SLICE_ROWS).min(EVENT_SLICE_ROWS);
                 chunks.push(EventChunk {
                     day,
                     part,
@@ -470,14 +461,13 @@ impl Universe {
         let mut rating = Vec::with_capacity(rows);
 
         let day = i32::try_from(chunk.day).unwrap_or(i32::MAX);
-        // Users who have signed up by this day.
-        let eligible = self.signup_sorted.partition_point(|&d| d <= day).max(1);
         let day_start_micros =
             (i64::from(days_from_epoch(self.settings.start_date)) + chunk.day) * 86_400_000_000;
 
         for row in 0..rows {
             ids.push(chunk.first_id + row as i64);
-            let user = self.by_signup[self.activity.pick_within(&mut rng, eligible)] as usize;
+            // The first user signed up before the window: someone is always eligible.
+            let user = self.viewers.pick_by_day(&mut rng, day).unwrap_or(0);
             user_ids.push(user as i64 + 1);
             let title = self.popularity.pick(&mut rng);
             content_ids.push(title as i64 + 1);
@@ -498,9 +488,11 @@ impl Universe {
             done = done.clamp(0.0, 1.0);
             let length = f64::from(self.content.duration[title]);
             let watched = round_to(done * length, 1);
-            let stall_rate = (0.25 + 7.0 * libm::exp(-mbps / 9.0)) * (0.4 + watched / 90.0);
+            // Low bandwidth: more stalls and dropped frames.
+            let starved = libm::exp(-mbps / 10.0);
+            let stall_rate = (0.25 + 7.0 * starved) * (0.4 + watched / 90.0);
             let stalls = rng.poisson(stall_rate);
-            let dropped = 0.15 + 5.0 * libm::exp(-mbps / 11.0) + 0.3 * rng.normal().abs();
+            let dropped = 0.15 + 5.0 * starved + 0.3 * rng.normal().abs();
 
             minutes.push(watched);
             bandwidth.push(round_to(mbps, 2));
