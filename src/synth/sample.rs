@@ -213,6 +213,16 @@ impl AliasTable {
         Self { columns }
     }
 
+    /// An alias table without days: every draw is accepted.
+    pub fn from_weights(weights: &[f64]) -> Self {
+        Self::new(weights, &vec![0; weights.len()])
+    }
+
+    /// An item drawn by weight (from a table made with [`Self::from_weights`]).
+    pub fn pick(&self, rng: &mut Rng) -> usize {
+        self.pick_by_day(rng, i32::MAX).unwrap_or(0)
+    }
+
     /// An item whose day is at most `day`, drawn by weight among those;
     /// `None` after many misses (no such item, or nearly none).
     pub fn pick_by_day(&self, rng: &mut Rng, day: i32) -> Option<usize> {

@@ -231,10 +231,10 @@ pub struct Universe {
     content: Content,
     /// Viewers by activity, restricted on each day to those signed up.
     viewers: AliasTable,
-    popularity: Weighted,
+    popularity: AliasTable,
     devices: Vec<DeviceProfile>,
-    device_pick: Weighted,
-    hour_picks: Vec<Weighted>,
+    device_pick: AliasTable,
+    hour_picks: Vec<AliasTable>,
     completion_centre: f64,
 }
 
@@ -305,17 +305,28 @@ impl Universe {
         let mut rank: Vec<usize> = (0..count).collect();
         shuffle(&mut rank, &mut rng);
         #[allow(clippy::cast_precision_loss)]
-        let popularity = Weighted::new(rank.iter().map(|&r| 1.0 / libm::pow(r as f64 + 1.0, 0.95)));
+        let popularity = AliasTable::from_weights(
+            &rank
+                .iter()
+                .map(|&r| 1.0 / libm::pow(r as f64 + 1.0, 0.95))
+                .collect::<Vec<_>>(),
+        );
 
         let devices: Vec<DeviceProfile> = settings
             .devices
             .iter()
             .map(|(name, _)| device_profile(name))
             .collect();
-        let device_pick = Weighted::new(settings.devices.iter().map(|(_, share)| *share));
+        let device_pick = AliasTable::from_weights(
+            &settings
+                .devices
+                .iter()
+                .map(|(_, share)| *share)
+                .collect::<Vec<_>>(),
+        );
         let hour_picks = devices
             .iter()
-            .map(|d| Weighted::new(d.hours.iter().copied()))
+            .map(|d| AliasTable::from_weights(&d.hours))
             .collect();
         let total_sd = libm::sqrt(
             COMPLETION_SD * COMPLETION_SD
@@ -492,7 +503,7 @@ impl Universe {
             let starved = libm::exp(-mbps / 10.0);
             let stall_rate = (0.25 + 7.0 * starved) * (0.4 + watched / 90.0);
             let stalls = rng.poisson(stall_rate);
-            let dropped = 0.15 + 5.0 * starved + 0.3 * rng.normal().abs();
+            let dropped = 0.15 + 5.0 * starved + 0.5 * rng.unit();
 
             minutes.push(watched);
             bandwidth.push(round_to(mbps, 2));
