@@ -245,7 +245,8 @@ impl<'a> TestPlan<'a> {
             let owned: Vec<BatchTest> = tests.iter().map(|t| (*t).clone()).collect();
             let sql = batch::batch_sql(self.dialect(), &relation, &owned);
             statements.push(sql.clone());
-            match lock(connection).query(&sql, Some(1)) {
+            let answer = lock(connection).query(&sql, Some(1));
+            match answer {
                 Ok(answer) => {
                     let row = answer.rows.first().cloned().unwrap_or_default();
                     for (k, test) in tests.iter().enumerate() {
@@ -427,7 +428,8 @@ impl<'a> TestPlan<'a> {
                 pre_hooks: Vec::new(),
                 post_hooks: Vec::new(),
             };
-            match lock(connection).materialize(&create) {
+            let built = lock(connection).materialize(&create);
+            match built {
                 Ok(outcome) => statements.extend(outcome.statements),
                 Err(error) => {
                     statements.extend(error.statements.iter().cloned());
@@ -448,7 +450,8 @@ impl<'a> TestPlan<'a> {
             &run_sql_path(compiled, index),
             &(statements.join(";\n\n") + ";\n"),
         );
-        let counted = match lock(connection).query(&wrapped, None) {
+        let answer = lock(connection).query(&wrapped, None);
+        let counted = match answer {
             Ok(answer) => Counted::Failures {
                 failures: answer
                     .rows
@@ -578,9 +581,13 @@ impl<'a> TestPlan<'a> {
         let compiled = self.compiled;
         let node = &compiled.project.nodes[index];
         let first = error.message.lines().next().unwrap_or(&error.message);
+        let location = match &node.generic_test {
+            Some(_) => Some(test_location(compiled, index)),
+            None => super::locate_sql_error(node.file_path(), &node.raw_code, &error.message),
+        };
         let mut diagnostic =
             Diagnostic::error(format!("test `{}` could not run: {first}", node.name))
-                .at(test_location(compiled, index));
+                .at_opt(location);
         for line in error
             .message
             .lines()
@@ -634,7 +641,13 @@ pub fn test_location(compiled: &CompiledProject, index: usize) -> Location {
     let node = &compiled.project.nodes[index];
     match &node.generic_test {
         Some(test) => test.location.clone(),
-        None => Location::from_line_col(node.file_path(), &node.raw_code, 1, 1, 1),
+        None => Location::from_line_col(
+            node.file_path(),
+            &node.raw_code,
+            super::first_sql_line(&node.raw_code),
+            1,
+            1,
+        ),
     }
 }
 

@@ -650,3 +650,224 @@ fn failed_test_shows_where_it_is_declared_and_its_first_failing_rows() {
     output.code(1);
     crate::assert_stderr_snapshot!(output);
 }
+
+/// Counts every call that reaches the warehouse.
+struct Counting {
+    inner: sb::adapter::duckdb::DuckDbAdapter,
+    calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+struct CountingConnection {
+    inner: Box<dyn sb::adapter::Connection>,
+    calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl sb::adapter::Adapter for Counting {
+    fn kind(&self) -> sb::adapter::AdapterKind {
+        self.inner.kind()
+    }
+
+    fn connect(&self) -> Result<Box<dyn sb::adapter::Connection>, sb::adapter::AdapterError> {
+        Ok(Box::new(CountingConnection {
+            inner: self.inner.connect()?,
+            calls: std::sync::Arc::clone(&self.calls),
+        }))
+    }
+}
+
+impl CountingConnection {
+    fn count(&self) {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl sb::adapter::Connection for CountingConnection {
+    fn execute(&mut self, sql: &str) -> Result<Option<u64>, sb::adapter::AdapterError> {
+        self.count();
+        self.inner.execute(sql)
+    }
+
+    fn query(
+        &mut self,
+        sql: &str,
+        limit: Option<usize>,
+    ) -> Result<sb::adapter::QueryResult, sb::adapter::AdapterError> {
+        self.count();
+        self.inner.query(sql, limit)
+    }
+
+    fn relation_kind(
+        &mut self,
+        relation: &sb::adapter::RelationRef,
+    ) -> Result<Option<sb::adapter::RelationKind>, sb::adapter::AdapterError> {
+        self.count();
+        self.inner.relation_kind(relation)
+    }
+
+    fn columns(
+        &mut self,
+        relation: &sb::adapter::RelationRef,
+    ) -> Result<Vec<sb::adapter::ColumnInfo>, sb::adapter::AdapterError> {
+        self.count();
+        self.inner.columns(relation)
+    }
+
+    fn create_schema(
+        &mut self,
+        database: Option<&str>,
+        schema: &str,
+    ) -> Result<(), sb::adapter::AdapterError> {
+        self.count();
+        self.inner.create_schema(database, schema)
+    }
+
+    fn materialize(
+        &mut self,
+        request: &sb::adapter::MaterializeRequest,
+    ) -> Result<sb::adapter::BuildOutcome, sb::adapter::AdapterError> {
+        self.count();
+        self.inner.materialize(request)
+    }
+
+    fn load_batches(
+        &mut self,
+        load: &sb::adapter::BatchLoad,
+        batches: &mut dyn Iterator<Item = duckdb::arrow::record_batch::RecordBatch>,
+    ) -> Result<sb::adapter::BuildOutcome, sb::adapter::AdapterError> {
+        self.count();
+        self.inner.load_batches(load, batches)
+    }
+
+    fn load_csv(
+        &mut self,
+        load: &sb::adapter::CsvLoad,
+    ) -> Result<sb::adapter::BuildOutcome, sb::adapter::AdapterError> {
+        self.count();
+        self.inner.load_csv(load)
+    }
+}
+
+/// Runs the tests of model `model` in-process through a warehouse that
+/// counts every call; returns the calls and each test's status.
+fn warehouse_calls(project: &Project, model: &str, batching: bool) -> (usize, Vec<String>) {
+    use sb::execute::testing::TestPlan;
+    let options = sb::project::LoadOptions {
+        project_dir: project.path().to_path_buf(),
+        target: None,
+        vars: serde_json::Map::new(),
+    };
+    let loaded = sb::project::Project::load(&options).unwrap();
+    let compiled = sb::compile::compile(loaded, &[]).unwrap();
+    let tests: std::collections::BTreeSet<usize> = compiled
+        .project
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| {
+            n.generic_test
+                .as_ref()
+                .is_some_and(|t| compiled.project.nodes[t.attached].name == model)
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let counting = Counting {
+        inner: sb::adapter::duckdb::DuckDbAdapter::open(&project.path().join("target/dev.duckdb"))
+            .unwrap(),
+        calls: std::sync::Arc::default(),
+    };
+    let pool = sb::execute::ConnectionPool::new(&counting);
+    let plan = TestPlan::new(&compiled, &tests, batching);
+    let statuses = tests
+        .iter()
+        .map(|&i| plan.run(i, &pool).status.as_str().to_string())
+        .collect();
+    (
+        counting.calls.load(std::sync::atomic::Ordering::SeqCst),
+        statuses,
+    )
+}
+
+#[test]
+fn ten_column_tests_on_one_model_cost_one_query() {
+    let project = equivalence_project();
+
+    let (batched, statuses) = warehouse_calls(&project, "wide", true);
+    assert_eq!(statuses, vec!["pass"; 10]);
+    assert_eq!(batched, 1, "one warehouse call for ten tests");
+
+    let (single, statuses) = warehouse_calls(&project, "wide", false);
+    assert_eq!(statuses, vec!["pass"; 10]);
+    assert_eq!(single, 10, "one call per test without batching");
+}
+
+#[test]
+fn source_and_seed_tests_run_like_model_tests() {
+    let project = Project::new()
+        .file("seeds/plans.csv", "plan_id,name\n1,basic\n2,premium\n2,duplicate\n")
+        .file(
+            "models/sources.yml",
+            "version: 2\nsources:\n  - name: shop\n    tables:\n      - name: payments\n        data_tests:\n          - row_count: {min: 1}\n        columns:\n          - name: amount\n            data_tests:\n              - accepted_range: {min_value: 0}\n",
+        )
+        .file(
+            "seeds/schema.yml",
+            "version: 2\nseeds:\n  - name: plans\n    columns:\n      - name: plan_id\n        data_tests: [unique, not_null]\n",
+        );
+    project.execute(
+        "create schema if not exists shop;
+         create or replace table shop.payments as select * from (values (1, 10), (2, -3)) as t(id, amount);",
+    );
+
+    project.sb(&["build"]).code(1);
+
+    let results = test_results(&project);
+    assert_eq!(
+        results,
+        [
+            ("not_null_plans_plan_id", ("pass", 0)),
+            ("source_accepted_range_shop_payments_amount__0", ("fail", 1)),
+            ("source_row_count_shop_payments_1", ("pass", 0)),
+            ("unique_plans_plan_id", ("fail", 1)),
+        ]
+        .into_iter()
+        .map(|(k, (s, n))| (k.to_string(), (s.to_string(), n)))
+        .collect::<BTreeMap<_, _>>()
+    );
+}
+
+#[test]
+fn a_column_the_model_being_built_lacks_fails_only_its_own_test() {
+    let project = Project::new()
+        .file("models/orders.sql", "select 1 as order_id")
+        .file(
+            "models/schema.yml",
+            "version: 2\nmodels:\n  - name: orders\n    columns:\n      - name: order_id\n        data_tests: [unique]\n      - name: ordr_id\n        data_tests: [not_null]\n",
+        );
+
+    let output = project.sb(&["build"]);
+
+    output
+        .code(1)
+        .stderr_contains("column `ordr_id`")
+        .stderr_contains("--> models/schema.yml:7:15");
+    let results = test_results(&project);
+    assert_eq!(results["unique_orders_order_id"], ("pass".into(), 0));
+    assert_eq!(results["not_null_orders_ordr_id"].0, "error");
+}
+
+#[test]
+fn tests_of_a_model_that_was_never_built_error_without_hanging() {
+    let project = Project::new()
+        .file("models/orders.sql", "select 1 as order_id")
+        .file(
+            "models/schema.yml",
+            "version: 2\nmodels:\n  - name: orders\n    columns:\n      - name: order_id\n        data_tests: [unique, not_null]\n",
+        )
+        .file("tests/no_orders.sql", "select * from {{ ref('orders') }} where false");
+
+    let output = project.sb(&["test", "--threads", "1"]);
+
+    output.code(1).stdout_contains("ERROR=3");
+    output
+        .stderr_contains("could not run")
+        .stderr_contains("--> tests/no_orders.sql:1:23");
+}
