@@ -1,7 +1,8 @@
 //! Running nodes against the warehouse: the scheduler walks the graph in
-//! parallel, each node is materialized (models) or loaded (seeds) through a
-//! worker's connection, the SQL sent is written to `target/run/`, and every
-//! outcome becomes a [`NodeResult`] for the reporter and `run_results.json`.
+//! parallel, each node is materialized (models), loaded (seeds) or tested
+//! ([`testing`], batched by [`batch`]) through a worker's connection, the SQL
+//! sent is written to `target/run/`, and every outcome becomes a
+//! [`NodeResult`] for the reporter, `run_results.json` and `junit.xml`.
 
 pub mod batch;
 pub mod scheduler;
