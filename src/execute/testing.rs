@@ -52,6 +52,8 @@ struct BatchOutcome {
     /// The query that counted each test.
     served_by: HashMap<usize, String>,
     per_test: HashMap<usize, Counted>,
+    /// Tests counted by their own query after the batch's failed.
+    alone: HashSet<usize>,
 }
 
 /// One test's answer.
@@ -239,6 +241,7 @@ impl<'a> TestPlan<'a> {
         let mut statements = Vec::new();
         let mut served_by = HashMap::new();
         let mut per_test = HashMap::new();
+        let mut alone = HashSet::new();
         let mut tests: Vec<&BatchTest> = batch.tests.iter().collect();
         let mut checked_columns = false;
         while !tests.is_empty() {
@@ -273,12 +276,16 @@ impl<'a> TestPlan<'a> {
                         self.missing_columns(&tests, batch, connection)
                     };
                     if missing.is_empty() {
+                        // Something else in the batch is wrong (a `where` or
+                        // an expression, say): count each test alone, so
+                        // only the broken one errors.
+                        statements.push(format!("-- the batch failed: {}", short(&error.message)));
                         for test in &tests {
-                            served_by.insert(test.index, sql.clone());
-                            per_test.insert(
-                                test.index,
-                                Counted::Error(self.error_diagnostic(test.index, &error)),
-                            );
+                            alone.insert(test.index);
+                            let (counted, own) =
+                                self.count_single(test.index, connection, &mut statements);
+                            served_by.insert(test.index, own.unwrap_or_else(|| sql.clone()));
+                            per_test.insert(test.index, counted);
                         }
                         break;
                     }
@@ -301,6 +308,7 @@ impl<'a> TestPlan<'a> {
             statements,
             served_by,
             per_test,
+            alone,
         }
     }
 
@@ -314,7 +322,9 @@ impl<'a> TestPlan<'a> {
     ) {
         let mut failing: Vec<usize> = per_test
             .iter()
-            .filter(|(_, c)| matches!(c, Counted::Failures { failures, .. } if *failures > 0))
+            .filter(|(_, c)| {
+                matches!(c, Counted::Failures { failures, samples } if *failures > 0 && samples.is_empty())
+            })
             .map(|(&i, _)| i)
             .collect();
         failing.sort_unstable();
@@ -386,10 +396,16 @@ impl<'a> TestPlan<'a> {
         });
         let mut result = self.judge(index, counted);
         result.compiled_code = sql;
+        let alone = outcome.alone.contains(&index);
+        let query_id = if alone {
+            format!("test:{}", self.compiled.project.nodes[index].unique_id)
+        } else {
+            batch.id.clone()
+        };
         result
             .extra
-            .insert("query_id".into(), Value::from(batch.id.clone()));
-        result.extra.insert("batched".into(), Value::Bool(true));
+            .insert("query_id".into(), Value::from(query_id));
+        result.extra.insert("batched".into(), Value::Bool(!alone));
         result
             .extra
             .insert("served_tests".into(), Value::Array(served));
@@ -400,6 +416,30 @@ impl<'a> TestPlan<'a> {
     }
 
     fn run_single(&self, index: usize, connection: &SharedConnection) -> NodeResult {
+        let mut statements = Vec::new();
+        let (counted, sql) = self.count_single(index, connection, &mut statements);
+        let mut result = self.judge(index, counted);
+        result.compiled_code = sql;
+        let id = self.compiled.project.nodes[index].unique_id.clone();
+        result
+            .extra
+            .insert("query_id".into(), Value::from(format!("test:{id}")));
+        result.extra.insert("batched".into(), Value::Bool(false));
+        result.extra.insert("served_tests".into(), json!([id]));
+        result
+            .extra
+            .insert("queries".into(), json!(statements.len()));
+        result
+    }
+
+    /// Counts one test with its own query (after keeping its failing rows,
+    /// under `store_failures`); returns the count and the query that made it.
+    fn count_single(
+        &self,
+        index: usize,
+        connection: &SharedConnection,
+        statements: &mut Vec<String>,
+    ) -> (Counted, Option<String>) {
         let compiled = self.compiled;
         let config = &compiled.nodes[index].config;
         let query_connection = std::sync::Arc::clone(connection);
@@ -410,13 +450,8 @@ impl<'a> TestPlan<'a> {
         });
         let sql = match compiled.render_for_execution(index, false, Some(query)) {
             Ok((sql, _)) => sql,
-            Err(diagnostic) => {
-                let mut result = NodeResult::new(index, Status::Error, diagnostic.message.clone());
-                result.diagnostic = Some(diagnostic);
-                return result;
-            }
+            Err(diagnostic) => return (Counted::Error(diagnostic), None),
         };
-        let mut statements = Vec::new();
         let thresholds = TestThresholds::from_config(config).ok();
         let limit = thresholds.and_then(|t| t.limit);
         let source_sql = if stores_failures(config) {
@@ -434,7 +469,7 @@ impl<'a> TestPlan<'a> {
                 Err(error) => {
                     statements.extend(error.statements.iter().cloned());
                     let _ = write_file(&run_sql_path(compiled, index), &statements.join(";\n\n"));
-                    return self.judge(index, Counted::Error(self.error_diagnostic(index, &error)));
+                    return (Counted::Error(self.error_diagnostic(index, &error)), None);
                 }
             }
             format!(
@@ -467,16 +502,12 @@ impl<'a> TestPlan<'a> {
             },
             Err(error) => {
                 statements.push("-- read the columns of the tested relation".into());
-                let names = lock(connection)
-                    .columns(
-                        &compiled.nodes[compiled.project.nodes[index]
-                            .generic_test
-                            .as_ref()
-                            .map_or(index, |t| t.attached)]
-                        .relation
-                        .clone()
-                        .unwrap_or_else(|| audit_relation(compiled, index)),
-                    )
+                let tested = compiled.project.nodes[index]
+                    .generic_test
+                    .as_ref()
+                    .and_then(|t| compiled.nodes[t.attached].relation.clone());
+                let names = tested
+                    .and_then(|relation| lock(connection).columns(&relation).ok())
                     .map(|c| c.into_iter().map(|c| c.name).collect::<Vec<_>>())
                     .unwrap_or_default();
                 Counted::Error(
@@ -485,18 +516,7 @@ impl<'a> TestPlan<'a> {
                 )
             }
         };
-        let mut result = self.judge(index, counted);
-        result.compiled_code = Some(wrapped);
-        let id = compiled.project.nodes[index].unique_id.clone();
-        result
-            .extra
-            .insert("query_id".into(), Value::from(format!("test:{id}")));
-        result.extra.insert("batched".into(), Value::Bool(false));
-        result.extra.insert("served_tests".into(), json!([id]));
-        result
-            .extra
-            .insert("queries".into(), json!(statements.len()));
-        result
+        (counted, Some(wrapped))
     }
 
     /// Turns a count into a status, message and diagnostic.

@@ -871,3 +871,35 @@ fn tests_of_a_model_that_was_never_built_error_without_hanging() {
         .stderr_contains("could not run")
         .stderr_contains("--> tests/no_orders.sql:1:23");
 }
+
+#[test]
+fn a_broken_where_errors_only_its_own_test_in_a_batch() {
+    let project = Project::new()
+        .file(
+            "models/pets.sql",
+            "select * from (values (1, 'cat'), (2, 'dog'), (2, 'eel')) as t(id, kind)",
+        )
+        .file(
+            "models/schema.yml",
+            "version: 2\nmodels:\n  - name: pets\n    columns:\n      - name: id\n        data_tests:\n          - unique\n          - not_null: {config: {where: \"knd = 'cat'\"}}\n      - name: kind\n        data_tests: [not_null]\n",
+        );
+
+    let output = project.sb(&["build"]);
+
+    output.code(1);
+    let results = test_results(&project);
+    assert_eq!(results["unique_pets_id"], ("fail".into(), 1));
+    assert_eq!(results["not_null_pets_kind"], ("pass".into(), 0));
+    assert_eq!(results["not_null_pets_id"].0, "error");
+    output.stderr_contains("knd");
+    let run = project.read_json("target/run_results.json");
+    assert_eq!(
+        result_of(&run, "unique_pets_id")["adapter_response"]["query_id"],
+        format!(
+            "test:{}",
+            result_of(&run, "unique_pets_id")["unique_id"]
+                .as_str()
+                .unwrap()
+        )
+    );
+}
