@@ -160,7 +160,7 @@ fn node_json(compiled: &CompiledProject, index: usize) -> Value {
         let path = compiled_path(
             Path::new(&project.settings.target_path),
             &project.settings.name,
-            &node.original_file_path,
+            &node.compiled_file(),
         );
         map.insert(
             "compiled_path".into(),
@@ -170,6 +170,30 @@ fn node_json(compiled: &CompiledProject, index: usize) -> Value {
         map.insert("compiled_code".into(), Value::from(sql.as_str()));
         map.insert("extra_ctes_injected".into(), Value::from(true));
         map.insert("extra_ctes".into(), json!([]));
+    }
+    if let (Some(map), Some(test)) = (out.as_object_mut(), &node.generic_test) {
+        let attached = &project.nodes[test.attached];
+        let mut kwargs = test.args.clone();
+        if let Some(column) = &test.column {
+            kwargs.insert("column_name".into(), Value::from(column.clone()));
+        }
+        let target = match &attached.source {
+            Some(s) => format!("source('{}', '{}')", s.source_name, attached.name),
+            None => format!("ref('{}')", attached.name),
+        };
+        kwargs.insert(
+            "model".into(),
+            Value::from(format!("{{{{ get_where_subquery({target}) }}}}")),
+        );
+        map.insert(
+            "test_metadata".into(),
+            json!({"name": test.test_name, "kwargs": kwargs, "namespace": null}),
+        );
+        map.insert("column_name".into(), json!(test.column));
+        map.insert(
+            "attached_node".into(),
+            Value::from(attached.unique_id.clone()),
+        );
     }
     if let (Some(map), Some(source)) = (out.as_object_mut(), &node.source) {
         map.insert(
@@ -354,4 +378,114 @@ pub fn write_run_results(
     let text = serde_json::to_string_pretty(&run_results(compiled, invocation, results, elapsed))
         .unwrap_or_default();
     write_file(&path, &text)
+}
+
+/// `target/junit.xml`: one `<testcase>` per test that was selected, for CI
+/// systems. A failed test carries `<failure>` with its message and first
+/// failing rows, a test that could not run `<error>`, a skipped one
+/// `<skipped>`; a warning passes with the warning as `<system-out>`.
+pub fn junit_xml(
+    compiled: &CompiledProject,
+    invocation: &Invocation,
+    results: &[NodeResult],
+    elapsed: f64,
+) -> String {
+    use crate::execute::Status;
+    use std::fmt::Write as _;
+    let tests: Vec<&NodeResult> = results
+        .iter()
+        .filter(|r| compiled.project.nodes[r.index].resource_type == ResourceType::Test)
+        .collect();
+    let count = |status: Status| tests.iter().filter(|r| r.status == status).count();
+    let name = xml_escape(&compiled.project.settings.name);
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let totals = format!(
+        "tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{elapsed:.3}\"",
+        tests.len(),
+        count(Status::Fail),
+        count(Status::Error),
+        count(Status::Skipped),
+    );
+    let _ = writeln!(out, "<testsuites name=\"{name}\" {totals}>");
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"{name}.{}\" {totals} timestamp=\"{}\">",
+        xml_escape(&invocation.command),
+        invocation.started_at.format("%Y-%m-%dT%H:%M:%S")
+    );
+    for result in tests {
+        let node = &compiled.project.nodes[result.index];
+        let classname = node.generic_test.as_ref().map_or_else(
+            || node.original_file_path.clone(),
+            |t| compiled.project.nodes[t.attached].unique_id.clone(),
+        );
+        let _ = write!(
+            out,
+            "    <testcase name=\"{}\" classname=\"{}\" time=\"{:.3}\"",
+            xml_escape(&node.name),
+            xml_escape(&classname),
+            result.seconds
+        );
+        let detail = result
+            .diagnostic
+            .as_ref()
+            .map_or_else(|| result.message.clone(), Diagnostic::render);
+        let body = match result.status {
+            Status::Fail => Some(format!(
+                "<failure message=\"{}\" type=\"fail\">{}</failure>",
+                xml_escape(&result.message),
+                xml_escape(&detail)
+            )),
+            Status::Error => Some(format!(
+                "<error message=\"{}\" type=\"error\">{}</error>",
+                xml_escape(&result.message),
+                xml_escape(&detail)
+            )),
+            Status::Skipped => Some(format!(
+                "<skipped message=\"{}\"/>",
+                xml_escape(&result.message)
+            )),
+            Status::Warn => Some(format!("<system-out>{}</system-out>", xml_escape(&detail))),
+            _ => None,
+        };
+        match body {
+            Some(body) => {
+                let _ = writeln!(out, ">\n      {body}\n    </testcase>");
+            }
+            None => {
+                let _ = writeln!(out, "/>");
+            }
+        }
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}
+
+pub fn write_junit(
+    compiled: &CompiledProject,
+    invocation: &Invocation,
+    results: &[NodeResult],
+    elapsed: f64,
+) -> Result<(), Diagnostic> {
+    let path = compiled.project.target_dir().join("junit.xml");
+    write_file(&path, &junit_xml(compiled, invocation, results, elapsed))
+}
+
+/// Text escaped for XML content and attribute values; characters XML 1.0
+/// cannot hold at all are dropped.
+pub fn xml_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if c < ' ' || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
+            c => out.push(c),
+        }
+    }
+    out
 }

@@ -22,8 +22,10 @@ pub enum Command {
     Seed(SeedArgs),
     /// Build the selected models in graph order
     Run(CommonArgs),
-    /// Seed and run in graph order (tests join when they land)
-    Build(CommonArgs),
+    /// Run the selected data tests
+    Test(TestArgs),
+    /// Seed, run and test in graph order: a model's tests right after it
+    Build(TestArgs),
     /// Render models to target/compiled without running them
     Compile(CommonArgs),
     /// List the selected nodes
@@ -108,6 +110,16 @@ pub struct SeedArgs {
     pub days: Option<u32>,
 }
 
+/// Flags of the commands that run data tests.
+#[derive(Debug, Clone, Args)]
+pub struct TestArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Run every test in its own query instead of one query per model
+    #[arg(long)]
+    pub no_batch: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum LsOutput {
     #[default]
@@ -143,8 +155,8 @@ impl Command {
             Self::Seed(args) => &args.common,
             Self::Ls(args) => &args.common,
             Self::Show(args) => &args.common,
+            Self::Test(args) | Self::Build(args) => &args.common,
             Self::Run(common)
-            | Self::Build(common)
             | Self::Compile(common)
             | Self::Clean(common)
             | Self::Debug(common) => common,
@@ -155,6 +167,7 @@ impl Command {
         match self {
             Self::Seed(_) => "seed",
             Self::Run(_) => "run",
+            Self::Test(_) => "test",
             Self::Build(_) => "build",
             Self::Compile(_) => "compile",
             Self::Ls(_) => "ls",

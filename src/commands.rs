@@ -14,6 +14,7 @@ use crate::artifacts::{self, Invocation};
 use crate::cli::{Command, CommonArgs, LsArgs, LsOutput, ShowArgs};
 use crate::compile::{self, CompiledProject};
 use crate::diag::{Diagnostic, Diagnostics, Location};
+use crate::execute::testing::{self, TestPlan};
 use crate::execute::{self, ConnectionPool, NodeResult, RunOptions, Status};
 use crate::graph::selector::{self, IndirectSelection};
 use crate::project::{LoadOptions, Project};
@@ -35,7 +36,7 @@ pub fn execute(command: &Command, reporter: &Reporter) -> Result<Outcome, Diagno
     match command {
         Command::Compile(_) => compile_command(common, reporter),
         Command::Ls(args) => ls(args, reporter),
-        Command::Run(_) => run(common, reporter, &[ResourceType::Model], "run", None),
+        Command::Run(_) => run(common, reporter, &[ResourceType::Model], "run", None, true),
         Command::Seed(args) => run(
             common,
             reporter,
@@ -51,13 +52,23 @@ pub fn execute(command: &Command, reporter: &Reporter) -> Result<Outcome, Diagno
                 },
                 append: args.append,
             }),
+            true,
         ),
-        Command::Build(_) => run(
+        Command::Test(args) => run(
             common,
             reporter,
-            &[ResourceType::Seed, ResourceType::Model],
+            &[ResourceType::Test],
+            "test",
+            None,
+            !args.no_batch,
+        ),
+        Command::Build(args) => run(
+            common,
+            reporter,
+            &[ResourceType::Seed, ResourceType::Model, ResourceType::Test],
             "build",
             Some(SynthRequest::default()),
+            !args.no_batch,
         ),
         Command::Show(args) => show(args, reporter),
         Command::Clean(_) => clean(common, reporter),
@@ -218,9 +229,14 @@ fn compile_command(common: &CommonArgs, reporter: &Reporter) -> Result<Outcome, 
     let loaded = clock.elapsed();
     let compiled = compile::compile(project, &[])?;
     let rendered = clock.elapsed();
-    let selected: Vec<usize> = select(&compiled, common, &[ResourceType::Model], reporter)?
-        .into_iter()
-        .collect();
+    let selected: Vec<usize> = select(
+        &compiled,
+        common,
+        &[ResourceType::Model, ResourceType::Test],
+        reporter,
+    )?
+    .into_iter()
+    .collect();
     compile::write_compiled(&compiled, &selected)?;
     let written = clock.elapsed();
     artifacts::write_manifest(&compiled, &invocation("compile", common))?;
@@ -238,15 +254,26 @@ fn compile_command(common: &CommonArgs, reporter: &Reporter) -> Result<Outcome, 
             reporter.info(line);
         }
     }
+    // `-s model` also picks the model's tests; the model's SQL is the answer.
+    let models: Vec<usize> = selected
+        .iter()
+        .copied()
+        .filter(|&i| compiled.project.nodes[i].resource_type == ResourceType::Model)
+        .collect();
+    let single = match models.as_slice() {
+        [one] => Some(*one),
+        [] if selected.len() == 1 => Some(selected[0]),
+        _ => None,
+    };
     if !common.select.is_empty()
-        && selected.len() == 1
-        && let Some(sql) = &compiled.nodes[selected[0]].compiled
+        && let Some(index) = single
+        && let Some(sql) = &compiled.nodes[index].compiled
     {
         reporter.result(sql);
     }
     reporter.info(&format!(
-        "Compiled {} models to {}/compiled in {:.2}s.",
-        selected.len(),
+        "Compiled {} to {}/compiled in {:.2}s.",
+        count_of(selected.len(), &kinds_of(&compiled, &selected)),
         compiled.project.settings.target_path,
         clock.elapsed().as_secs_f64()
     ));
@@ -337,6 +364,7 @@ fn run(
     kinds: &[ResourceType],
     command: &str,
     synth_request: Option<SynthRequest>,
+    batching: bool,
 ) -> Result<Outcome, Diagnostics> {
     let clock = Instant::now();
     let invocation = invocation(command, common);
@@ -357,10 +385,23 @@ fn run(
     compile::write_compiled(&compiled, &models)?;
     let adapter = open_adapter(&compiled.project)?;
     let pool = ConnectionPool::new(adapter.as_ref());
+    let is_test = |i: &usize| compiled.project.nodes[*i].resource_type == ResourceType::Test;
+    if selected.iter().any(is_test) {
+        let mut rebuilt: BTreeSet<usize> =
+            selected.iter().copied().filter(|i| !is_test(i)).collect();
+        if let Some(stage) = &synthetic {
+            rebuilt.extend(stage.nodes);
+        }
+        let invalid = testing::check_columns(&compiled, &selected, &rebuilt, &pool);
+        if !invalid.is_empty() {
+            return Err(Diagnostics(invalid));
+        }
+    }
     let options = RunOptions {
         threads: common.threads.unwrap_or(compiled.project.target.threads),
         fail_fast: common.fail_fast,
         full_refresh: common.full_refresh,
+        tests_gate_children: command == "build",
     };
     let mut synth_results = Vec::new();
     if let Some(stage) = &synthetic {
@@ -394,7 +435,9 @@ fn run(
             }
         }
     }
-    create_schemas(&compiled, &selected, &pool)?;
+    let buildable: BTreeSet<usize> = selected.iter().copied().filter(|i| !is_test(i)).collect();
+    create_schemas(&compiled, &buildable, &pool)?;
+    let plan = TestPlan::new(&compiled, &selected, batching);
     let mut results = if selected.is_empty() {
         if synthetic.is_none() {
             reporter.warning(&format!(
@@ -418,7 +461,13 @@ fn run(
             &selected,
             options,
             reporter,
-            &|index, pool| execute::build_node(&compiled, index, pool, full_refresh),
+            &|index, pool| {
+                if compiled.project.nodes[index].resource_type == ResourceType::Test {
+                    plan.run(index, pool)
+                } else {
+                    execute::build_node(&compiled, index, pool, full_refresh)
+                }
+            },
         )
     };
     drop(pool);
@@ -435,7 +484,16 @@ fn run(
         synth_results.append(&mut results);
         results = synth_results;
     }
-    finish(&compiled, &invocation, &results, clock, reporter, &what)
+    let outcome = finish(&compiled, &invocation, &results, clock, reporter, &what)?;
+    if kinds.contains(&ResourceType::Test) {
+        artifacts::write_junit(
+            &compiled,
+            &invocation,
+            &results,
+            clock.elapsed().as_secs_f64(),
+        )?;
+    }
+    Ok(outcome)
 }
 
 /// The synthesizer's settings and tables, when this command runs it.
@@ -611,6 +669,19 @@ fn create_schemas(
     }
     pool.give_back(connection);
     Ok(())
+}
+
+/// The kinds among `nodes`, for [`count_of`]; models when there are none.
+fn kinds_of(compiled: &CompiledProject, nodes: &[usize]) -> Vec<ResourceType> {
+    let kinds: BTreeSet<ResourceType> = nodes
+        .iter()
+        .map(|&i| compiled.project.nodes[i].resource_type)
+        .collect();
+    if kinds.is_empty() {
+        vec![ResourceType::Model]
+    } else {
+        kinds.into_iter().collect()
+    }
 }
 
 /// "1 model", "3 models", "6 nodes" (several kinds), "1 thread".

@@ -16,7 +16,7 @@ use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::graph::{Dag, GraphError, GraphNode};
 use crate::jinja::{Captured, Catalog, Jinja, Mode, RenderRequest};
 use crate::project::config::{self, MATERIALIZATIONS, NodeConfig};
-use crate::project::{Project, SourceFile};
+use crate::project::{Project, SourceFile, data_tests};
 use crate::resource::ResourceType;
 
 /// The result of compiling a project: every node with its final config,
@@ -128,8 +128,15 @@ pub fn compile(
     project: Project,
     builtin_macros: &[SourceFile],
 ) -> Result<CompiledProject, Diagnostics> {
-    let jinja = Jinja::new(project.target.kind, builtin_macros, &project.macro_files)
-        .map_err(Diagnostics)?;
+    let mut builtins = builtin_macro_files();
+    builtins.extend_from_slice(builtin_macros);
+    let jinja =
+        Jinja::new(project.target.kind, &builtins, &project.macro_files).map_err(Diagnostics)?;
+    let signatures = data_tests::test_signatures(builtins.iter().chain(&project.macro_files));
+    let invalid_tests = data_tests::check(&project, &signatures);
+    if !invalid_tests.is_empty() {
+        return Err(Diagnostics(invalid_tests));
+    }
     let count = project.nodes.len();
 
     // Relations as known before any template runs: folder + YAML config.
@@ -148,11 +155,13 @@ pub fn compile(
             .collect::<Vec<_>>(),
     ));
 
-    // Parse: render every model once, recording refs and config().
+    // Parse: render every model and test once, recording refs and config().
     let models: Vec<usize> = (0..count)
         .filter(|&i| {
-            project.nodes[i].resource_type == ResourceType::Model
-                && project.nodes[i].config.enabled()
+            matches!(
+                project.nodes[i].resource_type,
+                ResourceType::Model | ResourceType::Test
+            ) && project.nodes[i].config.enabled()
         })
         .collect();
     let parsed: Vec<(usize, Result<String, Diagnostic>, Captured)> = models
@@ -200,10 +209,13 @@ pub fn compile(
                     .collect();
                 captures.insert(index, captured);
             }
-            Err(diagnostic) => errors.push(diagnostic),
+            Err(diagnostic) => errors.push(test_diagnostic(&project, index, diagnostic)),
         }
     }
     for &index in &models {
+        if project.nodes[index].resource_type == ResourceType::Test {
+            continue;
+        }
         if let Err(diagnostic) = validate_config(&project, index, &nodes[index].config) {
             errors.push(diagnostic);
         }
@@ -226,6 +238,24 @@ pub fn compile(
         .collect();
     let catalog = Arc::new(catalog_for(&project, &final_relations, &final_configs));
 
+    // A generic test of a disabled node is disabled with it.
+    let mut final_configs = final_configs;
+    for &index in &models {
+        if project.nodes[index].generic_test.is_some()
+            && nodes[index]
+                .depends_on
+                .iter()
+                .any(|&p| !final_configs[p].enabled())
+        {
+            for config in [&mut final_configs[index], &mut nodes[index].config] {
+                config.0.insert("enabled".into(), Value::Bool(false));
+            }
+        }
+    }
+    let models: Vec<usize> = models
+        .into_iter()
+        .filter(|&i| final_configs[i].enabled())
+        .collect();
     // A ref to a model that turned out disabled is an error.
     for &index in &models {
         for &parent in &nodes[index].depends_on {
@@ -300,7 +330,7 @@ pub fn compile(
     for (index, result) in rerendered {
         match result {
             Ok(sql) => nodes[index].rendered = Some(sql),
-            Err(diagnostic) => errors.push(diagnostic),
+            Err(diagnostic) => errors.push(test_diagnostic(&project, index, diagnostic)),
         }
     }
     if !errors.is_empty() {
@@ -332,6 +362,60 @@ pub fn compile(
     })
 }
 
+/// sb's own macros: the built-in generic tests and their helpers.
+pub fn builtin_macro_files() -> Vec<SourceFile> {
+    vec![SourceFile {
+        path: PathBuf::from("<sb>/generic_tests.sql"),
+        text: include_str!("adapter/macros/generic_tests.sql").to_string(),
+    }]
+}
+
+/// A generic test's code is generated from its YAML entry, so an error that
+/// points into that code is moved to the entry: to the name the message
+/// quotes (an unknown `ref`, say) when the entry holds it, else to the
+/// test's name.
+fn test_diagnostic(project: &Project, index: usize, mut diagnostic: Diagnostic) -> Diagnostic {
+    let node = &project.nodes[index];
+    let Some(test) = &node.generic_test else {
+        return diagnostic;
+    };
+    let in_entry = diagnostic
+        .location
+        .as_ref()
+        .is_none_or(|l| l.file == node.file_path());
+    if !in_entry {
+        return diagnostic;
+    }
+    let file = project
+        .schema_files
+        .iter()
+        .find(|f| crate::project::slash(&f.path) == node.original_file_path);
+    let quoted = diagnostic
+        .message
+        .split('`')
+        .nth(1)
+        .map(|q| q.rsplit('.').next().unwrap_or(q).to_string());
+    let location = match (file, quoted) {
+        (Some(file), Some(name)) => {
+            let found =
+                data_tests::locate_word(&file.path, &file.source, &name, test.location.line);
+            if found.len > 1
+                || found
+                    .source_line
+                    .as_deref()
+                    .is_some_and(|l| l.contains(&name))
+            {
+                found
+            } else {
+                test.location.clone()
+            }
+        }
+        _ => test.location.clone(),
+    };
+    diagnostic.location = Some(location);
+    diagnostic.note(format!("in test `{}`", node.name))
+}
+
 /// Renders model `index`'s file with `config` as its config; `mode` says why
 /// and whether `is_incremental()` is true.
 fn render_model(
@@ -345,9 +429,12 @@ fn render_model(
 ) -> (Result<String, Diagnostic>, Captured) {
     let node = &project.nodes[index];
     let model = CompiledProject::model_value(project, index, config);
+    // The name picks minijinja's auto-escaping by its extension: a generic
+    // test declared in a `.yml` file must still render as SQL.
+    let name = node.compiled_file();
     let request = RenderRequest {
         node: index,
-        name: &node.original_file_path,
+        name: &name,
         path: node.file_path(),
         source: &node.raw_code,
         mode,
@@ -631,7 +718,7 @@ pub fn write_compiled(compiled: &CompiledProject, selected: &[usize]) -> Result<
             let path = compiled_path(
                 &target,
                 &compiled.project.settings.name,
-                &node.original_file_path,
+                &node.compiled_file(),
             );
             let key = crate::project::slash(path.strip_prefix(&root).unwrap_or(&path));
             let hash = content_hash(sql);

@@ -3,13 +3,16 @@
 //! # Overview: the pipeline and who owns what
 //!
 //! - [`cli`]: clap definitions of every command and flag.
-//! - [`project`]: `project.yml`, file discovery, folder config, schema YAML -> nodes.
+//! - [`project`]: `project.yml`, file discovery, folder config, schema YAML -> nodes
+//!   (tests included: [`project::data_tests`]).
 //! - [`jinja`]: the one minijinja environment; `ref`, `source`, `config`, macros.
 //! - [`compile`]: parse render, final config and relations, the DAG, compiled SQL.
 //! - [`graph`]: the DAG (order, cycles) and the selector grammar.
-//! - [`execute`]: the parallel scheduler and node builds through an adapter.
-//! - [`adapter`]: the warehouse traits and the DuckDB implementation.
-//! - [`artifacts`]: `manifest.json`, `run_results.json`.
+//! - [`execute`]: the parallel scheduler, node builds through an adapter, and
+//!   data tests (batched per model in [`execute::batch`], run in [`execute::testing`]).
+//! - [`adapter`]: the warehouse traits, the DuckDB implementation, and the
+//!   built-in generic tests as dispatchable SQL macros (`adapter/macros/`).
+//! - [`artifacts`]: `manifest.json`, `run_results.json`, `junit.xml`.
 //! - [`report`]: the only writer of user-facing output.
 //! - [`diag`]: diagnostics with file, line, column and help.
 //! - [`commands`]: each command, composed from the stages above.

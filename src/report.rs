@@ -34,6 +34,8 @@ pub struct NodeLine<'a> {
     pub name: &'a str,
     pub detail: &'a str,
     pub seconds: f64,
+    /// For a test: how many failures it found.
+    pub failures: Option<u64>,
 }
 
 pub struct Reporter {
@@ -193,6 +195,7 @@ impl Reporter {
                     "name": line.name,
                     "message": line.detail,
                     "execution_time": line.seconds,
+                    "failures": line.failures,
                 })
                 .to_string(),
             ),

@@ -1,9 +1,12 @@
 //! Running nodes against the warehouse: the scheduler walks the graph in
-//! parallel, each node is materialized (models) or loaded (seeds) through a
-//! worker's connection, the SQL sent is written to `target/run/`, and every
-//! outcome becomes a [`NodeResult`] for the reporter and `run_results.json`.
+//! parallel, each node is materialized (models), loaded (seeds) or tested
+//! ([`testing`], batched by [`batch`]) through a worker's connection, the SQL
+//! sent is written to `target/run/`, and every outcome becomes a
+//! [`NodeResult`] for the reporter, `run_results.json` and `junit.xml`.
 
+pub mod batch;
 pub mod scheduler;
+pub mod testing;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -71,6 +74,8 @@ pub struct NodeResult {
     pub extra: serde_json::Map<String, serde_json::Value>,
     /// Messages the node's templates logged with `log()`.
     pub logs: Vec<String>,
+    /// For a test that found failures: its first failing rows, as text.
+    pub samples: Vec<String>,
 }
 
 impl NodeResult {
@@ -90,6 +95,7 @@ impl NodeResult {
             diagnostic: None,
             extra: serde_json::Map::new(),
             logs: Vec::new(),
+            samples: Vec::new(),
         }
     }
 }
@@ -107,6 +113,9 @@ pub struct RunOptions {
     pub threads: usize,
     pub fail_fast: bool,
     pub full_refresh: bool,
+    /// `sb build`: a failed error-severity test skips what is built on the
+    /// data it tested.
+    pub tests_gate_children: bool,
 }
 
 /// A worker's connection, shared with `run_query` while a node renders.
@@ -164,11 +173,14 @@ pub fn run_selected(
             results.insert(result.index, result);
         }
     };
-    let outcomes = scheduler::run(
+    let outcomes = scheduler::run_with(
         &compiled.dag,
         selected,
-        options.threads.max(1),
-        options.fail_fast,
+        scheduler::SchedulerOptions {
+            threads: options.threads.max(1),
+            fail_fast: options.fail_fast,
+            tests_gate_children: options.tests_gate_children,
+        },
         &|index: usize| {
             let result = job(index, pool);
             let status = match result.status {
@@ -181,12 +193,8 @@ pub fn run_selected(
         },
         &|event: SchedulerEvent| {
             if let SchedulerEvent::Skipped(index, because) = event {
-                let cause = &compiled.project.nodes[because].name;
-                let mut result = NodeResult::new(
-                    index,
-                    Status::Skipped,
-                    format!("skipped because `{cause}` failed"),
-                );
+                let mut result =
+                    NodeResult::new(index, Status::Skipped, skip_reason(compiled, because));
                 result.thread_id = "main".into();
                 record(result);
             }
@@ -202,12 +210,7 @@ pub fn run_selected(
                 Outcome::NotRun => {
                     "not run: an earlier failure stopped the run (--fail-fast)".to_string()
                 }
-                Outcome::Skipped { because } => {
-                    format!(
-                        "skipped because `{}` failed",
-                        compiled.project.nodes[because].name
-                    )
-                }
+                Outcome::Skipped { because } => skip_reason(compiled, because),
                 Outcome::Finished(_) => "finished".to_string(),
             };
             let result = NodeResult::new(index, Status::Skipped, message);
@@ -219,6 +222,16 @@ pub fn run_selected(
         }
     }
     ordered
+}
+
+/// Why a node was skipped: "skipped because `orders` failed", or "...
+/// because test `unique_orders_id` failed".
+fn skip_reason(compiled: &CompiledProject, because: usize) -> String {
+    let cause = &compiled.project.nodes[because];
+    match cause.resource_type {
+        ResourceType::Model => format!("skipped because `{}` failed", cause.name),
+        kind => format!("skipped because {kind} `{}` failed", cause.name),
+    }
 }
 
 pub fn print_line(
@@ -255,6 +268,7 @@ pub fn print_line(
         name: &name,
         detail: &result.message,
         seconds: result.seconds,
+        failures: result.failures,
     });
 }
 
@@ -474,7 +488,7 @@ pub fn run_sql_path(compiled: &CompiledProject, index: usize) -> std::path::Path
             .join("sources")
             .join(&source.source_name)
             .join(format!("{}.sql", node.name)),
-        None => base.join(&node.original_file_path),
+        None => base.join(node.compiled_file()),
     }
 }
 

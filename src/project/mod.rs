@@ -3,6 +3,7 @@
 //! not rendered here; `compile` does that.
 
 pub mod config;
+pub mod data_tests;
 pub mod discover;
 pub mod schema;
 pub mod settings;
@@ -71,11 +72,23 @@ pub struct Node {
     pub source: Option<SourceInfo>,
     /// Test entries on the node itself (model-level `tests:`).
     pub tests: Vec<Value>,
+    /// For a generic test node: which test, on what, with which arguments.
+    pub generic_test: Option<Box<data_tests::GenericTest>>,
 }
 
 impl Node {
     pub fn file_path(&self) -> &Path {
         Path::new(&self.original_file_path)
+    }
+
+    /// The node's file below `target/compiled/<project>/` and `target/run/`:
+    /// its own file, or for a generic test `<schema file>/<test name>.sql`.
+    pub fn compiled_file(&self) -> String {
+        if self.generic_test.is_some() {
+            format!("{}/{}.sql", self.original_file_path, self.name)
+        } else {
+            self.original_file_path.clone()
+        }
     }
 }
 
@@ -154,6 +167,11 @@ impl Project {
         {
             errors.push(error);
         }
+        if errors.is_empty()
+            && let Err(mut more) = data_tests::add_test_nodes(&mut project)
+        {
+            errors.append(&mut more);
+        }
         if errors.is_empty() {
             Ok(project)
         } else {
@@ -220,6 +238,7 @@ impl Project {
                     source_description: "Streaming-service data from sb's synthesizer.".to_owned(),
                 }),
                 tests: Vec::new(),
+                generic_test: None,
             });
         }
         Ok(())
@@ -323,6 +342,7 @@ impl Project {
             yaml_path: None,
             source: None,
             tests: Vec::new(),
+            generic_test: None,
         })
     }
 }

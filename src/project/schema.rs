@@ -335,6 +335,7 @@ fn source_nodes(
                 source_description: text(entry, "description"),
             }),
             tests: node_tests(table),
+            generic_test: None,
         });
     }
     Ok(nodes)

@@ -247,7 +247,6 @@ fn unknown_materialization_suggests_closest() {
 }
 
 #[test]
-#[ignore = "data tests arrive with issue 4 (sb test)"]
 fn unknown_generic_test_suggests_closest() {
     let project = Project::new().file("models/orders.sql", "select 1 as order_id").file(
         "models/schema.yml",
@@ -262,6 +261,136 @@ fn unknown_generic_test_suggests_closest() {
         .stderr_contains("--> models/schema.yml:6:")
         .stderr_contains("`not_null`");
     assert_nothing_built(&project);
+    assert_stderr_snapshot!(output);
+}
+
+/// A model `orders` (order_id, customer_id) with `tests` as the YAML of its
+/// `order_id` column, and a model `customers` (id).
+fn tested(tests: &str) -> Project {
+    Project::new()
+        .file("models/orders.sql", "select 1 as order_id, 7 as customer_id")
+        .file("models/customers.sql", "select 7 as id")
+        .file(
+            "models/schema.yml",
+            format!(
+                "version: 2\nmodels:\n  - name: orders\n    columns:\n      - name: order_id\n        data_tests:\n{tests}"
+            ),
+        )
+}
+
+#[test]
+fn generic_test_missing_a_required_argument_names_it() {
+    let project = tested("          - accepted_values:\n              quote: false\n");
+
+    let output = project.sb(&["build"]);
+
+    output
+        .code(2)
+        .stderr_contains("missing its required argument `values`")
+        .stderr_contains("--> models/schema.yml:7:13");
+    assert_nothing_built(&project);
+    assert_stderr_snapshot!(output);
+}
+
+#[test]
+fn generic_test_with_an_unknown_argument_suggests_closest() {
+    let project = tested("          - accepted_values:\n              valeus: [1]\n");
+
+    let output = project.sb(&["build"]);
+
+    output
+        .code(2)
+        .stderr_contains("--> models/schema.yml:8:15")
+        .stderr_contains("`values`");
+    assert_nothing_built(&project);
+    assert_stderr_snapshot!(output);
+}
+
+#[test]
+fn relationships_to_an_unknown_model_suggests_closest() {
+    let project = tested(
+        "          - relationships:\n              to: ref('custmers')\n              field: id\n",
+    );
+
+    let output = project.sb(&["build"]);
+
+    output
+        .code(2)
+        .stderr_contains("unknown ref `custmers`")
+        .stderr_contains("--> models/schema.yml:8:24")
+        .stderr_contains("`customers`");
+    assert_nothing_built(&project);
+    assert_stderr_snapshot!(output);
+}
+
+#[test]
+fn unknown_column_in_a_test_names_the_column_entry() {
+    let project = tested("          - not_null\n");
+    project.sb(&["run"]).success();
+    let yml = project.read("models/schema.yml");
+    project.write(
+        "models/schema.yml",
+        yml.replace("name: order_id", "name: ordr_id"),
+    );
+
+    let output = project.sb(&["test"]);
+
+    output
+        .code(2)
+        .stderr_contains("column `ordr_id`")
+        .stderr_contains("--> models/schema.yml:5:15")
+        .stderr_contains("`order_id`");
+    assert_stderr_snapshot!(output);
+}
+
+#[test]
+fn unknown_seed_column_in_a_test_stops_a_build_before_it_starts() {
+    let project = Project::new()
+        .file("seeds/plans.csv", "plan_id,name\n1,basic\n")
+        .file(
+            "seeds/schema.yml",
+            "version: 2\nseeds:\n  - name: plans\n    columns:\n      - name: plan\n        data_tests: [unique]\n",
+        );
+
+    let output = project.sb(&["build"]);
+
+    output
+        .code(2)
+        .stderr_contains("--> seeds/schema.yml:5:15")
+        .stderr_contains("`plan_id`");
+    assert_nothing_built(&project);
+}
+
+#[test]
+fn invalid_test_severity_names_the_key() {
+    let project =
+        tested("          - not_null:\n              config:\n                severity: fatal\n");
+
+    let output = project.sb(&["build"]);
+
+    output
+        .code(2)
+        .stderr_contains("`severity` must be `error` or `warn`")
+        .stderr_contains("--> models/schema.yml:9:17");
+    assert_nothing_built(&project);
+    assert_stderr_snapshot!(output);
+}
+
+#[test]
+fn tests_on_an_unknown_model_suggest_closest() {
+    let project = Project::new()
+        .file("models/orders.sql", "select 1 as order_id")
+        .file(
+            "models/schema.yml",
+            "version: 2\nmodels:\n  - name: ordres\n    columns:\n      - name: order_id\n        data_tests: [not_null]\n",
+        );
+
+    let output = project.sb(&["test"]);
+
+    output
+        .code(2)
+        .stderr_contains("--> models/schema.yml:3:11")
+        .stderr_contains("`orders`");
 }
 
 #[test]

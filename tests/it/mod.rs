@@ -5,6 +5,7 @@ pub mod harness;
 mod artifacts;
 mod commands;
 mod config;
+mod data_tests;
 mod errors;
 mod example;
 mod incremental;

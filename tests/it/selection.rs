@@ -9,7 +9,18 @@
 
 use crate::it::harness::{Project, sorted_lines};
 
+/// `sb ls ARGS` over the graph of models, seeds and sources: the jaffle
+/// fixture's data tests are left out unless `--resource-type` is given
+/// (tests/it/data_tests.rs covers how tests follow a selection).
 fn ls(args: &[&str]) -> Vec<String> {
+    let mut full = args.to_vec();
+    if !args.contains(&"--resource-type") {
+        full.extend(["--resource-type", "model", "seed", "source"]);
+    }
+    ls_all(&full)
+}
+
+fn ls_all(args: &[&str]) -> Vec<String> {
     let project = Project::fixture("jaffle");
     let mut full = vec!["ls"];
     full.extend_from_slice(args);
@@ -21,10 +32,13 @@ fn ls(args: &[&str]) -> Vec<String> {
 #[test]
 fn ls_without_selector_lists_every_node() {
     assert_eq!(
-        ls(&[]),
+        ls_all(&[]),
         [
+            "accepted_values_stg_orders_5f320eb7e7f56c0fa37c1563a3e27211",
             "customers",
             "int_order_payments",
+            "not_null_stg_customers_customer_id",
+            "not_null_stg_orders_order_id",
             "orders",
             "raw_customers",
             "raw_orders",
@@ -32,7 +46,9 @@ fn ls_without_selector_lists_every_node() {
             "source:shop.payments",
             "stg_customers",
             "stg_orders",
-            "stg_payments"
+            "stg_payments",
+            "unique_stg_customers_customer_id",
+            "unique_stg_orders_order_id"
         ]
     );
 }
@@ -262,7 +278,17 @@ fn ls_output_path_prints_files() {
 fn ls_output_json_prints_one_object_per_node() {
     let project = Project::fixture("jaffle");
 
-    let output = project.sb(&["ls", "-s", "+orders", "--output", "json"]);
+    let output = project.sb(&[
+        "ls",
+        "-s",
+        "+orders",
+        "--output",
+        "json",
+        "--resource-type",
+        "model",
+        "seed",
+        "source",
+    ]);
 
     output.success();
     let nodes: Vec<serde_json::Value> = output

@@ -1,0 +1,411 @@
+//! One query for many tests. The built-in generic tests of one node are
+//! evaluated together: a single aggregate query over the node's relation
+//! counts, for every test at once, what that test's own query
+//! (`src/adapter/macros/generic_tests.sql`) would return as failing rows.
+//! Tests that need a value's count (unique, distribution) or a whole group
+//! (unique_combination) get a window over the rows; relationships gets an
+//! `exists` flag per row. Each test keeps its own `where`. The SQL differs
+//! between warehouses only in the few spots [`Dialect`] names.
+
+use std::fmt::Write as _;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde_json::Value;
+
+use crate::adapter::AdapterKind;
+use crate::project::data_tests::GenericTest;
+
+/// The warehouse-specific spellings the batched SQL needs.
+#[derive(Debug, Clone, Copy)]
+pub struct Dialect(pub AdapterKind);
+
+impl Dialect {
+    /// A string literal, escaped as `sb_string_literal` escapes it.
+    pub fn string_literal(self, text: &str) -> String {
+        match self.0 {
+            AdapterKind::Duckdb => format!("'{}'", text.replace('\'', "''")),
+            AdapterKind::Bigquery => {
+                format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
+            }
+        }
+    }
+
+    /// `expression` cast to the string type, as `sb_cast_string` casts it.
+    pub fn cast_string(self, expression: &str) -> String {
+        match self.0 {
+            AdapterKind::Duckdb => format!("cast({expression} as varchar)"),
+            AdapterKind::Bigquery => format!("cast({expression} as string)"),
+        }
+    }
+
+    /// A whole row of `alias` as one readable string.
+    pub fn row_text(self, alias: &str) -> String {
+        match self.0 {
+            AdapterKind::Duckdb => format!("cast({alias} as varchar)"),
+            AdapterKind::Bigquery => format!("to_json_string({alias})"),
+        }
+    }
+}
+
+/// What one batched test counts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Check {
+    NotNull {
+        column: String,
+    },
+    Unique {
+        column: String,
+    },
+    AcceptedValues {
+        column: String,
+        values: Vec<Value>,
+        quote: bool,
+    },
+    AcceptedRange {
+        column: String,
+        min: Option<String>,
+        max: Option<String>,
+        inclusive: bool,
+    },
+    ExpressionIsTrue {
+        expression: String,
+    },
+    RowCount {
+        min: Option<String>,
+        max: Option<String>,
+    },
+    Distribution {
+        column: String,
+        expected: Vec<(String, String)>,
+        tolerance: String,
+    },
+    UniqueCombination {
+        columns: Vec<String>,
+    },
+    Relationships {
+        column: String,
+        /// The rendered parent relation.
+        to: String,
+        field: String,
+    },
+}
+
+/// The tests that can be batched; their names are also their macros'.
+pub const BATCHABLE: &[&str] = &[
+    "not_null",
+    "unique",
+    "accepted_values",
+    "accepted_range",
+    "expression_is_true",
+    "row_count",
+    "distribution",
+    "unique_combination",
+    "relationships",
+];
+
+/// A test as Jinja renders a value with `{{ value }}`.
+fn rendered(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => "none".into(),
+        other => other.to_string(),
+    }
+}
+
+fn is_identifier(text: &str) -> bool {
+    static IDENT: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new("^[A-Za-z_][A-Za-z0-9_]*$").expect("valid regex"));
+    IDENT.is_match(text)
+}
+
+/// Reads a built-in generic test into a [`Check`]. `relation_of` renders the
+/// relation a `to: ref(...)`/`source(...)` argument names. `None` when the
+/// test is not one sb batches.
+pub fn check_of(test: &GenericTest, relation_of: impl Fn(&str) -> Option<String>) -> Option<Check> {
+    let arg = |name: &str| test.args.get(name).filter(|v| !v.is_null());
+    let column = test.column.clone();
+    Some(match test.test_name.as_str() {
+        "not_null" => Check::NotNull { column: column? },
+        "unique" => Check::Unique { column: column? },
+        "accepted_values" => Check::AcceptedValues {
+            column: column?,
+            values: arg("values")?.as_array()?.clone(),
+            quote: arg("quote").is_none_or(|q| q.as_bool().unwrap_or(true)),
+        },
+        "accepted_range" => Check::AcceptedRange {
+            column: column?,
+            min: arg("min_value").map(rendered),
+            max: arg("max_value").map(rendered),
+            inclusive: arg("inclusive").is_none_or(|q| q.as_bool().unwrap_or(true)),
+        },
+        "expression_is_true" => {
+            let expression = rendered(arg("expression")?);
+            Check::ExpressionIsTrue {
+                expression: match column {
+                    Some(column) => format!("{column} {expression}"),
+                    None => expression,
+                },
+            }
+        }
+        "row_count" => Check::RowCount {
+            min: arg("min").map(rendered),
+            max: arg("max").map(rendered),
+        },
+        "distribution" => Check::Distribution {
+            column: column?,
+            expected: arg("expected")?
+                .as_object()?
+                .iter()
+                .map(|(value, share)| (value.clone(), rendered(share)))
+                .collect(),
+            tolerance: arg("tolerance").map_or_else(|| "0.05".to_string(), rendered),
+        },
+        "unique_combination" => Check::UniqueCombination {
+            columns: arg("columns")?
+                .as_array()?
+                .iter()
+                .map(|c| c.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()?,
+        },
+        "relationships" => {
+            let column = column?;
+            let field = arg("field")?.as_str()?.to_string();
+            if !is_identifier(&column) || !is_identifier(&field) {
+                return None;
+            }
+            Check::Relationships {
+                column,
+                to: relation_of(arg("to")?.as_str()?)?,
+                field,
+            }
+        }
+        _ => return None,
+    })
+}
+
+/// One test in a batch: its node index, what it counts and its `where`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchTest {
+    pub index: usize,
+    pub check: Check,
+    pub where_clause: Option<String>,
+}
+
+/// The aggregate query over `relation` whose column `sb_t<k>` is the number
+/// of failures of `tests[k]`.
+pub fn batch_sql(dialect: Dialect, relation: &str, tests: &[BatchTest]) -> String {
+    let mut extra = Vec::new();
+    let mut counts = Vec::new();
+    for (k, test) in tests.iter().enumerate() {
+        let w = test
+            .where_clause
+            .as_deref()
+            .map_or_else(|| "true".to_string(), |w| format!("({w})"));
+        let count = |condition: &str| format!("count(case when {w} and ({condition}) then 1 end)");
+        // Per value (or group) of `keys`: how many rows pass `where`, and
+        // one row to count the value by, a passing one when there is one.
+        let mut windows = |keys: &str| {
+            extra.push(format!(
+                "count(case when {w} then 1 end) over (partition by {keys}) as sb_n_{k}"
+            ));
+            extra.push(format!(
+                "row_number() over (partition by {keys} order by case when {w} then 0 else 1 end) as sb_r_{k}"
+            ));
+        };
+        let expression = match &test.check {
+            Check::NotNull { column } => count(&format!("{column} is null")),
+            Check::Unique { column } => {
+                windows(column);
+                count(&format!(
+                    "{column} is not null and sb_n_{k} > 1 and sb_r_{k} = 1"
+                ))
+            }
+            Check::AcceptedValues {
+                column,
+                values,
+                quote,
+            } => {
+                let list = values
+                    .iter()
+                    .map(|v| {
+                        if *quote {
+                            dialect.string_literal(&rendered(v))
+                        } else {
+                            rendered(v)
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                format!(
+                    "count(distinct case when {w} and ({column} not in ({list})) then {column} end)"
+                )
+            }
+            Check::AcceptedRange {
+                column,
+                min,
+                max,
+                inclusive,
+            } => {
+                let eq = if *inclusive { "=" } else { "" };
+                let mut within = String::from("true");
+                if let Some(min) = min {
+                    let _ = write!(within, " and {column} >{eq} {min}");
+                }
+                if let Some(max) = max {
+                    let _ = write!(within, " and {column} <{eq} {max}");
+                }
+                count(&format!("not ({within})"))
+            }
+            Check::ExpressionIsTrue { expression } => count(&format!("not ({expression})")),
+            Check::RowCount { min, max } => {
+                let rows = format!("count(case when {w} then 1 end)");
+                let mut outside = String::from("false");
+                if let Some(min) = min {
+                    let _ = write!(outside, " or {rows} < {min}");
+                }
+                if let Some(max) = max {
+                    let _ = write!(outside, " or {rows} > {max}");
+                }
+                format!("case when {outside} then 1 else 0 end")
+            }
+            Check::Distribution {
+                column,
+                expected,
+                tolerance,
+            } => {
+                let text = dialect.cast_string(column);
+                let total = count(&format!("{column} is not null"));
+                let mut parts = Vec::new();
+                for (value, share) in expected {
+                    let n = count(&format!("{text} = {}", dialect.string_literal(value)));
+                    parts.push(format!(
+                        "case when abs(coalesce({n} / nullif({total}, 0), 0) - {share}) > {tolerance} then 1 else 0 end"
+                    ));
+                }
+                windows(column);
+                extra.push(format!(
+                    "count(case when {w} and {column} is not null then 1 end) over () as sb_total_{k}"
+                ));
+                let keys = expected
+                    .iter()
+                    .map(|(value, _)| dialect.string_literal(value))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                parts.push(count(&format!(
+                    "{column} is not null and {text} not in ({keys}) and sb_r_{k} = 1 \
+                     and abs(coalesce(sb_n_{k} / nullif(sb_total_{k}, 0), 0) - 0) > {tolerance}"
+                )));
+                parts.join("\n        + ")
+            }
+            Check::UniqueCombination { columns } => {
+                windows(&columns.join(", "));
+                count(&format!("sb_n_{k} > 1 and sb_r_{k} = 1"))
+            }
+            Check::Relationships { column, to, field } => {
+                extra.push(format!(
+                    "case when exists (select 1 from {to} as sb_parent where sb_parent.{field} = sb_base.{column}) then 1 else 0 end as sb_m_{k}"
+                ));
+                count(&format!("{column} is not null and sb_m_{k} = 0"))
+            }
+        };
+        counts.push(format!("    {expression} as sb_t{k}"));
+    }
+    let mut sql = String::from("with sb_rows as (\n    select\n        sb_base.*");
+    for column in &extra {
+        let _ = write!(sql, ",\n        {column}");
+    }
+    let _ = write!(
+        sql,
+        "\n    from {relation} as sb_base\n)\nselect\n{}\nfrom sb_rows",
+        counts.join(",\n")
+    );
+    sql
+}
+
+/// One query that returns the first `per_test` failing rows of each test,
+/// as `(sb_test, sb_row)` pairs; `tests` are `(unique id, test SQL)`.
+pub fn samples_sql(dialect: Dialect, tests: &[(&str, &str)], per_test: usize) -> String {
+    tests
+        .iter()
+        .map(|(id, sql)| {
+            format!(
+                "(select {} as sb_test, {} as sb_row\nfrom (\n{}\n) as sb_failing_row\norder by sb_row\nlimit {per_test})",
+                dialect.string_literal(id),
+                dialect.row_text("sb_failing_row"),
+                strip_trailing(sql)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\nunion all\n")
+}
+
+/// One test's own query, wrapped to return its failure count (capped at
+/// `limit`) on every row and the first `per_test` failing rows as text.
+pub fn single_sql(dialect: Dialect, sql: &str, limit: Option<u64>, per_test: usize) -> String {
+    let inner = match limit {
+        Some(limit) => format!(
+            "select * from (\n{}\n) as sb_limited limit {limit}",
+            strip_trailing(sql)
+        ),
+        None => strip_trailing(sql).to_string(),
+    };
+    format!(
+        "select {} as sb_row, count(*) over () as sb_failures\nfrom (\n{inner}\n) as sb_failing_row\norder by sb_row\nlimit {per_test}",
+        dialect.row_text("sb_failing_row")
+    )
+}
+
+/// SQL without a trailing `;`, so it can be wrapped.
+pub fn strip_trailing(sql: &str) -> &str {
+    sql.trim().trim_end_matches(';').trim_end()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_query_holds_every_test() {
+        let tests = vec![
+            BatchTest {
+                index: 0,
+                check: Check::NotNull {
+                    column: "id".into(),
+                },
+                where_clause: None,
+            },
+            BatchTest {
+                index: 1,
+                check: Check::Unique {
+                    column: "id".into(),
+                },
+                where_clause: Some("day > 1".into()),
+            },
+        ];
+        let sql = batch_sql(Dialect(AdapterKind::Duckdb), "\"main\".\"t\"", &tests);
+        assert!(
+            sql.contains("count(case when true and (id is null) then 1 end) as sb_t0"),
+            "{sql}"
+        );
+        assert!(sql.contains("over (partition by id) as sb_n_1"), "{sql}");
+        assert!(
+            sql.contains("(day > 1) and (id is not null and sb_n_1 > 1 and sb_r_1 = 1)"),
+            "{sql}"
+        );
+        assert_eq!(sql.matches("from \"main\".\"t\"").count(), 1);
+    }
+
+    #[test]
+    fn literals_follow_the_warehouse() {
+        assert_eq!(
+            Dialect(AdapterKind::Duckdb).string_literal("it's"),
+            "'it''s'"
+        );
+        assert_eq!(
+            Dialect(AdapterKind::Bigquery).string_literal("it's"),
+            "'it\\'s'"
+        );
+    }
+}
