@@ -24,3 +24,4 @@ select
     rank() over (partition by c.genre_name order by coalesce(p.views, 0) desc) as rank_in_genre
 from {{ ref('stg_content') }} as c
 left join per_title as p on p.content_id = c.content_id
+order by c.genre_name, rank_in_genre, c.content_id

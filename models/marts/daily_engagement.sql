@@ -13,3 +13,4 @@ from {{ ref('stg_viewing_events') }}
 where event_date >= (select max(event_date) from {{ this }})
 {% endif %}
 group by event_date
+order by event_date

@@ -13,3 +13,4 @@ select
     round(avg(completion_rate), 4) as avg_completion_rate
 from {{ ref('stg_viewing_events') }}
 group by device_type
+order by events desc

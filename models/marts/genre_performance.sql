@@ -24,3 +24,4 @@ select
     round({{ safe_divide('coalesce(v.views, 0)', 'l.titles') }}, 1) as views_per_title
 from library as l
 left join viewing as v on v.genre_name = l.genre_name
+order by views desc, l.genre_name

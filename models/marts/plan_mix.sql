@@ -27,3 +27,4 @@ select
 from users as u
 left join viewing as v on v.plan_name = u.plan_name
 left join {{ ref('stg_subscription_plans') }} as p on p.plan_name = u.plan_name
+order by u.subscribers desc
