@@ -91,6 +91,18 @@ impl Project {
             std::fs::create_dir_all(&destination).expect("create folder");
             copy_tree(&root.join(folder), &destination);
         }
+        // The project's singular tests sit beside the crate's own tests.
+        std::fs::create_dir_all(project.path().join("tests")).expect("create tests");
+        for entry in std::fs::read_dir(root.join("tests")).expect("read tests") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "sql") {
+                let name = path.file_name().expect("file name");
+                std::fs::copy(&path, project.path().join("tests").join(name)).expect("copy test");
+            }
+        }
+        if root.join("dashboards").is_dir() {
+            copy_tree(&root.join("dashboards"), &project.path().join("dashboards"));
+        }
         project
     }
 
