@@ -902,4 +902,10 @@ fn a_broken_where_errors_only_its_own_test_in_a_batch() {
                 .unwrap()
         )
     );
+    // The batch, a catalog read to rule out a missing column, one query
+    // per test, and one more catalog read for the test that failed again.
+    assert_eq!(
+        result_of(&run, "unique_pets_id")["adapter_response"]["queries"],
+        6
+    );
 }
