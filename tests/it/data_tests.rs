@@ -749,7 +749,14 @@ impl sb::adapter::Connection for CountingConnection {
 
 /// Runs the tests of model `model` in-process through a warehouse that
 /// counts every call; returns the calls and each test's status.
-fn warehouse_calls(project: &Project, model: &str, batching: bool) -> (usize, Vec<String>) {
+/// With `with_model`, the model is selected too, as in `sb build`, where its
+/// tests wait for it.
+fn warehouse_calls(
+    project: &Project,
+    model: &str,
+    batching: bool,
+    with_model: bool,
+) -> (usize, Vec<String>) {
     use sb::execute::testing::TestPlan;
     let options = sb::project::LoadOptions {
         project_dir: project.path().to_path_buf(),
@@ -776,7 +783,11 @@ fn warehouse_calls(project: &Project, model: &str, batching: bool) -> (usize, Ve
         calls: std::sync::Arc::default(),
     };
     let pool = sb::execute::ConnectionPool::new(&counting);
-    let plan = TestPlan::new(&compiled, &tests, batching);
+    let mut selected = tests.clone();
+    if with_model {
+        selected.extend(compiled.find(sb::resource::ResourceType::Model, model));
+    }
+    let plan = TestPlan::new(&compiled, &selected, batching);
     let statuses = tests
         .iter()
         .map(|&i| plan.run(i, &pool).status.as_str().to_string())
@@ -791,11 +802,15 @@ fn warehouse_calls(project: &Project, model: &str, batching: bool) -> (usize, Ve
 fn ten_column_tests_on_one_model_cost_one_query() {
     let project = equivalence_project();
 
-    let (batched, statuses) = warehouse_calls(&project, "wide", true);
+    let (batched, statuses) = warehouse_calls(&project, "wide", true, false);
     assert_eq!(statuses, vec!["pass"; 10]);
     assert_eq!(batched, 1, "one warehouse call for ten tests");
 
-    let (single, statuses) = warehouse_calls(&project, "wide", false);
+    let (built, statuses) = warehouse_calls(&project, "wide", true, true);
+    assert_eq!(statuses, vec!["pass"; 10]);
+    assert_eq!(built, 1, "one call in a build too");
+
+    let (single, statuses) = warehouse_calls(&project, "wide", false, false);
     assert_eq!(statuses, vec!["pass"; 10]);
     assert_eq!(single, 10, "one call per test without batching");
 }
