@@ -549,12 +549,7 @@ fn resolve_sql(
             find_relation(compiled, name).ok_or_else(|| {
                 let close = closest_names(name, chartable_names(compiled), 3);
                 Diagnostic::error(format!("chart {label} refs unknown model `{name}`"))
-                    .at(Location::find(
-                        &file.path,
-                        &file.source,
-                        &quoted(name, &file.source, line),
-                        line,
-                    ))
+                    .at(inside_quotes(file, name, line))
                     .help(did_you_mean(&close).unwrap_or_else(|| {
                         "name a model or seed of the project (see `sb ls`)".to_owned()
                     }))
@@ -584,12 +579,7 @@ fn resolve_sql(
                         .collect();
                     let close = closest_names(&wanted, names.iter().map(String::as_str), 3);
                     Diagnostic::error(format!("chart {label} reads unknown source `{wanted}`"))
-                        .at(Location::find(
-                            &file.path,
-                            &file.source,
-                            &quoted(table, &file.source, line),
-                            line,
-                        ))
+                        .at(inside_quotes(file, table, line))
                         .help(did_you_mean(&close).unwrap_or_else(|| {
                             "declare the source in schema YAML (`sources:`)".to_owned()
                         }))
@@ -619,14 +609,24 @@ fn resolve_sql(
     Ok((out, reads))
 }
 
-/// `'name'` or `"name"`, however the YAML quotes it, for locating a ref.
-fn quoted(name: &str, source: &str, _line: usize) -> String {
+/// Where `'name'` (or `"name"`) is written in a chart's SQL, without the quotes.
+fn inside_quotes(file: &YamlFile, name: &str, line: usize) -> Location {
     let single = format!("'{name}'");
-    if source.contains(&single) {
+    let quoted = if file.source.contains(&single) {
         single
     } else {
         format!("\"{name}\"")
+    };
+    let mut location = Location::find(&file.path, &file.source, &quoted, line);
+    if location
+        .source_line
+        .as_deref()
+        .is_some_and(|text| text.contains(&quoted))
+    {
+        location.column += 1;
+        location.len = name.chars().count().max(1);
     }
+    location
 }
 
 /// The relation a model, seed or source reads from; `None` for ephemerals.
