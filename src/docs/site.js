@@ -250,7 +250,10 @@
       if (what === "out") zoomAt(1 / 1.3, s.w / 2, s.h / 2);
       if (what === "fit") fit();
     });
-    if (focus != null && place[focus]) centreOn(focus); else fit();
+    // A small graph is shown whole; a large one centred on the focus.
+    var whole = size();
+    var fitScale = Math.min(whole.w / (GRAPH.width + 40), whole.h / (GRAPH.height + 40));
+    if (focus != null && place[focus] && fitScale < 0.6) centreOn(focus); else fit();
     return { nodes: GRAPH.nodes.length, edges: GRAPH.edges.length,
       drawnNodes: nodeLayer.childNodes.length, drawnEdges: edgeLayer.childNodes.length,
       lit: Object.keys(lit).length };
@@ -517,7 +520,13 @@
     if (node.parents.length) fact("depends on", node.parents.map(function (i) { return nodeLink(NODES[i]); }).join(", "));
     if (node.children.length) fact("used by", node.children.map(function (i) { return nodeLink(NODES[i]); }).join(", "));
     html += "</table>";
-
+    main.innerHTML = html;
+    var graphInfo = null;
+    if (node.type !== "test") {
+      main.appendChild(el("h2", {}, "Lineage"));
+      graphInfo = drawGraph(main, node.index);
+    }
+    html = "";
     if (node.columns.length) {
       html += "<h2>Columns</h2><table class=\"grid\"><tr><th>Name</th><th>Type</th><th>Description</th><th>Tests</th></tr>";
       node.columns.forEach(function (c) {
@@ -536,12 +545,7 @@
         }).join("") + "</ul>";
       }
     }
-    main.innerHTML = html;
-    var graphInfo = null;
-    if (node.type !== "test") {
-      main.appendChild(el("h2", {}, "Lineage"));
-      graphInfo = drawGraph(main, node.index);
-    }
+    main.appendChild(el("div", {}, html));
     var code = node.compiled || node.raw;
     if (code) {
       main.appendChild(el("h2", {}, "SQL"));
