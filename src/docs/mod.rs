@@ -87,8 +87,9 @@ pub fn generate(compiled: &CompiledProject, reporter: &Reporter) -> Result<Site,
     let missing = data.iter().filter(|d| d.missing.is_some()).count();
     if missing > 0 {
         reporter.warning(&format!(
-            "{missing} of {charts} chart{} have no data: the models they read are not built; run `sb build`, then `sb docs`",
-            if charts == 1 { "" } else { "s" }
+            "{missing} of {charts} chart{} {} no data: the models they read are not built; run `sb build`, then `sb docs`",
+            plural(charts),
+            if missing == 1 { "has" } else { "have" }
         ));
     }
     reporter.info(&format!(
