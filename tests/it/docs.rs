@@ -524,3 +524,40 @@ fn lineage_of_three_hundred_models_draws_in_the_browser_and_a_thousand_generate_
     assert_eq!(check["graph"]["drawnNodes"], 300, "{check:#}");
     assert_eq!(check["graph"]["drawnEdges"], 295, "{check:#}");
 }
+
+#[test]
+fn facets_colours_and_aggregates_split_and_sum_the_rows() {
+    let project = Project::new()
+        .file(
+            "models/views.sql",
+            "select * from (values ('2026-01-01', 'Basic', 'TV', 3), ('2026-01-01', 'Basic', 'Mobile', 2), \
+             ('2026-01-01', 'Basic', 'TV', 4), ('2026-01-02', 'Premium', 'TV', 5), ('2026-01-02', 'Basic', 'TV', 1)) \
+             as t(day, plan_name, device, views)",
+        )
+        .file(
+            "dashboards/usage.yml",
+            "title: Usage\ncharts:\n  - title: Views per device by plan\n    type: bar\n    model: views\n    x: device\n    y: views\n    facet: plan_name\n    agg: sum\n  - title: Daily views\n    type: area\n    model: views\n    x: day\n    y: views\n    color: plan_name\n    agg: sum\n    stacked: true\n",
+        );
+    project.sb(&["run"]).success();
+    project.sb(&["docs"]).success();
+
+    let document = site_document(&project);
+    let per_device = &document["dashboards"][0]["charts"][0]["data"];
+    assert_eq!(
+        per_device["rows"],
+        serde_json::json!([
+            ["Mobile", "Basic", 2],
+            ["TV", "Basic", 8],
+            ["TV", "Premium", 5]
+        ]),
+        "summed per device and plan: {per_device}"
+    );
+
+    let check = open_site(&project, "#/dashboard/usage");
+    let charts = check["charts"].as_array().expect("charts");
+    assert_eq!(charts[0]["traces"], 2, "one trace per facet: {check:#}");
+    assert_eq!(charts[0]["points"], 3, "{check:#}");
+    assert_eq!(charts[1]["traces"], 2, "one trace per colour: {check:#}");
+    assert_eq!(charts[1]["points"], 3, "{check:#}");
+    assert!(charts.iter().all(|c| c["rendered"] == true), "{check:#}");
+}
