@@ -302,48 +302,66 @@
   function figure(chart) {
     var data = chart.data;
     var traces = [];
+    var round = chart.type === "pie" || chart.type === "donut";
+    var axes = !round && chart.type !== "table";
     var facets = chart.facet ? distinct(column(data, chart.facet)).slice(0, 12) : [null];
-    var cols = Math.min(facets.length, chart.type === "pie" || chart.type === "donut" ? 3 : 2);
+    var cols = Math.min(facets.length, round ? 3 : 2);
     var rowsN = Math.ceil(facets.length / cols);
     var layout = {
       paper_bgcolor: "#1c1c1c", plot_bgcolor: "#141414",
       font: { color: "#e5e5e5", family: "Helvetica Neue, Arial, sans-serif", size: 12 },
-      colorway: PALETTE, height: chart.height * (facets.length > 2 ? Math.min(rowsN, 4) / 1.5 : 1),
-      margin: { l: 50, r: 20, t: facets.length > 1 ? 40 : 20, b: 50 },
-      legend: { orientation: "h", y: -0.18, font: { color: "#cfcfcf" } },
+      colorway: PALETTE,
+      height: rowsN > 1 ? Math.round(chart.height * 0.7 * rowsN) : chart.height,
+      margin: { l: 50, r: 20, t: facets.length > 1 ? 30 : 20, b: 50 },
+      legend: { orientation: "h", y: rowsN > 1 ? -0.08 : -0.18, font: { color: "#cfcfcf" } },
       hoverlabel: { bgcolor: "#0b0b0b", bordercolor: "#E50914", font: { color: "#fff" } },
       barmode: chart.stacked ? "stack" : "group",
       showlegend: true,
       annotations: []
     };
-    if (facets.length > 1 && chart.type !== "pie" && chart.type !== "donut" && chart.type !== "table") {
-      layout.grid = { rows: rowsN, columns: cols, pattern: "independent" };
-    }
+    // One colour per series name (or pie slice) across every facet.
+    var colours = {};
+    var colourOf = function (name) {
+      if (!(name in colours)) colours[name] = PALETTE[Object.keys(colours).length % PALETTE.length];
+      return colours[name];
+    };
+    if (round) distinct(column(data, chart.x)).forEach(colourOf);
     var legendSeen = {};
+    var gapX = 0.08, gapY = rowsN > 1 ? 0.16 / rowsN + 0.06 : 0;
     facets.forEach(function (facetValue, f) {
-      var axisSuffix = f === 0 ? "" : String(f + 1);
+      var suffix = f === 0 ? "" : String(f + 1);
+      var r = Math.floor(f / cols), c = f % cols;
+      var xDomain = [c / cols + (c > 0 ? gapX / 2 : 0), (c + 1) / cols - (c < cols - 1 ? gapX / 2 : 0)];
+      var yDomain = [1 - (r + 1) / rowsN + (r < rowsN - 1 ? gapY : 0), 1 - r / rowsN - (r > 0 ? 0.02 : 0)];
       var part = facetValue === null ? data : sub(data, rowsWhere(data, chart.facet, facetValue));
-      var made = series(chart, part, f, facets.length, cols, rowsN);
-      made.forEach(function (trace) {
-        if (chart.type !== "pie" && chart.type !== "donut" && chart.type !== "table") {
-          trace.xaxis = "x" + axisSuffix;
-          trace.yaxis = "y" + axisSuffix;
+      series(chart, part, { x: xDomain, y: yDomain }, facets.length > 1).forEach(function (trace) {
+        if (axes) {
+          trace.xaxis = "x" + suffix;
+          trace.yaxis = "y" + suffix;
         }
-        if (trace.name != null) {
+        if (round) {
+          trace.marker.colors = trace.labels.map(function (label) { return colourOf(keyOf(label)); });
+        } else if (trace.name != null && trace.type !== "heatmap" && trace.type !== "table") {
+          var colour = colourOf(trace.name);
+          trace.marker = Object.assign({}, trace.marker || {}, { color: colour });
+          if (trace.type === "scatter" || trace.type === "box") trace.line = Object.assign({}, trace.line || {}, { color: colour });
+          if (trace.fill) trace.fillcolor = colour + "66";
           trace.legendgroup = trace.name;
           if (legendSeen[trace.name]) trace.showlegend = false;
           legendSeen[trace.name] = true;
         }
         traces.push(trace);
       });
-      if (chart.type !== "pie" && chart.type !== "donut" && chart.type !== "table") {
-        layout["xaxis" + axisSuffix] = axisStyle(chart.horizontal ? chart.y.join(", ") : chart.x);
-        layout["yaxis" + axisSuffix] = axisStyle(chart.horizontal ? chart.x : chart.y.join(", "));
+      if (axes) {
+        var bottom = r === rowsN - 1 || f + cols >= facets.length;
+        var xTitle = bottom ? (chart.horizontal ? chart.y.join(", ") : chart.x) : "";
+        var yTitle = c === 0 ? (chart.horizontal ? chart.x : chart.y.join(", ")) : "";
+        layout["xaxis" + suffix] = Object.assign(axisStyle(xTitle), { domain: xDomain, anchor: "y" + suffix });
+        layout["yaxis" + suffix] = Object.assign(axisStyle(yTitle), { domain: yDomain, anchor: "x" + suffix });
       }
       if (facetValue !== null) {
-        var r = Math.floor(f / cols), c = f % cols;
         layout.annotations.push({ text: "<b>" + esc(facetValue) + "</b>", showarrow: false,
-          xref: "paper", yref: "paper", x: (c + 0.5) / cols, y: 1 - r / rowsN + 0.02,
+          xref: "paper", yref: "paper", x: (xDomain[0] + xDomain[1]) / 2, y: yDomain[1],
           xanchor: "center", yanchor: "bottom", font: { color: "#E50914", size: 12 } });
       }
     });
@@ -352,7 +370,7 @@
   }
 
   // The traces of one facet: one per colour value, or one per y column.
-  function series(chart, data, f, facets, cols, rowsN) {
+  function series(chart, data, domain, faceted) {
     var type = chart.type;
     var x = chart.x, ys = chart.y || [];
     if (type === "table") {
@@ -365,13 +383,10 @@
           align: "left", height: 24 } }];
     }
     if (type === "pie" || type === "donut") {
-      var r = Math.floor(f / cols), c = f % cols;
       return [{ type: "pie", labels: column(data, x), values: column(data, ys[0]),
         hole: type === "donut" ? 0.55 : 0, sort: false, name: null,
-        marker: { colors: PALETTE, line: { color: "#141414", width: 2 } },
-        textfont: { color: "#fff" },
-        domain: facets > 1 ? { row: r, column: c, x: [c / cols, (c + 1) / cols],
-          y: [1 - (r + 1) / rowsN, 1 - r / rowsN - 0.06] } : undefined }];
+        marker: { line: { color: "#141414", width: 2 } },
+        domain: faceted ? { x: domain.x, y: [domain.y[0], domain.y[1] - 0.08] } : undefined }];
     }
     if (type === "heatmap") {
       var xs = distinct(column(data, x)), yv = distinct(column(data, ys[0]));
