@@ -202,7 +202,7 @@ fn dashboard(
     let mut errors = Vec::new();
     for key in top.keys() {
         if !DASHBOARD_KEYS.contains(&key.as_str()) {
-            errors.push(unknown_key(file, key, 1, "dashboard", DASHBOARD_KEYS));
+            errors.push(unknown_key(file, key, 1, "a dashboard", DASHBOARD_KEYS));
         }
     }
     let name = file.path.file_stem().map_or_else(
@@ -261,17 +261,23 @@ fn chart(
             ))
             .help("write each chart as `- type: bar` followed by `model:`, `x:` and `y:`"));
     };
-    for key in map.keys() {
-        if !CHART_KEYS.contains(&key.as_str()) {
-            return Err(unknown_key(file, key, line, "chart", CHART_KEYS));
-        }
-    }
     let title = text(map.get("title")).unwrap_or_default();
     let label = if title.is_empty() {
         format!("#{}", id.rsplit('-').next().unwrap_or_default())
     } else {
         format!("`{title}`")
     };
+    for key in map.keys() {
+        if !CHART_KEYS.contains(&key.as_str()) {
+            return Err(unknown_key(
+                file,
+                key,
+                line,
+                &format!("chart {label}"),
+                CHART_KEYS,
+            ));
+        }
+    }
     let kind = match map.get("type") {
         Some(Value::String(kind)) if CHART_TYPES.contains(&kind.as_str()) => kind.clone(),
         Some(other) => {
@@ -892,7 +898,12 @@ fn value_on_line(path: &Path, source: &str, at_key: &Location, value: &str) -> O
         .char_indices()
         .nth(at_key.column.saturating_sub(1))
         .map_or(0, |(i, _)| i);
-    let found = text.get(after_key..)?.find(value)? + after_key;
+    // Search after the colon, so `x: x` finds the value, not the key.
+    let after_colon = text
+        .get(after_key..)?
+        .find(':')
+        .map_or(after_key, |i| after_key + i + 1);
+    let found = text.get(after_colon..)?.find(value)? + after_colon;
     let column = text.get(..found)?.chars().count() + 1;
     Some(Location::from_line_col(
         path,
@@ -940,7 +951,7 @@ fn item_lines(source: &str, key: &str) -> Vec<usize> {
 
 fn unknown_key(file: &YamlFile, key: &str, line: usize, what: &str, known: &[&str]) -> Diagnostic {
     let close = closest_names(key, known.iter().copied(), 3);
-    Diagnostic::error(format!("unknown key `{key}` in a {what}"))
+    Diagnostic::error(format!("unknown key `{key}` in {what}"))
         .at(file.locate_key(key, line))
         .help(did_you_mean(&close).unwrap_or_else(|| format!("use one of: {}", known.join(", "))))
 }
@@ -957,6 +968,14 @@ fn text(value: Option<&Value>) -> Option<String> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_value_is_found_after_its_key() {
+        let source = "charts:\n  - x: x\n";
+        let at_key = crate::project::yaml::locate_key(Path::new("d.yml"), source, "x", 2);
+        let found = value_on_line(Path::new("d.yml"), source, &at_key, "x").unwrap();
+        assert_eq!((found.line, found.column), (2, 8));
+    }
 
     #[test]
     fn finds_the_first_line_of_every_chart() {
