@@ -476,6 +476,7 @@
           result.points = plot.data.reduce(function (n, t) { return n + pointsOf(t); }, 0);
           result.drawn = plot.querySelectorAll(
             "g.trace, g.slice, g.hm, image, g.table-control-view, g.column-block").length;
+          result.paper = plot.layout.paper_bgcolor;
           result.rendered = plot.querySelector(".main-svg") !== null && result.traces > 0 &&
             result.points > 0 && result.drawn > 0;
           return result;
@@ -593,13 +594,14 @@
         esc((n.description || "").slice(0, 140)) + "</span></li>";
     });
     main.innerHTML = html + "</ul>";
+    return found.length;
   }
 
   // ---------------------------------------------------------------- router and self-check
   var main = document.getElementById("main");
   var selfcheck = document.getElementById("sb-selfcheck");
 
-  function report(route, graph, charts) {
+  function report(route, graph, charts, extra) {
     var external = [];
     if (window.performance && performance.getEntriesByType) {
       performance.getEntriesByType("resource").forEach(function (entry) {
@@ -612,7 +614,9 @@
     selfcheck.textContent = JSON.stringify({
       route: route, ready: true, plotly: typeof Plotly === "undefined" ? null : Plotly.version,
       nodes: NODES.length, graph: graph, charts: charts || [], errors: window.sbErrors.slice(),
-      external: external, title: document.title
+      external: external, title: document.title, found: extra && extra.found,
+      theme: { background: getComputedStyle(document.body).backgroundColor,
+        accent: getComputedStyle(document.querySelector(".logo")).color }
     });
   }
 
@@ -636,8 +640,7 @@
         main.appendChild(el("h1", {}, "Lineage graph"));
         report(hash, drawGraph(main, null));
       } else if (hash.indexOf("search/") === 0) {
-        searchPage(hash.slice(7), main);
-        report(hash, null);
+        report(hash, null, null, { found: searchPage(hash.slice(7), main) });
       } else {
         report("", overview(main));
       }

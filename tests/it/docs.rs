@@ -204,6 +204,7 @@ fn example_dashboards_render_every_chart_offline_in_headless_chromium() {
         );
         for chart in charts {
             assert_eq!(chart["rendered"], true, "chart not drawn: {chart}");
+            assert_eq!(chart["paper"], "#1c1c1c", "dark charts: {chart}");
             assert!(chart["traces"].as_u64() > Some(0), "{chart}");
             assert!(chart["points"].as_u64() > Some(0), "no data in {chart}");
         }
@@ -221,6 +222,8 @@ fn example_dashboards_render_every_chart_offline_in_headless_chromium() {
     }
 
     let home = open_site(&project, "");
+    assert_eq!(home["theme"]["background"], "rgb(20, 20, 20)", "#141414");
+    assert_eq!(home["theme"]["accent"], "rgb(229, 9, 20)", "#E50914");
     let graph = &home["graph"];
     assert_eq!(graph["drawnNodes"], graph["nodes"], "{home:#}");
     assert!(graph["drawnNodes"].as_u64() >= Some(19), "{home:#}");
@@ -273,6 +276,7 @@ fn pages_document_every_node_with_catalog_types_tests_sql_and_last_run() {
     let revenue = node(&document, "model.sb_test.revenue");
     assert_eq!(revenue["description"], "Yearly price per plan.");
     assert_eq!(revenue["materialized"], "table");
+    assert_eq!(revenue["config"]["materialized"], "table");
     assert_eq!(revenue["columns"][0]["name"], "plan_name");
     assert_eq!(revenue["columns"][0]["type"], "VARCHAR");
     assert_eq!(revenue["columns"][0]["tests"][1], "unique");
@@ -332,6 +336,11 @@ fn search_and_pages_work_in_the_browser() {
 
     let found = open_site(&project, "#/search/order_status");
     assert_eq!(found["route"], "search/order_status");
+    assert_eq!(
+        found["found"], 1,
+        "only `orders` has that column: {found:#}"
+    );
+    assert_eq!(open_site(&project, "#/search/order")["found"], 2);
     let page = open_site(&project, "#/node/model.sb_test.customers");
     assert_eq!(page["graph"]["lit"], 1, "{page:#}");
 }
