@@ -274,7 +274,10 @@ fn site_document(
     for index in 0..count {
         let node = &project.nodes[index];
         let state = &compiled.nodes[index];
-        let relation = dashboards::relation(compiled, index);
+        // A test's relation is where `store_failures` would keep its rows,
+        // not something it builds; its page leaves it out.
+        let relation = dashboards::relation(compiled, index)
+            .filter(|_| node.resource_type != ResourceType::Test);
         let warehouse_columns = relation
             .as_ref()
             .and_then(|r| catalog.and_then(|c| c.get(&catalog_key(r))));

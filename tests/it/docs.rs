@@ -296,6 +296,23 @@ fn pages_document_every_node_with_catalog_types_tests_sql_and_last_run() {
             .is_some_and(|sql| sql.contains("ref('stg_plans')"))
     );
     assert_eq!(node(&document, "seed.sb_test.plans")["type"], "seed");
+    let nodes = document["nodes"].as_array().expect("nodes");
+    let tests: Vec<&Value> = revenue["tests"]
+        .as_array()
+        .expect("the model's tests")
+        .iter()
+        .map(|i| &nodes[usize::try_from(i.as_u64().expect("index")).expect("index")])
+        .collect();
+    assert_eq!(tests.len(), 2, "{revenue}");
+    for test in tests {
+        assert_eq!(test["type"], "test");
+        assert_eq!(test["run"]["status"], "pass", "{test}");
+        assert!(
+            test["compiled"]
+                .as_str()
+                .is_some_and(|sql| sql.contains("revenue"))
+        );
+    }
 
     // Left to right: each node's column is after its parents'.
     let graph = &document["graph"];
