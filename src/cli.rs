@@ -36,6 +36,8 @@ pub enum Command {
     Clean(CommonArgs),
     /// Show the configuration and check the connection
     Debug(CommonArgs),
+    /// Write the docs site (pages, lineage graph, dashboards) to target/docs
+    Docs(DocsArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -149,6 +151,18 @@ pub struct ShowArgs {
     pub limit: usize,
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct DocsArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Serve the site on 127.0.0.1 after writing it (until interrupted)
+    #[arg(long)]
+    pub serve: bool,
+    /// Port for --serve (0 picks a free one)
+    #[arg(long, default_value_t = 8080, requires = "serve")]
+    pub port: u16,
+}
+
 impl Command {
     pub fn common(&self) -> &CommonArgs {
         match self {
@@ -156,6 +170,7 @@ impl Command {
             Self::Ls(args) => &args.common,
             Self::Show(args) => &args.common,
             Self::Test(args) | Self::Build(args) => &args.common,
+            Self::Docs(args) => &args.common,
             Self::Run(common)
             | Self::Compile(common)
             | Self::Clean(common)
@@ -174,6 +189,7 @@ impl Command {
             Self::Show(_) => "show",
             Self::Clean(_) => "clean",
             Self::Debug(_) => "debug",
+            Self::Docs(_) => "docs",
         }
     }
 }

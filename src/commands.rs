@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use crate::adapter::{Adapter, AdapterKind};
 use crate::artifacts::{self, Invocation};
-use crate::cli::{Command, CommonArgs, LsArgs, LsOutput, ShowArgs};
+use crate::cli::{Command, CommonArgs, DocsArgs, LsArgs, LsOutput, ShowArgs};
 use crate::compile::{self, CompiledProject};
 use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::execute::testing::{self, TestPlan};
@@ -73,6 +73,7 @@ pub fn execute(command: &Command, reporter: &Reporter) -> Result<Outcome, Diagno
         Command::Show(args) => show(args, reporter),
         Command::Clean(_) => clean(common, reporter),
         Command::Debug(_) => debug(common, reporter),
+        Command::Docs(args) => docs(args, reporter),
     }
 }
 
@@ -788,6 +789,16 @@ fn show(args: &ShowArgs, reporter: &Reporter) -> Result<Outcome, Diagnostics> {
             Ok(Outcome::Failed)
         }
     }
+}
+
+/// `sb docs`: writes the site, then serves it when `--serve` asks.
+fn docs(args: &DocsArgs, reporter: &Reporter) -> Result<Outcome, Diagnostics> {
+    let compiled = compile_project(&args.common)?;
+    let site = crate::docs::generate(&compiled, reporter)?;
+    if args.serve {
+        crate::docs::serve::serve(&site.dir, args.port, reporter)?;
+    }
+    Ok(Outcome::Success)
 }
 
 fn clean(common: &CommonArgs, reporter: &Reporter) -> Result<Outcome, Diagnostics> {

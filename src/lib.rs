@@ -14,6 +14,7 @@
 //!   built-in generic tests as dispatchable SQL macros (`adapter/macros/`).
 //! - [`artifacts`]: `manifest.json`, `run_results.json`, `junit.xml`.
 //! - [`report`]: the only writer of user-facing output.
+//! - [`docs`]: `sb docs`, the static site: pages, lineage graph, dashboards.
 //! - [`diag`]: diagnostics with file, line, column and help.
 //! - [`commands`]: each command, composed from the stages above.
 //!
@@ -25,6 +26,7 @@ pub mod cli;
 pub mod commands;
 pub mod compile;
 pub mod diag;
+pub mod docs;
 pub mod execute;
 pub mod graph;
 pub mod jinja;

@@ -80,13 +80,13 @@ impl Project {
     }
 
     /// A copy of the example project at the repository root (project.yml,
-    /// models, macros, seeds), without the Rust crate around it.
+    /// models, macros, seeds, dashboards), without the Rust crate around it.
     pub fn example() -> Self {
         let project = Self::bare();
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         std::fs::copy(root.join("project.yml"), project.path().join("project.yml"))
             .expect("copy project.yml");
-        for folder in ["models", "macros", "seeds"] {
+        for folder in ["models", "macros", "seeds", "dashboards"] {
             let destination = project.path().join(folder);
             std::fs::create_dir_all(&destination).expect("create folder");
             copy_tree(&root.join(folder), &destination);

@@ -6,6 +6,7 @@ mod artifacts;
 mod commands;
 mod config;
 mod data_tests;
+mod docs;
 mod errors;
 mod example;
 mod incremental;
