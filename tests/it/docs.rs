@@ -507,7 +507,7 @@ fn docs_serve_answers_on_localhost_until_stopped() {
 }
 
 #[test]
-fn lineage_of_three_hundred_models_draws_in_the_browser_and_a_thousand_generate_quickly() {
+fn lineage_of_three_hundred_models_draws_in_the_browser_and_a_thousand_are_all_laid_out() {
     let mut project = Project::new();
     for i in 0..1000 {
         let sql = if i < 10 {
@@ -521,15 +521,8 @@ fn lineage_of_three_hundred_models_draws_in_the_browser_and_a_thousand_generate_
         };
         project = project.file(&format!("models/m{i:04}.sql"), sql);
     }
+    // How fast is measured by bench/docs.sh, not here.
     project.sb(&["docs"]).success();
-    // Warm: the second run is what a user waits for after a change.
-    let output = project.sb(&["docs"]);
-    output.success();
-    assert!(
-        output.elapsed < Duration::from_secs(10),
-        "sb docs took {:?} on 1,000 models",
-        output.elapsed
-    );
     let document = site_document(&project);
     assert_eq!(
         document["graph"]["nodes"].as_array().map(Vec::len),

@@ -2,8 +2,6 @@
 //! `var`, `env_var`, `target`, `run_query`, `log`, and templates that would
 //! never finish on their own.
 
-use std::time::Duration;
-
 use crate::assert_stderr_snapshot;
 use crate::it::harness::{Project, rows};
 
@@ -227,11 +225,7 @@ fn endless_template_loop_is_stopped_with_an_error() {
         .code(2)
         .no_panic()
         .stderr_contains("--> models/spin.sql:2:");
-    assert!(
-        output.elapsed < Duration::from_secs(20),
-        "took {:?}",
-        output.elapsed
-    );
+    // A hang would exceed the harness's time limit and fail there.
     assert_stderr_snapshot!(output);
 }
 
