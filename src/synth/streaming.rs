@@ -475,10 +475,12 @@ impl Universe {
         let day_start_micros =
             (i64::from(days_from_epoch(self.settings.start_date)) + chunk.day) * 86_400_000_000;
 
-        for row in 0..rows {
+        // The first user signed up before the window: someone is always eligible.
+        let mut viewers = Vec::with_capacity(rows);
+        self.viewers
+            .pick_many_by_day(&mut rng, day, rows, &mut viewers);
+        for (row, &user) in viewers.iter().enumerate() {
             ids.push(chunk.first_id + row as i64);
-            // The first user signed up before the window: someone is always eligible.
-            let user = self.viewers.pick_by_day(&mut rng, day).unwrap_or(0);
             user_ids.push(user as i64 + 1);
             let title = self.popularity.pick(&mut rng);
             content_ids.push(title as i64 + 1);
@@ -487,9 +489,8 @@ impl Universe {
             devices.push(device);
 
             let hour = self.hour_picks[device].pick(&mut rng) as i64;
-            let second = i64::try_from(rng.below(3_600)).unwrap_or(0);
-            let micros = i64::try_from(rng.below(1_000_000)).unwrap_or(0);
-            stamps.push(day_start_micros + (hour * 3_600 + second) * 1_000_000 + micros);
+            let within_hour = i64::try_from(rng.below(3_600_000_000)).unwrap_or(0);
+            stamps.push(day_start_micros + hour * 3_600_000_000 + within_hour);
 
             let z_bandwidth = rng.normal().clamp(-3.5, 3.5);
             let mbps = (profile.bandwidth_mean + profile.bandwidth_sd * z_bandwidth).max(0.5);
