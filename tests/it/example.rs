@@ -21,12 +21,17 @@ fn example_project_builds_and_answers_with_the_design_figures() {
         "select count(*), max(abs(share_pct - design_share_pct)) < 1.5 from analytics.plan_mix",
     );
     assert_eq!(plan_gap, rows(&[["5", "true"]]));
+    // The design: Smart TV 22.07% of views at 36.1 Mbps, mobile 26.3 Mbps,
+    // completion 61.8% on both (within sampling noise at 100,000 events).
     assert_eq!(
         project.query(
-            "select device_type, round(share_pct), round(avg_bandwidth_mbps), round(avg_completion_rate, 2)
+            "select device_type,
+                    abs(share_pct - case device_type when 'Smart TV' then 22.07 else 21.48 end) < 0.8,
+                    abs(avg_bandwidth_mbps - case device_type when 'Smart TV' then 36.1 else 26.3 end) < 0.4,
+                    abs(avg_completion_rate - 0.618) < 0.01
              from analytics.device_quality where device_type in ('Smart TV', 'Mobile') order by 1"
         ),
-        rows(&[["Mobile", "22.0", "26.0", "0.62"], ["Smart TV", "22.0", "36.0", "0.62"]])
+        rows(&[["Mobile", "true", "true", "true"], ["Smart TV", "true", "true", "true"]])
     );
     assert_eq!(
         project.query("select titles from analytics.genre_performance where genre_name in ('Animation', 'Thriller') order by 1 desc"),
