@@ -462,6 +462,7 @@ impl<'a> TestPlan<'a> {
                 materialization: Materialization::Table,
                 pre_hooks: Vec::new(),
                 post_hooks: Vec::new(),
+                config: serde_json::Map::new(),
             };
             let built = lock(connection).materialize(&create);
             match built {
