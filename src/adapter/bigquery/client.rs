@@ -400,6 +400,11 @@ impl Api {
                 }
                 Err(error) => return Err(error),
             };
+            // BigQuery keeps the id sb chose; follow the one it reports.
+            let job_id = job
+                .pointer("/jobReference/jobId")
+                .and_then(Value::as_str)
+                .map_or(job_id, str::to_owned);
             let done = self.wait(&job_id, job).await?;
             match ApiError::from_body(None, &done) {
                 None => return Ok(done),

@@ -378,14 +378,19 @@ pub fn standard_type(field: &Value) -> String {
 
 /// A load job's name for a type written in SQL (`int64` -> `INTEGER`).
 pub fn legacy_type(sql_type: &str) -> String {
-    match sql_type.trim().to_ascii_uppercase().as_str() {
+    let upper = sql_type.trim().to_ascii_uppercase();
+    // Parameters (`DECIMAL(6,2)`, `VARCHAR(10)`) do not exist in a load
+    // job's schema: the base type is what BigQuery parses values as.
+    let base = upper.split('(').next().unwrap_or_default().trim();
+    match base {
         "INT64" | "INT" | "INTEGER" | "BIGINT" | "SMALLINT" | "TINYINT" | "BYTEINT" => {
             "INTEGER".into()
         }
         "FLOAT64" | "FLOAT" | "DOUBLE" | "REAL" => "FLOAT".into(),
         "BOOL" | "BOOLEAN" => "BOOLEAN".into(),
         "STRING" | "VARCHAR" | "TEXT" => "STRING".into(),
-        "DECIMAL" => "NUMERIC".into(),
+        "DECIMAL" | "NUMERIC" => "NUMERIC".into(),
+        "BIGDECIMAL" | "BIGNUMERIC" => "BIGNUMERIC".into(),
         other => other.to_owned(),
     }
 }
@@ -503,5 +508,13 @@ mod tests {
             {"name": "a", "type": "INTEGER"}, {"name": "b", "type": "STRING"}
         ]});
         assert_eq!(standard_type(&field), "ARRAY<STRUCT<a INT64, b STRING>>");
+    }
+
+    #[test]
+    fn seed_column_types_become_load_job_types() {
+        assert_eq!(legacy_type("decimal(6,2)"), "NUMERIC");
+        assert_eq!(legacy_type("varchar(10)"), "STRING");
+        assert_eq!(legacy_type("int64"), "INTEGER");
+        assert_eq!(legacy_type("date"), "DATE");
     }
 }
