@@ -566,7 +566,14 @@ pub fn locate_sql_error(path: &std::path::Path, raw: &str, message: &str) -> Opt
         return None;
     }
     let mut candidates = Vec::new();
-    for quote in ['"', '\''] {
+    // BigQuery names what it cannot resolve without quotes:
+    // `Unrecognized name: foo at [3:8]`, `Function not found: fo at [1:8]`.
+    if let Ok(pattern) = regex::Regex::new(
+        r"(?:Unrecognized name|Function not found|Name|Column|Field name)\s*:?\s*`?([A-Za-z_][A-Za-z0-9_]*)",
+    ) {
+        candidates.extend(pattern.captures_iter(message).map(|c| c[1].to_string()));
+    }
+    for quote in ['"', '\'', '`'] {
         let mut parts = message.split(quote);
         parts.next();
         while let (Some(inside), Some(())) = (parts.next(), Some(())) {
@@ -754,5 +761,24 @@ pub fn human_bytes(bytes: u64) -> String {
         format!("{bytes} B")
     } else {
         format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bigquery_messages_point_at_the_unresolved_name() {
+        let raw = "{{ config(materialized='table') }}\nselect id,\n       no_such_column as label\nfrom t\n";
+        let path = std::path::Path::new("models/orders.sql");
+        for message in [
+            "Unrecognized name: no_such_column at [4:8]",
+            "Name no_such_column not found inside t at [4:8]",
+            "Referenced column \"no_such_column\" not found",
+        ] {
+            let location = locate_sql_error(path, raw, message).expect("a location");
+            assert_eq!((location.line, location.column), (3, 8), "{message}");
+        }
     }
 }

@@ -361,6 +361,47 @@ fn bigquery_retries_injected_faults_without_losing_or_duplicating_rows() {
         first.stderr
     );
 
+    // Every job sb submitted (queries, loads, copies) carried the
+    // invocation id and its node as labels; every query says who sent it.
+    let invocation = project.read_json("target/run_results.json")["metadata"]["invocation_id"]
+        .as_str()
+        .expect("an invocation id")
+        .to_owned();
+    let jobs = proxy.job_inserts();
+    assert!(jobs.len() >= 10, "{jobs:?}");
+    for job in &jobs {
+        let labels = &job["configuration"]["labels"];
+        assert!(
+            labels["sb_invocation_id"]
+                .as_str()
+                .is_some_and(|id| !id.is_empty()),
+            "{job}"
+        );
+        if let Some(sql) = job
+            .pointer("/configuration/query/query")
+            .and_then(serde_json::Value::as_str)
+        {
+            assert!(sql.starts_with("/* {\"app\":\"sb\""), "{sql}");
+            assert_eq!(
+                job.pointer("/configuration/query/useLegacySql"),
+                Some(&serde_json::json!(false))
+            );
+        }
+    }
+    let labelled = |node: &str| {
+        jobs.iter().any(|job| {
+            job["configuration"]["labels"]["sb_node"] == node
+                && job["configuration"]["labels"]["sb_invocation_id"] == invocation.as_str()
+        })
+    };
+    assert!(labelled("model_sb_bq_events_daily"), "{jobs:?}");
+    assert!(labelled("seed_sb_bq_plans"), "{jobs:?}");
+    assert!(
+        jobs.iter()
+            .any(|job| job.pointer("/configuration/load").is_some()
+                && job["configuration"]["labels"]["sb_node"] == "source_synthetic")
+    );
+
     // Nothing lost, nothing twice.
     assert_eq!(
         rows(

@@ -201,6 +201,8 @@ pub enum Fault {
 pub struct FaultProxy {
     pub url: String,
     pub injected: Arc<Mutex<Vec<(usize, Fault, String)>>>,
+    /// Every job insert's JSON (query jobs, and upload metadata).
+    inserts: Arc<Mutex<Vec<Value>>>,
 }
 
 impl FaultProxy {
@@ -212,6 +214,8 @@ impl FaultProxy {
         );
         let injected = Arc::new(Mutex::new(Vec::new()));
         let log = Arc::clone(&injected);
+        let inserts = Arc::new(Mutex::new(Vec::new()));
+        let recorded = Arc::clone(&inserts);
         let upstream = upstream.trim_start_matches("http://").to_owned();
         let seen_jobs: Arc<Mutex<std::collections::HashSet<String>>> = Arc::default();
         let counter = Arc::new(AtomicUsize::new(0));
@@ -221,12 +225,23 @@ impl FaultProxy {
                 let log = Arc::clone(&log);
                 let seen = Arc::clone(&seen_jobs);
                 let counter = Arc::clone(&counter);
+                let recorded = Arc::clone(&recorded);
                 std::thread::spawn(move || {
-                    let _ = serve(client, &upstream, schedule, &counter, &log, &seen);
+                    let _ = serve(
+                        client, &upstream, schedule, &counter, &log, &seen, &recorded,
+                    );
                 });
             }
         });
-        Self { url, injected }
+        Self {
+            url,
+            injected,
+            inserts,
+        }
+    }
+
+    pub fn job_inserts(&self) -> Vec<Value> {
+        self.inserts.lock().unwrap().clone()
     }
 }
 
@@ -237,6 +252,7 @@ fn serve(
     counter: &AtomicUsize,
     log: &Mutex<Vec<(usize, Fault, String)>>,
     seen: &Mutex<std::collections::HashSet<String>>,
+    recorded: &Mutex<Vec<Value>>,
 ) -> std::io::Result<()> {
     {
         let mut reader = BufReader::new(client.try_clone()?);
@@ -312,6 +328,9 @@ fn serve(
         server.read_to_end(&mut response)?;
         if let Some(id) = job_id {
             seen.lock().unwrap().insert(id);
+            if let Some(job) = job_json(&body) {
+                recorded.lock().unwrap().push(job);
+            }
         }
         if fault == Fault::DropAfter {
             client.shutdown(Shutdown::Both)?;
@@ -343,6 +362,18 @@ fn job_id_of(what: &str, body: &[u8]) -> Option<String> {
     let start = rest.find('"')? + 1;
     let end = start + rest[start..].find('"')?;
     Some(rest[start..end].to_owned())
+}
+
+/// The job resource in an insert: the body itself, or the JSON part of a
+/// multipart upload.
+fn job_json(body: &[u8]) -> Option<Value> {
+    if let Ok(job) = serde_json::from_slice(body) {
+        return Some(job);
+    }
+    let text = String::from_utf8_lossy(&body[..body.len().min(64 * 1024)]);
+    let start = text.find("\r\n\r\n")? + 4;
+    let end = start + text[start..].find("\r\n--")?;
+    serde_json::from_str(&text[start..end]).ok()
 }
 
 /// A stand-in for BigQuery's job endpoint that reports fixed bytes for

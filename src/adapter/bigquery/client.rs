@@ -774,6 +774,177 @@ mod tests {
         assert!(text.ends_with(&format!("{{\"x\":1}}\n\r\n--{boundary}--\r\n")));
     }
 
+    /// A stand-in BigQuery on loopback: `answer(method, path, body)` makes
+    /// each response; every request is recorded.
+    #[allow(clippy::type_complexity)]
+    fn fake_server(
+        answer: impl Fn(&str, &str, &Value) -> (u16, Value) + Send + 'static,
+    ) -> (String, Arc<Mutex<Vec<(String, String, Value)>>>) {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&seen);
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                let mut first = String::new();
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if first.is_empty() {
+                        first.clone_from(&line);
+                    }
+                    if let Some((name, value)) = line.split_once(':')
+                        && name.eq_ignore_ascii_case("content-length")
+                    {
+                        length = value.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                let mut parts = first.split_whitespace();
+                let method = parts.next().unwrap_or_default().to_owned();
+                let path = parts.next().unwrap_or_default().to_owned();
+                let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                let (status, reply) = answer(&method, &path, &body);
+                log.lock().expect("log").push((method, path, body));
+                let reply = reply.to_string();
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+                    reply.len()
+                );
+            }
+        });
+        (url, seen)
+    }
+
+    fn api(url: &str) -> Api {
+        let mut api = Api::new(
+            url,
+            "proj".into(),
+            Some("US".into()),
+            Credentials::none(),
+            Arc::new(|_: &str| {}),
+        )
+        .expect("client");
+        api.retry.initial = Duration::from_millis(1);
+        api
+    }
+
+    fn block<T>(work: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(work)
+    }
+
+    fn job_ids(seen: &Mutex<Vec<(String, String, Value)>>) -> Vec<String> {
+        seen.lock()
+            .expect("log")
+            .iter()
+            .filter(|(method, path, _)| method == "POST" && path.ends_with("/jobs"))
+            .filter_map(|(_, _, body)| {
+                body.pointer("/jobReference/jobId")?
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_job_that_failed_for_a_retryable_reason_runs_again_under_a_new_id() {
+        let calls = AtomicU64::new(0);
+        let (url, seen) = fake_server(move |_, _, body| {
+            let mut job =
+                json!({"jobReference": body["jobReference"], "status": {"state": "DONE"}});
+            if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                job["status"]["errorResult"] =
+                    json!({"reason": "backendError", "message": "try again"});
+            }
+            (200, job)
+        });
+        let done = block(api(&url).query_job("a query", &json!({"query": {"query": "select 1"}})))
+            .expect("the second job succeeds");
+        assert_eq!(done.pointer("/status/state"), Some(&json!("DONE")));
+        let ids = job_ids(&seen);
+        assert_eq!(ids.len(), 2, "{ids:?}");
+        assert_ne!(ids[0], ids[1], "a new job id for the new attempt");
+    }
+
+    #[test]
+    fn a_job_that_failed_for_good_is_not_run_again() {
+        let (url, seen) = fake_server(|_, _, body| {
+            (
+                200,
+                json!({"jobReference": body["jobReference"], "status": {"state": "DONE", "errorResult": {"reason": "invalidQuery", "message": "Unrecognized name: x at [1:8]"}}}),
+            )
+        });
+        let error = block(api(&url).query_job("a query", &json!({"query": {"query": "select x"}})))
+            .expect_err("a failure");
+        assert_eq!(error.message, "Unrecognized name: x at [1:8]");
+        assert_eq!(job_ids(&seen).len(), 1);
+    }
+
+    #[test]
+    fn a_resubmitted_job_that_already_exists_is_attached_to() {
+        // The first insert's answer is a 503 although the job was accepted:
+        // the retry under the same id meets a 409, and sb waits for that job.
+        let inserts = AtomicU64::new(0);
+        let (url, seen) = fake_server(move |method, _, body| match method {
+            "POST" if inserts.fetch_add(1, Ordering::SeqCst) == 0 => (503, json!({})),
+            "POST" => (
+                409,
+                json!({"error": {"code": 409, "message": "Already Exists", "errors": [{"reason": "duplicate", "message": "Already Exists"}]}}),
+            ),
+            _ => (
+                200,
+                json!({"jobReference": body["jobReference"], "status": {"state": "DONE"}}),
+            ),
+        });
+        block(api(&url).query_job("a query", &json!({"query": {"query": "insert ..."}})))
+            .expect("attached");
+        let ids = job_ids(&seen);
+        assert_eq!(ids.len(), 2);
+        assert_eq!(ids[0], ids[1], "the same job id both times");
+        let polled = seen
+            .lock()
+            .expect("log")
+            .iter()
+            .any(|(m, p, _)| m == "GET" && p.contains(&ids[0]));
+        assert!(polled, "sb read the accepted job's state");
+    }
+
+    #[test]
+    fn a_job_over_its_timeout_is_cancelled() {
+        let (url, seen) = fake_server(|_, path, body| {
+            if path.contains("/cancel") {
+                (200, json!({}))
+            } else {
+                (
+                    200,
+                    json!({"jobReference": body.get("jobReference").cloned().unwrap_or(json!({"jobId": "x"})), "status": {"state": "RUNNING"}}),
+                )
+            }
+        });
+        let mut api = api(&url);
+        api.job_timeout = Some(Duration::from_millis(300));
+        let error = block(api.query_job("a query", &json!({"query": {"query": "select 1"}})))
+            .expect_err("timed out");
+        assert!(error.message.contains("job_timeout"), "{}", error.message);
+        let cancelled = seen
+            .lock()
+            .expect("log")
+            .iter()
+            .any(|(m, p, _)| m == "POST" && p.contains("/cancel"));
+        assert!(cancelled);
+    }
+
     #[test]
     fn path_segments_are_encoded() {
         assert_eq!(encode("a b/c"), "a%20b%2Fc");
