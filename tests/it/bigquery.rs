@@ -61,6 +61,17 @@ fn bigquery_project(project: &str, url: &str, extra: &str) -> Project {
              select plan_id, name, price from {{ ref('plans_view') }}\n",
         )
         .file(
+            "models/plans_by_day.sql",
+            "{{ config(materialized='incremental', incremental_strategy='insert_overwrite', partition_by={'field': 'day', 'data_type': 'date'}) }}\n\
+             select date_add(date '2026-01-01', interval plan_id day) as day, plan_id, price from {{ ref('plans') }}\n\
+             {% if is_incremental() %}where plan_id >= 2{% endif %}\n",
+        )
+        .file(
+            "models/plans_replaced.sql",
+            "{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='plan_id') }}\n\
+             select plan_id, price from {{ ref('plans') }}\n",
+        )
+        .file(
             "models/plans_appended.sql",
             "{{ config(materialized='incremental', incremental_strategy='append') }}\n\
              select plan_id, price from {{ ref('plans') }}\n",
@@ -172,6 +183,32 @@ fn bigquery_seeds_builds_and_merges_incrementally_on_the_emulator() {
             "select count(*), count(distinct plan_id) from @analytics.plans_appended"
         ),
         [["7", "4"]]
+    );
+    // insert_overwrite replaced the partitions of days 2 to 4 only: day 1
+    // keeps the old price of plan 1.
+    assert_eq!(
+        rows(
+            &bq,
+            "select cast(day as string), plan_id, price from @analytics.plans_by_day order by day"
+        ),
+        [
+            ["2026-01-02", "1", "9.99"],
+            ["2026-01-03", "2", "15.49"],
+            ["2026-01-04", "3", "22.99"],
+            ["2026-01-05", "4", "29.99"]
+        ]
+    );
+    assert_eq!(
+        rows(
+            &bq,
+            "select plan_id, price from @analytics.plans_replaced order by plan_id"
+        ),
+        [
+            ["1", "10.99"],
+            ["2", "15.49"],
+            ["3", "22.99"],
+            ["4", "29.99"]
+        ]
     );
 
     // `sb seed --append` adds later days to the events.
@@ -437,7 +474,7 @@ fn bigquery_dry_run_prints_bytes_and_refuses_models_over_the_limit() {
     output
         .success()
         .stdout_contains("would process 0 B")
-        .stdout_contains("Dry run total: 0 B (0 bytes) for 4 models");
+        .stdout_contains("Dry run total: 0 B (0 bytes) for 6 models");
 
     // The emulator always reports 0 bytes, so the limit is checked against
     // a stand-in endpoint that reports sizes.
@@ -462,4 +499,56 @@ fn bigquery_dry_run_prints_bytes_and_refuses_models_over_the_limit() {
         .stdout_contains("refused: would process 4.8 MB, over maximum_bytes_billed (976.6 KB)")
         .stdout_contains("Dry run total: 4.8 MB (5000010 bytes) for 2 models")
         .stderr_contains("models/plans_view.sql");
+}
+
+#[test]
+fn bigquery_ctrl_c_cancels_the_running_jobs_and_exits() {
+    let (url, seen) = super::emulator::stuck_jobs_endpoint();
+    let project = Project::bare()
+        .file("project.yml", project_yml("acme", &url, ""))
+        .file(
+            "models/slow.sql",
+            "{{ config(materialized='table') }}\nselect 1 as x\n",
+        );
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_sb"))
+        .args(["run"])
+        .current_dir(project.path())
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start sb");
+    let started = std::time::Instant::now();
+    while !seen
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|r| r.starts_with("GET") && r.contains("/jobs/"))
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "no job was polled"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let interrupted = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("send SIGINT");
+    assert!(interrupted.success());
+    let output = child.wait_with_output().expect("sb exits");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted: cancelled 1 running BigQuery job"),
+        "{stderr}"
+    );
+    assert!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .any(|r| r.starts_with("POST") && r.contains("/cancel")),
+        "{:?}",
+        seen.lock().unwrap()
+    );
 }

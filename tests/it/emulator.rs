@@ -434,3 +434,65 @@ pub fn fake_dry_run_endpoint(bytes: fn(&str) -> u64) -> String {
     });
     url
 }
+
+/// A stand-in BigQuery whose query jobs never finish: datasets exist,
+/// tables do not, every job stays RUNNING. Returns its URL and the
+/// requests seen (method and path).
+pub fn stuck_jobs_endpoint() -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!(
+        "http://127.0.0.1:{}",
+        listener.local_addr().expect("address").port()
+    );
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for mut client in listener.incoming().flatten() {
+            let mut reader = BufReader::new(client.try_clone().expect("clone"));
+            let mut first = String::new();
+            let mut content_length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if first.is_empty() {
+                    first.clone_from(&line);
+                }
+                if let Some((name, value)) = line.split_once(':')
+                    && name.trim().eq_ignore_ascii_case("content-length")
+                {
+                    content_length = value.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; content_length];
+            let _ = reader.read_exact(&mut body);
+            let what = first
+                .split_whitespace()
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ");
+            log.lock().unwrap().push(what.clone());
+            let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let (status, answer) = if what.contains("/tables/") {
+                (
+                    "404 Not Found",
+                    json!({"error": {"code": 404, "message": "Not found", "errors": [{"reason": "notFound", "message": "Not found"}]}}),
+                )
+            } else if what.contains("/cancel") {
+                ("200 OK", json!({"job": {"status": {"state": "DONE"}}}))
+            } else if what.starts_with("POST") && what.contains("/jobs") {
+                (
+                    "200 OK",
+                    json!({"jobReference": request["jobReference"], "status": {"state": "RUNNING"}}),
+                )
+            } else if what.contains("/jobs/") {
+                ("200 OK", json!({"status": {"state": "RUNNING"}}))
+            } else {
+                ("200 OK", json!({}))
+            };
+            let _ = respond(&mut client, status, &answer.to_string());
+        }
+    });
+    (url, seen)
+}
