@@ -323,4 +323,113 @@ mod tests {
             .expect("no error");
         assert_eq!(token, None);
     }
+
+    /// A throwaway RSA key made for this test only (PKCS#8, base64 DER):
+    /// it signs nothing anywhere else.
+    const THROWAWAY_KEY_DER_BASE64: &str = concat!(
+        "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQCymv6dUbhburPIelNIVKRE+5yQ",
+        "GIX6l2FpxP1qJp+F0RUFIML9jm89sBwkt17Dsx/jUcx1QGjSjarBUEph3oRh1U5ODytAMCuVSr64",
+        "PG4sdjhP2CnSwodAsdpHPZNEXi8y0LGuYXaiZpwU0BDyLSR3alhRnOkA5bv7DWrjCRNGIeuXa2ty",
+        "A3lzKrEZHvI5+E+8y6IN6fXpCpH7UtVDvZ0oo9wwLKf7oLFj/Z7UJbEVYsX4fEBXfSqBHf2qgejr",
+        "mrZ7jpwz5PHr7pWnCuYr0kV7fGrYlcDMNXJazQ2UDIsUDWKq3jxolb/BRdynj0FYbMdoTpgCnYRh",
+        "JY/ud2DS/rR7AgMBAAECggEABISEW+Vqp+iOIhEcMAVBmnKfwEEDd3iWT5UzOoU2p8Du5ctigMmF",
+        "EPWduTzzYXPYcZBNMGg2DVJHt0ReByGOhEfpacGWUHoYrG2VkqAJmzkRrbl/Fo4en9gkvSIblrr2",
+        "1viDyH8WTn9zebFy11wbalWI50jM612pK22P6rj9Hr1uoLaBXU77XjRyiiQnwfyz58CbUvWiZ0jY",
+        "0sYklSs5VRkslku+CUQU3LNQ1jQeJKU23g0Vvz8mg9EqSNJ9rkU6j98zoTrCPoyZthQNLA2CrZ8t",
+        "BmuSN04XslEfdBE5WB0IZG0DJ5r1Q9sw/45qRwNQFkfEjQ+jXudEN8aWIksAsQKBgQDwx/CxLnbZ",
+        "lqmbnBbKu+I0xsWphtgyaQACuY/9hu2ixduv7tNh86FxrYpLxqxK+nNqzx272BXg70E3KJd+X8By",
+        "GmRZZS6Cyr0Zd7gTHwDh/Um9+RMUIzu4uTBHGILn3hOEfootKxVeY3m7kpAg0k7Kpd4bq7OnV7CJ",
+        "9Lr/Ird9TQKBgQC95P8BC8gbV5Q8ve2nuFGvW9574psv9ZKPvjns9x9TdHmmxASqQYvVRZG2RZx1",
+        "7fCwyFiV1nupYbqqf3ez6hTq5o8lZh1FkFMokXW5ENKhR+JjyE0YabrMyfJp1HT2nHXbknCuqSiT",
+        "ia40L/VRDmOYxkNh0MpK7q19rV63CV005wKBgB2zTAlPBfIJF5rOQjF3w4tnCXLD4180fH/Zi91m",
+        "C2IMrfChsQlgGAYBthFqzE3jXuFJ8wz8tpYsbQr0wtsfzIlGoCI2zOntQC4oClixdlZp+/KnCqdt",
+        "QSykC0R5zYv0ZMvvH/Q6YERoWNe+WHD0ACwXEbKwF1UJCAm8WmSmT6PxAoGAOiLBbzCMMtK9L1t2",
+        "RsLHP0iA9KyLlkM4e4lhcoq1rHccR1H7m6Q1izWhRoxJOlF+PqEXfcgMU+73lvsvSoV/oeq0KF76",
+        "1zE4RFNEF0RvN7EqPiI0eCTma4voCz5gEKAV9QMAPHjNU13zV0bXc9lT5JHOT0P8qrQnqTJKrP7Q",
+        "6kECgYEAzqveijna2MSoVxNRk9q2QbQ8jkEfywLPXBtEOP4olCq/rikU98ulHvR9pPLsMy5gSdv7",
+        "BiVKfn/FSZRcK+p1kMF6P8AzR8dbHjM/MitZhXtBMz92U6vWUD8ohyPxP5whyLoSrPbiMrRJnoOx",
+        "aAknhv76IyKYy6FwnvP+i6IIJdI=",
+    );
+
+    #[test]
+    fn a_service_account_key_signs_a_jwt_exchanged_for_a_token() {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let token_uri = format!("http://{}/token", listener.local_addr().expect("address"));
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().expect("a request");
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).expect("read");
+                if line == "\r\n" {
+                    break;
+                }
+                if let Some((name, value)) = line.split_once(':')
+                    && name.eq_ignore_ascii_case("content-length")
+                {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).expect("body");
+            let reply = r#"{"access_token": "tok-123", "expires_in": 3600}"#;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+                reply.len()
+            );
+            String::from_utf8(body).expect("form")
+        });
+        let pem = format!(
+            "-----BEGIN PRIVATE KEY-----\n{THROWAWAY_KEY_DER_BASE64}\n-----END PRIVATE KEY-----\n"
+        );
+        let key = serde_json::json!({
+            "type": "service_account",
+            "client_email": "sb@example.iam",
+            "private_key": pem,
+            "token_uri": token_uri,
+        });
+        let credentials = Credentials::from_json(&key.to_string()).expect("a usable key");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let http = reqwest::Client::new();
+        let token = runtime.block_on(credentials.token(&http)).expect("a token");
+        assert_eq!(token.as_deref(), Some("tok-123"));
+        // Cached: a second call sends nothing (the server takes one request).
+        let again = runtime.block_on(credentials.token(&http)).expect("a token");
+        assert_eq!(again.as_deref(), Some("tok-123"));
+
+        let form = server.join().expect("the server saw the request");
+        assert!(
+            form.contains("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"),
+            "{form}"
+        );
+        let assertion = form
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("assertion="))
+            .expect("an assertion");
+        let parts: Vec<&str> = assertion.split('.').collect();
+        assert_eq!(parts.len(), 3);
+        let claims: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).expect("base64"))
+                .expect("JSON");
+        assert_eq!(claims["iss"], "sb@example.iam");
+        assert_eq!(claims["scope"], SCOPE);
+        assert_eq!(claims["aud"], token_uri.as_str());
+        // The signature verifies with the key's public half.
+        let der = STANDARD.decode(THROWAWAY_KEY_DER_BASE64).expect("base64");
+        let pair = RsaKeyPair::from_pkcs8(&der).expect("key");
+        let public = ring::signature::UnparsedPublicKey::new(
+            &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+            pair.public().as_ref().to_vec(),
+        );
+        let signature = URL_SAFE_NO_PAD.decode(parts[2]).expect("base64");
+        public
+            .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &signature)
+            .expect("a valid RS256 signature");
+    }
 }

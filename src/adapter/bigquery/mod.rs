@@ -119,8 +119,10 @@ impl Settings {
                 .or_else(|| text("api_url")),
             priority,
             maximum_bytes_billed: number("maximum_bytes_billed")?,
+            // dbt-bigquery's spelling is accepted too.
             job_timeout: number("job_timeout")?
                 .or(number("job_timeout_seconds")?)
+                .or(number("job_execution_timeout_seconds")?)
                 .map(Duration::from_secs),
             labels,
             retries: number("retries")?
