@@ -854,3 +854,53 @@ fn plural_rows(n: u64) -> String {
         format!("{n} rows")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(value: &Value) -> Map<String, Value> {
+        value.as_object().cloned().expect("an object")
+    }
+
+    #[test]
+    fn settings_read_the_target_and_the_environment_wins_for_the_endpoint() {
+        let target = fields(&json!({
+            "type": "bigquery", "project": "acme", "dataset": "analytics", "location": "EU",
+            "priority": "batch", "maximum_bytes_billed": "1000", "job_timeout": 60,
+            "labels": {"Team": "Growth Analytics"}, "api_url": "http://127.0.0.1:9050",
+        }));
+        let settings = Settings::from_fields(&target, None).expect("valid");
+        assert_eq!(settings.project, "acme");
+        assert_eq!(settings.location.as_deref(), Some("EU"));
+        assert_eq!(settings.priority, "BATCH");
+        assert_eq!(settings.maximum_bytes_billed, Some(1000));
+        assert_eq!(settings.job_timeout, Some(Duration::from_mins(1)));
+        assert_eq!(
+            settings.labels,
+            [("team".to_owned(), "growth_analytics".to_owned())]
+        );
+        assert_eq!(settings.api_url.as_deref(), Some("http://127.0.0.1:9050"));
+        let from_env =
+            Settings::from_fields(&target, Some("http://127.0.0.1:1234".into())).expect("valid");
+        assert_eq!(from_env.api_url.as_deref(), Some("http://127.0.0.1:1234"));
+
+        let no_project = fields(&json!({"type": "bigquery", "dataset": "d"}));
+        assert!(
+            Settings::from_fields(&no_project, None)
+                .expect_err("no project")
+                .contains("project")
+        );
+        let bad_priority = fields(&json!({"project": "p", "dataset": "d", "priority": "now"}));
+        assert!(Settings::from_fields(&bad_priority, None).is_err());
+    }
+
+    #[test]
+    fn label_values_follow_bigquerys_rules() {
+        assert_eq!(
+            label_text("model.Streaming.plan_catalog"),
+            "model_streaming_plan_catalog"
+        );
+        assert_eq!(label_text(&"x".repeat(80)).len(), 63);
+    }
+}
