@@ -248,6 +248,38 @@ fn bigquery_failing_model_keeps_its_table_and_points_at_the_file() {
         rows(&bq, "select id, label from @analytics.orders"),
         [["1", "first"]]
     );
+
+    // A table becomes a view and back; a broken query is refused before the
+    // view in its way is dropped.
+    project.write(
+        "models/orders.sql",
+        "{{ config(materialized='view') }}\nselect 2 as id, 'second' as label\n",
+    );
+    project
+        .sb(&["run", "-s", "orders"])
+        .success()
+        .stdout_contains("CREATE VIEW");
+    project.write(
+        "models/orders.sql",
+        "{{ config(materialized='table') }}\nselect 3 as id, missing as label\n",
+    );
+    project.sb(&["run", "-s", "orders"]).code(1);
+    assert_eq!(
+        rows(&bq, "select id, label from @analytics.orders"),
+        [["2", "second"]]
+    );
+    project.write(
+        "models/orders.sql",
+        "{{ config(materialized='table') }}\nselect 3 as id, 'third' as label\n",
+    );
+    project
+        .sb(&["run", "-s", "orders"])
+        .success()
+        .stdout_contains("CREATE TABLE (1 row)");
+    assert_eq!(
+        rows(&bq, "select id, label from @analytics.orders"),
+        [["3", "third"]]
+    );
 }
 
 fn normalized(rows: Vec<Vec<String>>) -> Vec<Vec<String>> {

@@ -367,17 +367,23 @@ impl BigQueryConnection {
             }))
     }
 
-    fn drop_relation(&self, relation: &RelationRef, sent: &mut Sent) -> Result<(), AdapterError> {
-        sent.0.push(format!(
-            "-- drop {} (tables.delete)",
-            KIND.render_relation(relation)
-        ));
-        self.block(self.api().delete_table(
-            self.project_of(relation),
-            &relation.schema,
-            &relation.identifier,
-        ))
-        .map_err(|error| Self::api_error(&error, sent))
+    /// Drops a view or table by DDL (`drop view` / `drop table`), which
+    /// says which kind it expects.
+    fn drop_relation(
+        &self,
+        relation: &RelationRef,
+        kind: RelationKind,
+        sent: &mut Sent,
+    ) -> Result<(), AdapterError> {
+        let what = match kind {
+            RelationKind::View => "view",
+            RelationKind::Table => "table",
+        };
+        self.run(
+            sent,
+            format!("drop {what} if exists {}", KIND.render_relation(relation)),
+        )
+        .map(|_| ())
     }
 
     /// Asks for a dry run of a SELECT: fails the same way the real query
@@ -407,7 +413,7 @@ impl BigQueryConnection {
             // `create or replace view` cannot replace a table: drop it only
             // once the view's query is known to work.
             self.validate(sent, sql::strip_trailing(&request.sql))?;
-            self.drop_relation(&request.relation, sent)?;
+            self.drop_relation(&request.relation, RelationKind::Table, sent)?;
         }
         self.run(sent, sql::create_view(&target, &request.sql))?;
         Ok(BuildOutcome {
@@ -426,7 +432,7 @@ impl BigQueryConnection {
         let target = KIND.render_relation(&request.relation);
         if self.kind_of(&request.relation)? == Some(RelationKind::View) {
             self.validate(sent, sql::strip_trailing(&request.sql))?;
-            self.drop_relation(&request.relation, sent)?;
+            self.drop_relation(&request.relation, RelationKind::View, sent)?;
         }
         self.run(sent, sql::create_table(&target, &request.sql, options))?;
         let rows = self
@@ -633,12 +639,12 @@ impl BigQueryConnection {
                     )?;
                 }
                 if existing == Some(RelationKind::View) {
-                    self.drop_relation(relation, &mut sent)?;
+                    self.drop_relation(relation, RelationKind::View, &mut sent)?;
                 }
                 self.copy_table(&mut sent, &staging, relation, final_disposition)
             } else {
                 if existing == Some(RelationKind::View) {
-                    self.drop_relation(relation, &mut sent)?;
+                    self.drop_relation(relation, RelationKind::View, &mut sent)?;
                 }
                 self.load_chunk(
                     &mut sent,
