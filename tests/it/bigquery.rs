@@ -326,7 +326,19 @@ fn bigquery_root_project_builds_and_its_marts_match_duckdb() {
             ("SB_BIGQUERY_API_URL", emulator().url.as_str()),
         ],
     );
+    // Every data test of the project ran, in BigQuery SQL, and passed.
     output.success().stdout_contains("ERROR=0");
+    let tests = output
+        .stdout_lines()
+        .iter()
+        .filter(|l| l.contains(" test "))
+        .count();
+    let passed = output
+        .stdout_lines()
+        .iter()
+        .filter(|l| l.contains("PASS  test "))
+        .count();
+    assert!(tests >= 50 && passed == tests, "{}", output.stdout);
 
     let marts = std::fs::read_dir(project.path().join("models/marts"))
         .expect("marts")
@@ -583,4 +595,26 @@ fn bigquery_ctrl_c_cancels_the_running_jobs_and_exits() {
         "{:?}",
         seen.lock().unwrap()
     );
+}
+
+#[test]
+fn bigquery_data_tests_pass_and_fail_in_bigquery_sql() {
+    let bq = fresh_project("tests");
+    let project = Project::bare()
+        .file("project.yml", project_yml(&bq, &emulator().url, ""))
+        .file("seeds/plans.csv", PLANS_CSV)
+        .file(
+            "models/schema.yml",
+            "version: 2\n\
+             seeds:\n  - name: plans\n    columns:\n\
+             \x20     - name: plan_id\n        tests: [not_null, unique]\n\
+             \x20     - name: name\n        tests:\n          - accepted_values:\n              values: ['basic', 'standard']\n",
+        );
+    let output = project.sb(&["build", "-s", "plans+"]);
+    output.code(1);
+    output
+        .stdout_contains("PASS  test not_null_plans_plan_id")
+        .stdout_contains("PASS  test unique_plans_plan_id")
+        .stdout_contains("FAIL  test accepted_values_plans_name")
+        .stdout_contains("PASS=3 WARN=0 ERROR=1");
 }
