@@ -436,6 +436,22 @@ fn bigquery_retries_injected_faults_without_losing_or_duplicating_rows() {
         first.stderr,
         second.stderr
     );
+    // A job insert whose answer was lost: the retry met a 409 and sb waited
+    // for the job BigQuery had accepted, once per such fault.
+    let lost_job_answers = injected
+        .iter()
+        .filter(|(_, fault, what)| *fault == Fault::DropAfter && what.contains("/jobs"))
+        .count();
+    let attached = [&first, &second]
+        .iter()
+        .map(|o| {
+            o.stderr
+                .matches("was already accepted; waiting for it")
+                .count()
+        })
+        .sum::<usize>();
+    assert!(lost_job_answers > 0, "{injected:?}");
+    assert_eq!(attached, lost_job_answers, "{injected:?}");
     assert!(
         first.stderr.contains("(HTTP 429 rateLimitExceeded;"),
         "{}",
@@ -519,6 +535,12 @@ fn bigquery_dry_run_prints_bytes_and_refuses_models_over_the_limit() {
         .success()
         .stdout_contains("would process 0 B")
         .stdout_contains("Dry run total: 0 B (0 bytes) for 6 models");
+    // `sb build --dry-run` estimates the same models and loads nothing.
+    project
+        .sb(&["build", "--dry-run"])
+        .success()
+        .stdout_contains("Dry run total: 0 B (0 bytes) for 6 models");
+    assert!(!project.sb(&["build", "--dry-run"]).stdout.contains("LOAD"));
 
     // The emulator always reports 0 bytes, so the limit is checked against
     // a stand-in endpoint that reports sizes.
