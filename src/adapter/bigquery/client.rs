@@ -707,7 +707,7 @@ pub fn multipart_related(metadata: &Value, data: &[u8]) -> (String, Vec<u8>) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -777,7 +777,7 @@ mod tests {
     /// A stand-in BigQuery on loopback: `answer(method, path, body)` makes
     /// each response; every request is recorded.
     #[allow(clippy::type_complexity)]
-    fn fake_server(
+    pub(crate) fn fake_server(
         answer: impl Fn(&str, &str, &Value) -> (u16, Value) + Send + 'static,
     ) -> (String, Arc<Mutex<Vec<(String, String, Value)>>>) {
         use std::io::{BufRead, BufReader, Read, Write};

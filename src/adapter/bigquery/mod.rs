@@ -434,7 +434,19 @@ impl BigQueryConnection {
             self.validate(sent, sql::strip_trailing(&request.sql))?;
             self.drop_relation(&request.relation, RelationKind::View, sent)?;
         }
-        self.run(sent, sql::create_table(&target, &request.sql, options))?;
+        let create = sql::create_table(&target, &request.sql, options);
+        match self.run(sent, create.clone()) {
+            Ok(_) => {}
+            Err(error) if sql::must_drop_to_replace(&error.message) => {
+                // BigQuery cannot change a table's partitioning or clustering
+                // in place: the table is dropped once the new query is known
+                // to work, then created again.
+                self.validate(sent, sql::strip_trailing(&request.sql))?;
+                self.drop_relation(&request.relation, RelationKind::Table, sent)?;
+                self.run(sent, create)?;
+            }
+            Err(error) => return Err(error),
+        }
         let rows = self
             .table(&request.relation)?
             .and_then(|t| number(t.get("numRows")));
@@ -899,6 +911,83 @@ mod tests {
         );
         let bad_priority = fields(&json!({"project": "p", "dataset": "d", "priority": "now"}));
         assert!(Settings::from_fields(&bad_priority, None).is_err());
+    }
+
+    #[test]
+    fn a_table_whose_partitioning_changes_is_dropped_and_created_again() {
+        let dropped = std::sync::atomic::AtomicBool::new(false);
+        let (url, seen) = client::tests::fake_server(move |method, path, body| {
+            let sql = body
+                .pointer("/configuration/query/query")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let mut job =
+                json!({"jobReference": body["jobReference"], "status": {"state": "DONE"}});
+            match method {
+                "GET" if path.contains("/tables/") => {
+                    (200, json!({"type": "TABLE", "numRows": "3"}))
+                }
+                "GET" => (200, json!({})),
+                _ if sql.contains("drop table") => {
+                    dropped.store(true, std::sync::atomic::Ordering::SeqCst);
+                    (200, job)
+                }
+                _ if sql.contains("create or replace table")
+                    && !dropped.load(std::sync::atomic::Ordering::SeqCst) =>
+                {
+                    job["status"]["errorResult"] = json!({"reason": "invalidQuery", "message": "Cannot replace a table with a different partitioning spec. Instead, DROP the table, and then recreate it."});
+                    (200, job)
+                }
+                _ => (200, job),
+            }
+        });
+        let target = fields(&json!({"project": "acme", "dataset": "analytics"}));
+        let settings = Settings::from_fields(&target, Some(url)).expect("settings");
+        let adapter =
+            BigQueryAdapter::open(settings, "inv", Arc::new(|_: &str| {})).expect("adapter");
+        let mut connection = adapter.connect_bigquery();
+        let mut config = Map::new();
+        config.insert(
+            "partition_by".into(),
+            json!({"field": "day", "data_type": "date"}),
+        );
+        let outcome = connection
+            .materialize(&MaterializeRequest {
+                relation: RelationRef {
+                    database: None,
+                    schema: "analytics".into(),
+                    identifier: "t".into(),
+                },
+                sql: "select current_date() as day".into(),
+                materialization: Materialization::Table,
+                pre_hooks: Vec::new(),
+                post_hooks: Vec::new(),
+                config,
+            })
+            .expect("rebuilt");
+        let creates = outcome
+            .statements
+            .iter()
+            .filter(|s| s.starts_with("create or replace table"))
+            .count();
+        assert_eq!(creates, 2, "{:?}", outcome.statements);
+        assert!(
+            outcome
+                .statements
+                .iter()
+                .any(|s| s.starts_with("-- dry run"))
+        );
+        assert!(
+            outcome
+                .statements
+                .iter()
+                .any(|s| s == "drop table if exists `analytics`.`t`"),
+            "{:?}",
+            outcome.statements
+        );
+        assert_eq!(outcome.message, "CREATE TABLE (3 rows)");
+        assert!(seen.lock().expect("log").len() >= 5);
     }
 
     #[test]

@@ -313,6 +313,12 @@ pub fn insert_overwrite(
     )
 }
 
+/// Whether BigQuery refused `create or replace table` because the new
+/// table's partitioning or clustering differs from the old one's.
+pub fn must_drop_to_replace(message: &str) -> bool {
+    message.contains("Cannot replace a table with a different")
+}
+
 /// A SELECT without the trailing semicolons that would end the statement
 /// it is embedded in.
 pub fn strip_trailing(sql: &str) -> &str {
