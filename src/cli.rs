@@ -71,6 +71,10 @@ pub struct CommonArgs {
     /// Stop at the first failure
     #[arg(short = 'x', long)]
     pub fail_fast: bool,
+    /// Ask the warehouse (BigQuery) what each selected model would process,
+    /// without running anything; refuse models over `maximum_bytes_billed`
+    #[arg(long)]
+    pub dry_run: bool,
     /// The project folder (default: the current folder)
     #[arg(long, value_name = "DIR")]
     pub project_dir: Option<PathBuf>,

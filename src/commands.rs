@@ -328,10 +328,17 @@ fn ls(args: &LsArgs, reporter: &Reporter) -> Result<Outcome, Diagnostics> {
 }
 
 /// Opens the warehouse of the project's target.
-pub fn open_adapter(project: &Project) -> Result<Box<dyn Adapter>, Diagnostics> {
+pub fn open_adapter(
+    project: &Project,
+    invocation_id: &str,
+) -> Result<Box<dyn Adapter>, Diagnostics> {
     match project.target.kind {
         AdapterKind::Duckdb => {
-            let path = project.target.path.clone().unwrap_or_else(|| PathBuf::from(":memory:"));
+            let path = project
+                .target
+                .path
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(":memory:"));
             let adapter = crate::adapter::duckdb::DuckDbAdapter::open(&path).map_err(|error| {
                 Diagnostic::error(format!(
                     "cannot open the DuckDB file {}: {}",
@@ -342,13 +349,29 @@ pub fn open_adapter(project: &Project) -> Result<Box<dyn Adapter>, Diagnostics> 
             })?;
             Ok(Box::new(adapter))
         }
-        AdapterKind::Bigquery => Err(Diagnostics::from(
-            Diagnostic::error(format!(
-                "target `{}` is BigQuery, which this build of sb cannot run yet",
-                project.target.name
-            ))
-            .help("use a DuckDB target for now (`-t dev`); `sb compile -t ...` works without a connection"),
-        )),
+        AdapterKind::Bigquery => {
+            let target = &project.target;
+            let settings = crate::adapter::bigquery::Settings::from_fields(
+                &target.fields,
+                std::env::var(crate::adapter::bigquery::API_URL_ENV).ok(),
+            )
+            .map_err(|why| {
+                Diagnostic::error(format!("target `{}`: {why}", target.name))
+                    .help("see SPEC's `prod` target for the BigQuery settings")
+            })?;
+            let log: crate::adapter::bigquery::client::Log =
+                std::sync::Arc::new(|message: &str| crate::report::adapter_note(message));
+            let adapter =
+                crate::adapter::bigquery::BigQueryAdapter::open(settings, invocation_id, log)
+                    .map_err(|error| {
+                        Diagnostic::error(format!(
+                            "cannot connect to BigQuery (target `{}`): {}",
+                            target.name, error.message
+                        ))
+                        .help("set `keyfile` to a service-account key, or sign in with application default credentials; `api_url` (or SB_BIGQUERY_API_URL) points sb at an emulator")
+                    })?;
+            Ok(Box::new(adapter))
+        }
     }
 }
 
@@ -370,6 +393,9 @@ fn run(
     let clock = Instant::now();
     let invocation = invocation(command, common);
     let compiled = compile_project(common)?;
+    if common.dry_run {
+        return dry_run(&compiled, common, reporter, &invocation, clock);
+    }
     let synthetic = match synth_request {
         Some(request) => synthetic_stage(&compiled, common, reporter, request)?,
         None => None,
@@ -384,7 +410,7 @@ fn run(
         .filter(|&i| compiled.nodes[i].compiled.is_some())
         .collect();
     compile::write_compiled(&compiled, &models)?;
-    let adapter = open_adapter(&compiled.project)?;
+    let adapter = open_adapter(&compiled.project, &invocation.id)?;
     let pool = ConnectionPool::new(adapter.as_ref());
     let is_test = |i: &usize| compiled.project.nodes[*i].resource_type == ResourceType::Test;
     if selected.iter().any(is_test) {
@@ -497,6 +523,68 @@ fn run(
     Ok(outcome)
 }
 
+/// `sb run --dry-run` / `sb build --dry-run`: each selected model's bytes
+/// as the warehouse estimates them, and the total; nothing is built.
+fn dry_run(
+    compiled: &CompiledProject,
+    common: &CommonArgs,
+    reporter: &Reporter,
+    invocation: &Invocation,
+    clock: Instant,
+) -> Result<Outcome, Diagnostics> {
+    let selected: BTreeSet<usize> = select(compiled, common, &[ResourceType::Model], reporter)?
+        .into_iter()
+        .filter(|&i| {
+            compiled.nodes[i].config.materialized() != "ephemeral"
+                && compiled.nodes[i].compiled.is_some()
+        })
+        .collect();
+    let adapter = open_adapter(&compiled.project, &invocation.id)?;
+    let pool = ConnectionPool::new(adapter.as_ref());
+    let options = RunOptions {
+        threads: common.threads.unwrap_or(compiled.project.target.threads),
+        fail_fast: common.fail_fast,
+        full_refresh: common.full_refresh,
+        tests_gate_children: false,
+    };
+    reporter.info(&format!(
+        "Dry run of {} on target `{}` ({}): nothing is built",
+        count_of(selected.len(), &[ResourceType::Model]),
+        compiled.project.target.name,
+        compiled.project.target.kind.as_str()
+    ));
+    let results = execute::run_selected(
+        compiled,
+        &pool,
+        &selected,
+        options,
+        reporter,
+        &|index, pool| execute::dry_run_node(compiled, index, pool),
+    );
+    drop(pool);
+    let total: u64 = results
+        .iter()
+        .filter_map(|r| r.extra.get("bytes_processed").and_then(Value::as_u64))
+        .sum();
+    let estimated = results
+        .iter()
+        .filter(|r| r.extra.contains_key("bytes_processed"))
+        .count();
+    reporter.info(&format!(
+        "Dry run total: {} ({total} bytes) for {}",
+        execute::human_bytes(total),
+        count_of(estimated, &[ResourceType::Model])
+    ));
+    finish(
+        compiled,
+        invocation,
+        &results,
+        clock,
+        reporter,
+        &count_of(results.len(), &[ResourceType::Model]),
+    )
+}
+
 /// The synthesizer's settings and tables, when this command runs it.
 struct SyntheticStage {
     settings: synth::StreamingSettings,
@@ -574,6 +662,7 @@ fn run_synthesizer(
 ) -> Result<Vec<NodeResult>, Diagnostics> {
     let relation = |i: usize| compiled.project.relation_of(&compiled.project.nodes[i]);
     let targets = synth::Targets {
+        kind: compiled.project.target.kind,
         users: relation(stage.nodes[0]),
         content: relation(stage.nodes[1]),
         events: relation(stage.nodes[2]),
@@ -613,6 +702,7 @@ fn run_synthesizer(
         let mut guard = connection
             .lock()
             .map_err(|_| Diagnostic::error("connection lock poisoned"))?;
+        guard.set_node(Some("source.synthetic"));
         synth::load(
             guard.as_mut(),
             &targets,
@@ -753,7 +843,7 @@ fn show(args: &ShowArgs, reporter: &Reporter) -> Result<Outcome, Diagnostics> {
             ));
         }
     };
-    let adapter = open_adapter(&compiled.project)?;
+    let adapter = open_adapter(&compiled.project, &invocation("show", &args.common).id)?;
     let mut connection = adapter
         .connect()
         .map_err(|e| Diagnostic::error(format!("cannot connect: {}", e.message)))?;
@@ -863,7 +953,7 @@ fn debug(common: &CommonArgs, reporter: &Reporter) -> Result<Outcome, Diagnostic
         };
         reporter.result(&format!("  {key}: {shown}"));
     }
-    let adapter = open_adapter(&project)?;
+    let adapter = open_adapter(&project, &invocation("debug", common).id)?;
     let check = adapter
         .connect()
         .and_then(|mut c| c.query("select 1 as ok", Some(1)));

@@ -274,3 +274,11 @@ impl Progress<'_> {
         }
     }
 }
+
+/// A note from inside a warehouse adapter (a retried request, a cancelled
+/// job): one whole line on stderr, whichever reporter is active.
+pub fn adapter_note(message: &str) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "note: {message}");
+    let _ = stderr.flush();
+}

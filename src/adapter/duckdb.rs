@@ -430,6 +430,42 @@ impl DuckDbConnection {
     }
 }
 
+impl DuckDbConnection {
+    /// Reads a CSV file the way `load_csv` does (DuckDB's type inference;
+    /// `types` forces some columns) into Arrow batches, for other
+    /// warehouses' loads.
+    pub fn read_csv_arrow(
+        &self,
+        path: &Path,
+        types: &[(String, String)],
+    ) -> Result<(duckdb::arrow::datatypes::SchemaRef, Vec<RecordBatch>), AdapterError> {
+        let scan = format!(
+            "select * from read_csv({}, {})",
+            literal(&path.to_string_lossy()),
+            csv_options(types)
+        );
+        let failed = |err: &duckdb::Error| statement_error(err, &scan, vec![scan.clone()]);
+        let mut stmt = self.conn.prepare(&scan).map_err(|e| failed(&e))?;
+        let arrow = stmt.query_arrow([]).map_err(|e| failed(&e))?;
+        let schema = arrow.get_schema();
+        Ok((schema, arrow.collect()))
+    }
+}
+
+/// `read_csv`'s options for a seed: header, inference, forced types.
+fn csv_options(types: &[(String, String)]) -> String {
+    let mut options = String::from("header = true, auto_detect = true");
+    if !types.is_empty() {
+        let types = types
+            .iter()
+            .map(|(column, data_type)| format!("{}: {}", literal(column), literal(data_type)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let _ = write!(options, ", types = {{{types}}}");
+    }
+    options
+}
+
 impl Connection for DuckDbConnection {
     fn execute(&mut self, sql: &str) -> Result<Option<u64>, AdapterError> {
         self.forget_known();
@@ -625,19 +661,10 @@ impl Connection for DuckDbConnection {
     }
 
     fn load_csv(&mut self, load: &CsvLoad) -> Result<BuildOutcome, AdapterError> {
-        let mut options = String::from("header = true, auto_detect = true");
-        if !load.column_types.is_empty() {
-            let types = load
-                .column_types
-                .iter()
-                .map(|(column, data_type)| format!("{}: {}", literal(column), literal(data_type)))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let _ = write!(options, ", types = {{{types}}}");
-        }
         let scan = format!(
-            "select * from read_csv({}, {options})",
-            literal(&load.path.to_string_lossy())
+            "select * from read_csv({}, {})",
+            literal(&load.path.to_string_lossy()),
+            csv_options(&load.column_types)
         );
         self.build_table(&load.relation, &scan, &[], &[], "LOAD CSV")
     }
@@ -1669,6 +1696,7 @@ mod tests {
             materialization,
             pre_hooks: Vec::new(),
             post_hooks: Vec::new(),
+            config: serde_json::Map::new(),
         }
     }
 

@@ -2,6 +2,7 @@
 //! connections) and a [`Connection`] per worker that runs SQL, reads the
 //! catalog and builds relations. Only execution and seeding talk to adapters.
 
+pub mod bigquery;
 pub mod duckdb;
 
 use std::fmt;
@@ -110,6 +111,8 @@ pub struct MaterializeRequest {
     pub pre_hooks: Vec<String>,
     /// Statements run after the build succeeded.
     pub post_hooks: Vec<String>,
+    /// The model's merged config (`partition_by`, `cluster_by`, `labels`...).
+    pub config: serde_json::Map<String, serde_json::Value>,
 }
 
 /// A CSV file to load as a table, replacing any previous version atomically.
@@ -241,4 +244,17 @@ pub trait Connection: Send {
     }
     /// Loads a CSV seed, atomically replacing the previous table.
     fn load_csv(&mut self, load: &CsvLoad) -> Result<BuildOutcome, AdapterError>;
+    /// The node the next statements work for (job labels, query comments).
+    fn set_node(&mut self, _node: Option<&str>) {}
+    /// The bytes a query would process, asked of the warehouse without
+    /// running it.
+    fn dry_run(&mut self, _sql: &str) -> Result<u64, AdapterError> {
+        Err(AdapterError::new(
+            "dry runs need a BigQuery target: this warehouse cannot estimate a query's bytes",
+        ))
+    }
+    /// The most bytes one query may bill (`maximum_bytes_billed`).
+    fn maximum_bytes_billed(&self) -> Option<u64> {
+        None
+    }
 }

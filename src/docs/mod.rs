@@ -132,7 +132,8 @@ impl Warehouse {
                 _ => return none,
             }
         }
-        let adapter = match crate::commands::open_adapter(project) {
+        let invocation = crate::artifacts::Invocation::new("docs", serde_json::Map::new());
+        let adapter = match crate::commands::open_adapter(project, &invocation.id) {
             Ok(adapter) => adapter,
             Err(diagnostics) => {
                 for diagnostic in &diagnostics.0 {

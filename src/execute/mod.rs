@@ -284,6 +284,7 @@ pub fn build_node(
     let node = &compiled.project.nodes[index];
     let mut result = match pool.take() {
         Ok(connection) => {
+            lock(&connection).set_node(Some(&node.unique_id));
             let result = match node.resource_type {
                 ResourceType::Seed => load_seed(compiled, index, &connection),
                 _ => build_model(compiled, index, &connection, full_refresh),
@@ -400,6 +401,7 @@ fn build_model(
         materialization,
         pre_hooks,
         post_hooks,
+        config: config.0.clone(),
     };
     let outcome = lock(connection).materialize(&request);
     let mut result = record_outcome(compiled, index, outcome);
@@ -564,7 +566,14 @@ pub fn locate_sql_error(path: &std::path::Path, raw: &str, message: &str) -> Opt
         return None;
     }
     let mut candidates = Vec::new();
-    for quote in ['"', '\''] {
+    // BigQuery names what it cannot resolve without quotes:
+    // `Unrecognized name: foo at [3:8]`, `Function not found: fo at [1:8]`.
+    if let Ok(pattern) = regex::Regex::new(
+        r"(?:Unrecognized name|Function not found|Name|Column|Field name)\s*:?\s*`?([A-Za-z_][A-Za-z0-9_]*)",
+    ) {
+        candidates.extend(pattern.captures_iter(message).map(|c| c[1].to_string()));
+    }
+    for quote in ['"', '\'', '`'] {
         let mut parts = message.split(quote);
         parts.next();
         while let (Some(inside), Some(())) = (parts.next(), Some(())) {
@@ -625,4 +634,151 @@ fn first_sql_line(raw: &str) -> usize {
                 && !t.starts_with("--")
         })
         .map_or(1, |i| i + 1)
+}
+
+/// `--dry-run`: asks the warehouse what one model would process, without
+/// running it. A model over `maximum_bytes_billed` is refused.
+pub fn dry_run_node(
+    compiled: &CompiledProject,
+    index: usize,
+    pool: &ConnectionPool<'_>,
+) -> NodeResult {
+    let started_at = Utc::now();
+    let clock = Instant::now();
+    let node = &compiled.project.nodes[index];
+    let mut result = match pool.take() {
+        Ok(connection) => {
+            let result = estimate_model(compiled, index, &connection);
+            pool.give_back(connection);
+            result
+        }
+        Err(error) => NodeResult::new(
+            index,
+            Status::Error,
+            format!("cannot connect: {}", error.message),
+        ),
+    };
+    if result.status == Status::Error && result.diagnostic.is_none() {
+        result.diagnostic = Some(Diagnostic::error(format!(
+            "{} `{}`: {}",
+            node.resource_type, node.name, result.message
+        )));
+    }
+    result.started_at = started_at;
+    result.completed_at = Utc::now();
+    result.seconds = clock.elapsed().as_secs_f64();
+    result
+}
+
+fn estimate_model(
+    compiled: &CompiledProject,
+    index: usize,
+    connection: &SharedConnection,
+) -> NodeResult {
+    let state = &compiled.nodes[index];
+    let node = &compiled.project.nodes[index];
+    let Some(relation) = state.relation.clone() else {
+        return NodeResult::new(index, Status::Error, "model has no relation");
+    };
+    lock(connection).set_node(Some(&node.unique_id));
+    let is_incremental = state.config.materialized() == "incremental"
+        && !state.config.full_refresh().unwrap_or(false)
+        && matches!(
+            lock(connection).relation_kind(&relation),
+            Ok(Some(RelationKind::Table))
+        );
+    let query_connection = Arc::clone(connection);
+    let query: crate::jinja::QueryFn = Box::new(move |sql: &str| {
+        lock(&query_connection)
+            .query(sql, None)
+            .map_err(|e| e.message)
+    });
+    let sql = match compiled.render_for_execution(index, is_incremental, Some(query)) {
+        Ok((sql, _)) => sql,
+        Err(diagnostic) => {
+            let mut result = NodeResult::new(index, Status::Error, diagnostic.message.clone());
+            result.diagnostic = Some(diagnostic);
+            return result;
+        }
+    };
+    let mut guard = lock(connection);
+    let limit = guard.maximum_bytes_billed();
+    let estimate = guard.dry_run(&sql);
+    drop(guard);
+    let mut result = match estimate {
+        Ok(bytes) => match limit {
+            Some(limit) if bytes > limit => {
+                let mut result = NodeResult::new(
+                    index,
+                    Status::Error,
+                    format!(
+                        "refused: would process {}, over maximum_bytes_billed ({})",
+                        human_bytes(bytes),
+                        human_bytes(limit)
+                    ),
+                );
+                result.diagnostic = Some(
+                    Diagnostic::error(format!(
+                        "model `{}` would process {bytes} bytes, more than the target's maximum_bytes_billed of {limit}",
+                        node.name
+                    ))
+                    .at(Location::from_line_col(node.file_path(), &node.raw_code, 1, 1, 1))
+                    .help("filter the query (a partition filter, fewer columns) or raise `maximum_bytes_billed` in project.yml"),
+                );
+                result
+            }
+            _ => NodeResult::new(
+                index,
+                Status::Success,
+                format!("would process {}", human_bytes(bytes)),
+            ),
+        }
+        .with_bytes(bytes),
+        Err(error) => adapter_failure(compiled, index, &error, None),
+    };
+    result.compiled_code = Some(sql);
+    result
+}
+
+impl NodeResult {
+    fn with_bytes(mut self, bytes: u64) -> Self {
+        self.extra
+            .insert("bytes_processed".into(), serde_json::Value::from(bytes));
+        self
+    }
+}
+
+/// Bytes as BigQuery's console shows them (1 KB = 1024 bytes).
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KB", "MB", "GB", "TB", "PB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bigquery_messages_point_at_the_unresolved_name() {
+        let raw = "{{ config(materialized='table') }}\nselect id,\n       no_such_column as label\nfrom t\n";
+        let path = std::path::Path::new("models/orders.sql");
+        for message in [
+            "Unrecognized name: no_such_column at [4:8]",
+            "Name no_such_column not found inside t at [4:8]",
+            "Referenced column \"no_such_column\" not found",
+        ] {
+            let location = locate_sql_error(path, raw, message).expect("a location");
+            assert_eq!((location.line, location.column), (3, 8), "{message}");
+        }
+    }
 }

@@ -189,7 +189,10 @@ impl<'a> TestPlan<'a> {
         let started_at = Utc::now();
         let clock = Instant::now();
         let connection = match pool.take() {
-            Ok(connection) => connection,
+            Ok(connection) => {
+                lock(&connection).set_node(Some(&self.compiled.project.nodes[index].unique_id));
+                connection
+            }
             Err(error) => {
                 let mut result = NodeResult::new(
                     index,
@@ -462,6 +465,7 @@ impl<'a> TestPlan<'a> {
                 materialization: Materialization::Table,
                 pre_hooks: Vec::new(),
                 post_hooks: Vec::new(),
+                config: serde_json::Map::new(),
             };
             let built = lock(connection).materialize(&create);
             match built {

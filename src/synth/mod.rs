@@ -216,6 +216,8 @@ fn shares(
 /// Where each table goes.
 #[derive(Debug, Clone)]
 pub struct Targets {
+    /// The warehouse, for quoting in `--append`'s look at what is loaded.
+    pub kind: crate::adapter::AdapterKind,
     pub users: RelationRef,
     pub content: RelationRef,
     pub events: RelationRef,
@@ -296,7 +298,7 @@ pub fn load(
             }
             universe.event_plan(0, settings.days, settings.events, 1)
         }
-        Mode::Append { days } => match last_loaded(connection, &targets.events, settings) {
+        Mode::Append { days } => match last_loaded(connection, targets, settings) {
             Ok((last_day, last_id)) => {
                 let per_day = settings.events as f64 / f64::from(settings.days.max(1));
                 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
@@ -423,28 +425,32 @@ impl SliceSource for EventSlices {
 /// already loaded, for `--append`.
 fn last_loaded(
     connection: &mut dyn Connection,
-    events: &RelationRef,
+    targets: &Targets,
     settings: &StreamingSettings,
 ) -> Result<(i64, i64), AdapterError> {
-    let relation = connection
-        .relation_kind(events)?
-        .map(|_| ())
-        .ok_or_else(|| {
-            AdapterError::new(
-                "there are no viewing events to append to yet: run `sb seed` without --append first",
-            )
-        });
-    relation?;
-    let kind = crate::adapter::AdapterKind::Duckdb;
+    let events = &targets.events;
+    if connection.relation_kind(events)?.is_none() {
+        return Err(AdapterError::new(
+            "there are no viewing events to append to yet: run `sb seed` without --append first",
+        ));
+    }
+    // Portable SQL (the day count is taken in Rust): DuckDB and BigQuery
+    // differ in date arithmetic, not in `cast(... as date)`.
+    let kind = targets.kind;
     let sql = format!(
-        "select cast(max(\"timestamp\") as date) - date '{}', max(event_id) from {}",
-        settings.start_date.format("%Y-%m-%d"),
+        "select cast(max({}) as date), max(event_id) from {}",
+        kind.quote("timestamp"),
         kind.render_relation(events)
     );
     let result = connection.query(&sql, Some(1))?;
     let row = result.rows.first();
-    let number = |i: usize| row.and_then(|r| r.get(i)).and_then(Value::as_i64);
-    match (number(0), number(1)) {
+    let day = row
+        .and_then(|r| r.first())
+        .and_then(Value::as_str)
+        .and_then(|text| chrono::NaiveDate::parse_from_str(text.get(..10)?, "%Y-%m-%d").ok())
+        .map(|last| (last - settings.start_date).num_days());
+    let id = row.and_then(|r| r.get(1)).and_then(Value::as_i64);
+    match (day, id) {
         (Some(day), Some(id)) => Ok((day, id)),
         _ => Ok((-1, 0)),
     }

@@ -36,7 +36,9 @@ const TEST_ENV_VARS: &[&str] = &[
     "SB_TEST_PROD_DB",
     "SB_TEST_MISSING",
     "SB_BIGQUERY_API_URL",
+    "SB_BIGQUERY_RETRY_INITIAL_MS",
     "SB_BQ_PROJECT",
+    "GOOGLE_APPLICATION_CREDENTIALS",
 ];
 
 /// A project in a temporary folder, deleted when dropped.

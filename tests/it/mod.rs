@@ -1,8 +1,10 @@
 //! The test modules, one per area of the user-facing contract (SPEC.md).
 
+pub mod emulator;
 pub mod harness;
 
 mod artifacts;
+mod bigquery;
 mod commands;
 mod config;
 mod data_tests;

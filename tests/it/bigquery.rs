@@ -1,0 +1,642 @@
+//! The BigQuery target end to end, through the `sb` binary against a real
+//! BigQuery emulator (bqemulator, started by the tests themselves): seeds by
+//! load job, views, tables, incremental merges and appends, a failing model
+//! that keeps its table, the root project matching DuckDB, retries under
+//! injected faults, and dry runs.
+
+use super::emulator::{Fault, FaultProxy, emulator, fake_dry_run_endpoint, fresh_project, query};
+use super::harness::{Output, Project};
+
+/// project.yml of a BigQuery project at `url`, in BigQuery project `project`.
+fn project_yml(project: &str, url: &str, extra: &str) -> String {
+    format!(
+        "\
+name: sb_bq
+default_target: emu
+targets:
+  emu:
+    type: bigquery
+    project: {project}
+    dataset: analytics
+    location: US
+    api_url: {url}
+    threads: 4
+{extra}
+seeds:
+  +schema: raw
+synthetic:
+  streaming:
+    users: 60
+    content: 12
+    events: 900
+    seed: 7
+    start_date: \"2026-01-01\"
+    days: 6
+"
+    )
+}
+
+const PLANS_CSV: &str = "plan_id,name,price\n1,basic,9.99\n2,standard,15.49\n3,premium,22.99\n";
+
+/// Models of every materialization over a CSV seed and the synthetic events.
+fn bigquery_project(project: &str, url: &str, extra: &str) -> Project {
+    Project::bare()
+        .file("project.yml", project_yml(project, url, extra))
+        .file("seeds/plans.csv", PLANS_CSV)
+        .file(
+            "models/plans_view.sql",
+            "select plan_id, upper(name) as name, price from {{ ref('plans') }}\n",
+        )
+        .file(
+            "models/events_daily.sql",
+            "{{ config(materialized='table', partition_by={'field': 'day', 'data_type': 'date'}, cluster_by=['device_type'], labels={'team': 'growth'}) }}\n\
+             select date(e.timestamp) as day, e.device_type, count(*) as events,\n\
+                    sum(e.quality_metrics.buffering_events) as buffering\n\
+             from {{ source('synthetic', 'viewing_events') }} as e\n\
+             group by 1, 2\n",
+        )
+        .file(
+            "models/plans_merged.sql",
+            "{{ config(materialized='incremental', unique_key='plan_id') }}\n\
+             select plan_id, name, price from {{ ref('plans_view') }}\n",
+        )
+        .file(
+            "models/plans_by_day.sql",
+            "{{ config(materialized='incremental', incremental_strategy='insert_overwrite', partition_by={'field': 'day', 'data_type': 'date'}) }}\n\
+             select date_add(date '2026-01-01', interval plan_id day) as day, plan_id, price from {{ ref('plans') }}\n\
+             {% if is_incremental() %}where plan_id >= 2{% endif %}\n",
+        )
+        .file(
+            "models/plans_replaced.sql",
+            "{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='plan_id') }}\n\
+             select plan_id, price from {{ ref('plans') }}\n",
+        )
+        .file(
+            "models/plans_appended.sql",
+            "{{ config(materialized='incremental', incremental_strategy='append') }}\n\
+             select plan_id, price from {{ ref('plans') }}\n",
+        )
+}
+
+fn rows(project: &str, sql: &str) -> Vec<Vec<String>> {
+    query(project, &sql.replace('@', &format!("`{project}`.")))
+}
+
+fn table_names(project: &str, dataset: &str) -> Vec<String> {
+    let (status, body) = super::emulator::http(
+        &emulator().url,
+        "GET",
+        &format!("/bigquery/v2/projects/{project}/datasets/{dataset}/tables"),
+        &[],
+    )
+    .expect("the emulator answers");
+    assert_eq!(status, 200);
+    let list: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+    let mut names: Vec<String> = list["tables"]
+        .as_array()
+        .map(|tables| {
+            tables
+                .iter()
+                .filter_map(|t| t["tableReference"]["tableId"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn bigquery_seeds_builds_and_merges_incrementally_on_the_emulator() {
+    let bq = fresh_project("build");
+    // Small uploads: the events go up in several load jobs, through a
+    // staging table swapped in at the end.
+    let project = bigquery_project(&bq, &emulator().url, "    upload_chunk_bytes: 40000");
+
+    let output = project.sb(&["build"]);
+    output.success().stdout_contains("ERROR=0");
+    output.stdout_contains("LOAD (900 rows)");
+
+    assert_eq!(
+        rows(
+            &bq,
+            "select count(*), count(distinct event_id) from @synthetic.viewing_events"
+        ),
+        [["900", "900"]]
+    );
+    // The nested struct arrived as a RECORD.
+    assert_eq!(
+        rows(
+            &bq,
+            "select count(*) from @synthetic.viewing_events where quality_metrics.bandwidth_mbps > 0"
+        ),
+        [["900"]]
+    );
+    assert_eq!(
+        table_names(&bq, "synthetic"),
+        ["content", "users", "viewing_events"]
+    );
+    assert_eq!(
+        rows(
+            &bq,
+            "select plan_id, name, price from @analytics.plans_view order by plan_id"
+        ),
+        [
+            ["1", "BASIC", "9.99"],
+            ["2", "STANDARD", "15.49"],
+            ["3", "PREMIUM", "22.99"]
+        ]
+    );
+    assert_eq!(
+        rows(&bq, "select sum(events) from @analytics.events_daily"),
+        [["900"]]
+    );
+    let sent = project.read("target/run/sb_bq/models/events_daily.sql");
+    assert!(
+        sent.contains(
+            "partition by `day`\ncluster by `device_type`\noptions(labels=[('team', 'growth')])"
+        ),
+        "{sent}"
+    );
+
+    // Second build: a changed and a new plan merge in by key; the append
+    // model adds every row again.
+    project.write(
+        "seeds/plans.csv",
+        "plan_id,name,price\n1,basic,10.99\n2,standard,15.49\n3,premium,22.99\n4,family,29.99\n",
+    );
+    project.sb(&["build"]).success().stdout_contains("MERGE");
+    assert_eq!(
+        rows(
+            &bq,
+            "select plan_id, name, price from @analytics.plans_merged order by plan_id"
+        ),
+        [
+            ["1", "BASIC", "10.99"],
+            ["2", "STANDARD", "15.49"],
+            ["3", "PREMIUM", "22.99"],
+            ["4", "FAMILY", "29.99"]
+        ]
+    );
+    assert_eq!(
+        rows(
+            &bq,
+            "select count(*), count(distinct plan_id) from @analytics.plans_appended"
+        ),
+        [["7", "4"]]
+    );
+    // insert_overwrite replaced the partitions of days 2 to 4 only: day 1
+    // keeps the old price of plan 1.
+    assert_eq!(
+        rows(
+            &bq,
+            "select cast(day as string), plan_id, price from @analytics.plans_by_day order by day"
+        ),
+        [
+            ["2026-01-02", "1", "9.99"],
+            ["2026-01-03", "2", "15.49"],
+            ["2026-01-04", "3", "22.99"],
+            ["2026-01-05", "4", "29.99"]
+        ]
+    );
+    assert_eq!(
+        rows(
+            &bq,
+            "select plan_id, price from @analytics.plans_replaced order by plan_id"
+        ),
+        [
+            ["1", "10.99"],
+            ["2", "15.49"],
+            ["3", "22.99"],
+            ["4", "29.99"]
+        ]
+    );
+
+    // `sb seed --append` adds later days to the events.
+    project
+        .sb(&["seed", "--append", "--days", "2", "-s", "source:synthetic"])
+        .success();
+    let after = rows(
+        &bq,
+        "select count(*), count(distinct event_id) from @synthetic.viewing_events",
+    );
+    assert_eq!(after[0][0], after[0][1], "event ids stay unique");
+    assert!(after[0][0].parse::<u64>().unwrap() > 900, "{after:?}");
+}
+
+#[test]
+fn bigquery_failing_model_keeps_its_table_and_points_at_the_file() {
+    let bq = fresh_project("fail");
+    let project = Project::bare()
+        .file("project.yml", project_yml(&bq, &emulator().url, ""))
+        .file(
+            "models/orders.sql",
+            "{{ config(materialized='table') }}\nselect 1 as id, 'first' as label\n",
+        );
+    project.sb(&["run", "-s", "orders"]).success();
+
+    project.write(
+        "models/orders.sql",
+        "{{ config(materialized='table') }}\nselect 1 as id,\n       no_such_column as label\n",
+    );
+    let output = project.sb(&["run", "-s", "orders"]);
+    output.code(1);
+    output
+        .stderr_contains("model `orders` failed")
+        .stderr_contains("models/orders.sql:3:8")
+        .stderr_contains("no_such_column");
+    assert_eq!(
+        rows(&bq, "select id, label from @analytics.orders"),
+        [["1", "first"]]
+    );
+
+    // A table becomes a view and back; a broken query is refused before the
+    // view in its way is dropped.
+    project.write(
+        "models/orders.sql",
+        "{{ config(materialized='view') }}\nselect 2 as id, 'second' as label\n",
+    );
+    project
+        .sb(&["run", "-s", "orders"])
+        .success()
+        .stdout_contains("CREATE VIEW");
+    project.write(
+        "models/orders.sql",
+        "{{ config(materialized='table') }}\nselect 3 as id, missing as label\n",
+    );
+    project.sb(&["run", "-s", "orders"]).code(1);
+    assert_eq!(
+        rows(&bq, "select id, label from @analytics.orders"),
+        [["2", "second"]]
+    );
+    project.write(
+        "models/orders.sql",
+        "{{ config(materialized='table') }}\nselect 3 as id, 'third' as label\n",
+    );
+    project
+        .sb(&["run", "-s", "orders"])
+        .success()
+        .stdout_contains("CREATE TABLE (1 row)");
+    assert_eq!(
+        rows(&bq, "select id, label from @analytics.orders"),
+        [["3", "third"]]
+    );
+}
+
+fn normalized(rows: Vec<Vec<String>>) -> Vec<Vec<String>> {
+    let mut rows: Vec<Vec<String>> = rows
+        .into_iter()
+        .map(|row| {
+            row.iter()
+                .map(|v| super::emulator::text(&serde_json::Value::from(v.as_str())))
+                .collect()
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// Rows equal, numbers within one unit of their last decimal place: the
+/// warehouses sum floating-point numbers in different orders, so a value
+/// rounded to 2 or 4 places may land on either side of a half.
+fn same_row(a: &[String], b: &[String]) -> bool {
+    let decimals = |s: &str| s.split_once('.').map_or(0, |(_, f)| f.len());
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            x == y
+                || match (x.parse::<f64>(), y.parse::<f64>()) {
+                    (Ok(p), Ok(q)) => {
+                        let places = decimals(x).max(decimals(y));
+                        let unit = 10_f64.powi(-i32::try_from(places).unwrap_or(6));
+                        (p - q).abs() <= unit * 1.000_001
+                    }
+                    _ => false,
+                }
+        })
+}
+
+#[test]
+fn bigquery_root_project_builds_and_its_marts_match_duckdb() {
+    let bq = fresh_project("root");
+    let project = Project::example();
+    project.sb(&["build"]).success().stdout_contains("ERROR=0");
+    let output = project.sb_with_env(
+        &["build", "-t", "prod"],
+        &[
+            ("SB_BQ_PROJECT", bq.as_str()),
+            ("SB_BIGQUERY_API_URL", emulator().url.as_str()),
+        ],
+    );
+    // Every data test of the project ran, in BigQuery SQL, and passed.
+    output.success().stdout_contains("ERROR=0");
+    let tests = output
+        .stdout_lines()
+        .iter()
+        .filter(|l| l.contains(" test "))
+        .count();
+    let passed = output
+        .stdout_lines()
+        .iter()
+        .filter(|l| l.contains("PASS  test "))
+        .count();
+    assert!(tests >= 50 && passed == tests, "{}", output.stdout);
+
+    let marts = std::fs::read_dir(project.path().join("models/marts"))
+        .expect("marts")
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().to_string_lossy().into_owned();
+            name.strip_suffix(".sql").map(str::to_owned)
+        })
+        .collect::<Vec<_>>();
+    assert!(marts.len() >= 5, "{marts:?}");
+    for mart in marts {
+        // Percentiles are exact and interpolated on DuckDB (quantile_cont)
+        // and approximate on BigQuery (approx_quantiles, the example's
+        // `percentile` macro): those columns are compared by neither.
+        let columns = project
+            .query(&format!(
+                "select column_name from information_schema.columns where table_schema = 'analytics' and table_name = '{mart}' order by ordinal_position"
+            ))
+            .into_iter()
+            .map(|row| row[0].clone())
+            .filter(|c| !c.starts_with("p10_") && !c.starts_with("median_") && !c.starts_with("p90_"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let on_duckdb =
+            normalized(project.query(&format!("select {columns} from analytics.{mart}")));
+        let on_bigquery = normalized(rows(
+            &bq,
+            &format!("select {columns} from @analytics.{mart}"),
+        ));
+        assert!(!on_duckdb.is_empty(), "{mart} is empty on DuckDB");
+        let differences: Vec<_> = on_duckdb
+            .iter()
+            .zip(&on_bigquery)
+            .filter(|(a, b)| !same_row(a, b))
+            .take(3)
+            .collect();
+        assert!(
+            differences.is_empty() && on_duckdb.len() == on_bigquery.len(),
+            "{mart} differs between the warehouses ({} rows on DuckDB, {} on BigQuery); first differences (DuckDB, BigQuery): {differences:?}",
+            on_duckdb.len(),
+            on_bigquery.len()
+        );
+    }
+}
+
+/// Every other request fails: 429s, 503s, connections reset before the
+/// request arrives, and answers lost after BigQuery did the work.
+fn every_other_request(number: usize, what: &str) -> Fault {
+    match number % 16 {
+        1 | 5 | 9 | 13 => Fault::TooManyRequests,
+        3 | 11 => Fault::Unavailable,
+        // The emulator ignores the job id of an upload (it assigns its
+        // own), so only a query job's lost answer can be attached to there.
+        15 if what.starts_with("POST") && !what.contains("/upload/") => Fault::DropAfter,
+        7 | 15 => Fault::DropBefore,
+        _ => Fault::Pass,
+    }
+}
+
+#[test]
+fn bigquery_retries_injected_faults_without_losing_or_duplicating_rows() {
+    let bq = fresh_project("faults");
+    let proxy = FaultProxy::start(&emulator().url, every_other_request);
+    // One thread, so the schedule decides which call each fault hits.
+    let project = bigquery_project(&bq, &proxy.url, "    upload_chunk_bytes: 40000").file(
+        "project.yml",
+        project_yml(&bq, &proxy.url, "    upload_chunk_bytes: 40000")
+            .replace("threads: 4", "threads: 1"),
+    );
+    let env = [("SB_BIGQUERY_RETRY_INITIAL_MS", "5")];
+    let first = project.sb_with_env(&["build"], &env);
+    first.success().stdout_contains("ERROR=0");
+    project.write(
+        "seeds/plans.csv",
+        "plan_id,name,price\n1,basic,10.99\n2,standard,15.49\n3,premium,22.99\n4,family,29.99\n",
+    );
+    let second = project.sb_with_env(&["build"], &env);
+    second.success().stdout_contains("ERROR=0");
+
+    let injected = proxy.injected.lock().unwrap().clone();
+    let kinds = |fault: Fault| injected.iter().filter(|(_, f, _)| *f == fault).count();
+    assert!(kinds(Fault::TooManyRequests) > 0 && kinds(Fault::Unavailable) > 0);
+    assert!(
+        kinds(Fault::DropBefore) > 0 && kinds(Fault::DropAfter) > 0,
+        "{injected:?}"
+    );
+    // Each fault was retried once, and the log says so.
+    let retries = [&first, &second]
+        .iter()
+        .map(|o: &&Output| o.stderr.matches("note: retrying").count())
+        .sum::<usize>();
+    assert_eq!(
+        retries,
+        injected.len(),
+        "{injected:?}\n{}{}",
+        first.stderr,
+        second.stderr
+    );
+    // A job insert whose answer was lost: the retry met a 409 and sb waited
+    // for the job BigQuery had accepted, once per such fault.
+    let lost_job_answers = injected
+        .iter()
+        .filter(|(_, fault, what)| *fault == Fault::DropAfter && what.contains("/jobs"))
+        .count();
+    let attached = [&first, &second]
+        .iter()
+        .map(|o| {
+            o.stderr
+                .matches("was already accepted; waiting for it")
+                .count()
+        })
+        .sum::<usize>();
+    assert!(lost_job_answers > 0, "{injected:?}");
+    assert_eq!(attached, lost_job_answers, "{injected:?}");
+    assert!(
+        first.stderr.contains("(HTTP 429 rateLimitExceeded;"),
+        "{}",
+        first.stderr
+    );
+
+    // Every job sb submitted (queries, loads, copies) carried the
+    // invocation id and its node as labels; every query says who sent it.
+    let invocation = project.read_json("target/run_results.json")["metadata"]["invocation_id"]
+        .as_str()
+        .expect("an invocation id")
+        .to_owned();
+    let jobs = proxy.job_inserts();
+    assert!(jobs.len() >= 10, "{jobs:?}");
+    for job in &jobs {
+        let labels = &job["configuration"]["labels"];
+        assert!(
+            labels["sb_invocation_id"]
+                .as_str()
+                .is_some_and(|id| !id.is_empty()),
+            "{job}"
+        );
+        if let Some(sql) = job
+            .pointer("/configuration/query/query")
+            .and_then(serde_json::Value::as_str)
+        {
+            assert!(sql.starts_with("/* {\"app\":\"sb\""), "{sql}");
+            assert_eq!(
+                job.pointer("/configuration/query/useLegacySql"),
+                Some(&serde_json::json!(false))
+            );
+        }
+    }
+    let labelled = |node: &str| {
+        jobs.iter().any(|job| {
+            job["configuration"]["labels"]["sb_node"] == node
+                && job["configuration"]["labels"]["sb_invocation_id"] == invocation.as_str()
+        })
+    };
+    assert!(labelled("model_sb_bq_events_daily"), "{jobs:?}");
+    assert!(labelled("seed_sb_bq_plans"), "{jobs:?}");
+    assert!(
+        jobs.iter()
+            .any(|job| job.pointer("/configuration/load").is_some()
+                && job["configuration"]["labels"]["sb_node"] == "source_synthetic")
+    );
+
+    // Nothing lost, nothing twice.
+    assert_eq!(
+        rows(
+            &bq,
+            "select count(*), count(distinct event_id) from @synthetic.viewing_events"
+        ),
+        [["900", "900"]]
+    );
+    assert_eq!(
+        rows(
+            &bq,
+            "select count(*), count(distinct plan_id) from @analytics.plans_appended"
+        ),
+        [["7", "4"]]
+    );
+    assert_eq!(
+        rows(&bq, "select count(*) from @analytics.plans_merged"),
+        [["4"]]
+    );
+    assert_eq!(
+        rows(&bq, "select sum(events) from @analytics.events_daily"),
+        [["900"]]
+    );
+}
+
+#[test]
+fn bigquery_dry_run_prints_bytes_and_refuses_models_over_the_limit() {
+    // On the emulator: estimates per model and a total (it reports 0 bytes).
+    let bq = fresh_project("dry");
+    let project = bigquery_project(&bq, &emulator().url, "");
+    project.sb(&["build"]).success();
+    let output = project.sb(&["run", "--dry-run"]);
+    output
+        .success()
+        .stdout_contains("would process 0 B")
+        .stdout_contains("Dry run total: 0 B (0 bytes) for 6 models");
+    // `sb build --dry-run` estimates the same models and loads nothing.
+    project
+        .sb(&["build", "--dry-run"])
+        .success()
+        .stdout_contains("Dry run total: 0 B (0 bytes) for 6 models");
+    assert!(!project.sb(&["build", "--dry-run"]).stdout.contains("LOAD"));
+
+    // The emulator always reports 0 bytes, so the limit is checked against
+    // a stand-in endpoint that reports sizes.
+    let fake = fake_dry_run_endpoint(|sql| {
+        if sql.contains("plans_view") {
+            5_000_000
+        } else {
+            10
+        }
+    });
+    let project = Project::bare()
+        .file(
+            "project.yml",
+            project_yml("acme", &fake, "    maximum_bytes_billed: 1000000"),
+        )
+        .file("models/small.sql", "select 1 as x\n")
+        .file("models/plans_view.sql", "select 2 as y\n");
+    let output = project.sb(&["run", "--dry-run"]);
+    output
+        .code(1)
+        .stdout_contains("would process 10 B")
+        .stdout_contains("refused: would process 4.8 MB, over maximum_bytes_billed (976.6 KB)")
+        .stdout_contains("Dry run total: 4.8 MB (5000010 bytes) for 2 models")
+        .stderr_contains("models/plans_view.sql");
+}
+
+#[test]
+fn bigquery_ctrl_c_cancels_the_running_jobs_and_exits() {
+    let (url, seen) = super::emulator::stuck_jobs_endpoint();
+    let project = Project::bare()
+        .file("project.yml", project_yml("acme", &url, ""))
+        .file(
+            "models/slow.sql",
+            "{{ config(materialized='table') }}\nselect 1 as x\n",
+        );
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_sb"))
+        .args(["run"])
+        .current_dir(project.path())
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start sb");
+    let started = std::time::Instant::now();
+    while !seen
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|r| r.starts_with("GET") && r.contains("/jobs/"))
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "no job was polled"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let interrupted = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("send SIGINT");
+    assert!(interrupted.success());
+    let output = child.wait_with_output().expect("sb exits");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted: cancelled 1 running BigQuery job"),
+        "{stderr}"
+    );
+    assert!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .any(|r| r.starts_with("POST") && r.contains("/cancel")),
+        "{:?}",
+        seen.lock().unwrap()
+    );
+}
+
+#[test]
+fn bigquery_data_tests_pass_and_fail_in_bigquery_sql() {
+    let bq = fresh_project("tests");
+    let project = Project::bare()
+        .file("project.yml", project_yml(&bq, &emulator().url, ""))
+        .file("seeds/plans.csv", PLANS_CSV)
+        .file(
+            "models/schema.yml",
+            "version: 2\n\
+             seeds:\n  - name: plans\n    columns:\n\
+             \x20     - name: plan_id\n        tests: [not_null, unique]\n\
+             \x20     - name: name\n        tests:\n          - accepted_values:\n              values: ['basic', 'standard']\n",
+        );
+    let output = project.sb(&["build", "-s", "plans+"]);
+    output.code(1);
+    output
+        .stdout_contains("PASS  test not_null_plans_plan_id")
+        .stdout_contains("PASS  test unique_plans_plan_id")
+        .stdout_contains("FAIL  test accepted_values_plans_name")
+        .stdout_contains("PASS=3 WARN=0 ERROR=1");
+}
