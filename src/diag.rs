@@ -18,6 +18,53 @@ pub struct Location {
     pub source_line: Option<String>,
 }
 
+/// Where each line of a text starts, for turning byte offsets into lines
+/// and columns without rescanning the text each time (a schema file with
+/// thousands of tests is located thousands of times).
+#[derive(Debug, Clone, Default)]
+pub struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    pub fn new(source: &str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(source.match_indices('\n').map(|(i, _)| i + 1));
+        Self { starts }
+    }
+
+    /// Byte offset where 1-based `line` starts (the end of the text past the last line).
+    pub fn line_start(&self, line: usize, source: &str) -> usize {
+        self.starts
+            .get(line.saturating_sub(1))
+            .copied()
+            .unwrap_or(source.len())
+    }
+
+    /// The same as [`Location::from_offset`], in logarithmic time.
+    pub fn locate(&self, file: &Path, source: &str, offset: usize, len: usize) -> Location {
+        let offset = offset.min(source.len());
+        let line = self.starts.partition_point(|&start| start <= offset).max(1);
+        let line_start = self.starts[line - 1];
+        let column = source
+            .get(line_start..offset)
+            .map_or(1, |s| s.chars().count() + 1);
+        let line_text = source
+            .get(line_start..)
+            .unwrap_or("")
+            .lines()
+            .next()
+            .unwrap_or("");
+        Location {
+            file: file.to_path_buf(),
+            line,
+            column,
+            len: len.max(1),
+            source_line: Some(line_text.to_string()),
+        }
+    }
+}
+
 impl Location {
     /// Locates the byte offset `offset` of `source` (which was read from `file`).
     pub fn from_offset(file: &Path, source: &str, offset: usize, len: usize) -> Self {

@@ -181,27 +181,54 @@ fn node_line(node: &Node, file: &YamlFile) -> usize {
 
 /// Where `name: NAME` appears at or after `from_line`.
 fn locate_named_from(file: &YamlFile, name: &str, from_line: usize) -> Location {
-    let mut offset = 0;
-    for (number, line) in file.source.split_inclusive('\n').enumerate() {
-        if number + 1 >= from_line {
-            let trimmed = line.trim_start();
-            let body = trimmed.strip_prefix("- ").unwrap_or(trimmed);
-            if let Some(rest) = body.strip_prefix("name:") {
-                let value = rest.trim().trim_matches(|c| c == '"' || c == '\'');
-                if value == name {
-                    let at = line.find(name).unwrap_or(0);
-                    return Location::from_offset(
-                        &file.path,
-                        &file.source,
-                        offset + at,
-                        name.chars().count(),
-                    );
-                }
+    let mut offset = file.lines.line_start(from_line.max(1), &file.source);
+    for line in file.source[offset..].split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        let body = trimmed.strip_prefix("- ").unwrap_or(trimmed);
+        if let Some(rest) = body.strip_prefix("name:") {
+            let value = rest.trim().trim_matches(|c| c == '"' || c == '\'');
+            if value == name {
+                let at = line.find(name).unwrap_or(0);
+                return file.lines.locate(
+                    &file.path,
+                    &file.source,
+                    offset + at,
+                    name.chars().count(),
+                );
             }
         }
         offset += line.len();
     }
     file.locate_named(name)
+}
+
+/// [`locate_word`] in a schema file, with its line index.
+fn locate_word_in(file: &YamlFile, word: &str, from_line: usize) -> Location {
+    let start = file.lines.line_start(from_line.max(1), &file.source);
+    match word_offset(&file.source[start..], word) {
+        Some(at) => file
+            .lines
+            .locate(&file.path, &file.source, start + at, word.chars().count()),
+        None => file.lines.locate(&file.path, &file.source, start, 1),
+    }
+}
+
+/// The offset of `word` in `text` where it is not part of a longer name.
+fn word_offset(text: &str, word: &str) -> Option<usize> {
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
+    let mut from = 0;
+    while !word.is_empty()
+        && let Some(found) = text.get(from..).and_then(|r| r.find(word))
+    {
+        let at = from + found;
+        let before = text[..at].chars().next_back();
+        let after = text[at + word.len()..].chars().next();
+        if !before.is_some_and(is_ident) && !after.is_some_and(is_ident) {
+            return Some(at);
+        }
+        from = at + word.len();
+    }
+    None
 }
 
 /// Where the word `word` (not part of a longer name) first appears at or
@@ -212,21 +239,11 @@ pub fn locate_word(path: &Path, source: &str, word: &str, from_line: usize) -> L
         .take(from_line.saturating_sub(1))
         .map(str::len)
         .sum();
-    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
     let rest = source.get(start..).unwrap_or("");
-    let mut from = 0;
-    while !word.is_empty()
-        && let Some(found) = rest.get(from..).and_then(|r| r.find(word))
-    {
-        let at = from + found;
-        let before = rest[..at].chars().next_back();
-        let after = rest[at + word.len()..].chars().next();
-        if !before.is_some_and(is_ident) && !after.is_some_and(is_ident) {
-            return Location::from_offset(path, source, start + at, word.chars().count());
-        }
-        from = at + word.len();
+    match word_offset(rest, word) {
+        Some(at) => Location::from_offset(path, source, start + at, word.chars().count()),
+        None => Location::from_offset(path, source, start, 1),
     }
-    Location::from_offset(path, source, start, 1)
 }
 
 /// One YAML test entry read into its parts.
@@ -348,7 +365,7 @@ fn generic_test_node(
 ) -> Result<Node, Diagnostic> {
     let parsed = read_entry(entry, column, file, line)?;
     let target = &project.nodes[attached];
-    let location = locate_word(&file.path, &file.source, &parsed.test_name, line);
+    let location = locate_word_in(file, &parsed.test_name, line);
     let (prefix, target_label, model_expr) = match &target.source {
         Some(source) => (
             "source_",

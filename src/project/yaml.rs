@@ -15,6 +15,8 @@ pub struct YamlFile {
     pub path: std::path::PathBuf,
     pub source: String,
     pub value: Value,
+    /// Line starts of `source`.
+    pub lines: crate::diag::LineIndex,
 }
 
 impl YamlFile {
@@ -28,6 +30,7 @@ impl YamlFile {
         };
         Ok(Self {
             path: path.to_path_buf(),
+            lines: crate::diag::LineIndex::new(&source),
             source,
             value,
         })
