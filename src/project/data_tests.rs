@@ -115,18 +115,22 @@ pub fn add_test_nodes(project: &mut Project) -> Result<(), Vec<Diagnostic>> {
         .iter()
         .map(|f| (slash(&f.path), f))
         .collect();
+    let mut name_lines: HashMap<String, NameLines> = HashMap::new();
     for (index, node) in project.nodes.iter().enumerate() {
         let Some(file) = node.yaml_path.as_ref().and_then(|p| files.get(p)) else {
             continue;
         };
-        let node_line = node_line(node, file);
+        let names = name_lines
+            .entry(slash(&file.path))
+            .or_insert_with(|| NameLines::new(file));
+        let node_line = node_line(node, file, names);
         let mut entries: Vec<(Option<&str>, &Value, usize, Option<Location>)> = node
             .tests
             .iter()
             .map(|t| (None, t, node_line, None))
             .collect();
         for column in node.columns.values() {
-            let at = locate_named_from(file, &column.name, node_line);
+            let at = names.locate(file, &column.name, node_line);
             for test in &column.tests {
                 entries.push((Some(column.name.as_str()), test, at.line, Some(at.clone())));
             }
@@ -169,13 +173,56 @@ pub fn add_test_nodes(project: &mut Project) -> Result<(), Vec<Diagnostic>> {
 }
 
 /// The line where a node's YAML entry starts.
-fn node_line(node: &Node, file: &YamlFile) -> usize {
+fn node_line(node: &Node, file: &YamlFile, names: &NameLines) -> usize {
     match &node.source {
         Some(source) => {
-            let at = locate_named_from(file, &source.source_name, 1);
-            locate_named_from(file, &node.name, at.line).line
+            let at = names.locate(file, &source.source_name, 1);
+            names.locate(file, &node.name, at.line).line
         }
-        None => locate_named_from(file, &node.name, 1).line,
+        None => names.locate(file, &node.name, 1).line,
+    }
+}
+
+/// Every `name: X` entry of a schema file, by name: (line, byte offset of X)
+/// in file order, so locating the thousands of models and columns of one
+/// file reads it once.
+struct NameLines(HashMap<String, Vec<(usize, usize)>>);
+
+impl NameLines {
+    fn new(file: &YamlFile) -> Self {
+        let mut names: HashMap<String, Vec<(usize, usize)>> = HashMap::new();
+        let mut offset = 0;
+        for (number, line) in file.source.split_inclusive('\n').enumerate() {
+            let trimmed = line.trim_start();
+            let body = trimmed.strip_prefix("- ").unwrap_or(trimmed);
+            if let Some(rest) = body.strip_prefix("name:") {
+                let value = rest.trim().trim_matches(|c| c == '"' || c == '\'');
+                if !value.is_empty() {
+                    let at = line.find(value).unwrap_or(0);
+                    names
+                        .entry(value.to_owned())
+                        .or_default()
+                        .push((number + 1, offset + at));
+                }
+            }
+            offset += line.len();
+        }
+        Self(names)
+    }
+
+    /// The first `name: NAME` at or after `from_line` (as [`locate_named_from`]).
+    fn locate(&self, file: &YamlFile, name: &str, from_line: usize) -> Location {
+        let found = self.0.get(name).and_then(|places| {
+            let first = places.partition_point(|&(line, _)| line < from_line);
+            places.get(first)
+        });
+        match found {
+            Some(&(_, offset)) => {
+                file.lines
+                    .locate(&file.path, &file.source, offset, name.chars().count())
+            }
+            None => locate_named_from(file, name, from_line),
+        }
     }
 }
 
