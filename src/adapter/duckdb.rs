@@ -409,6 +409,41 @@ impl DuckDbConnection {
         Ok(session.finish(rows, message))
     }
 
+    /// A load of rows produced in sb: the table is created (or replaced,
+    /// a view in the way dropped) unless appending, and `fill` adds the rows,
+    /// all in one transaction so that a failure keeps the previous table.
+    /// `fill` gets the rendered target and returns the rows it wrote.
+    fn load_rows(
+        &self,
+        load: &BatchLoad,
+        fill: impl FnOnce(&mut Session<'_>, &str) -> Result<u64, AdapterError>,
+    ) -> Result<BuildOutcome, AdapterError> {
+        let target = KIND.render_relation(&load.relation);
+        let mut session = self.session();
+        self.ensure_schema(&mut session, &load.relation)?;
+        let existing = self.known_kind(&load.relation)?;
+        if load.append && existing != Some(RelationKind::Table) {
+            return Err(AdapterError::new(format!(
+                "cannot append to {target}: it does not exist as a table yet"
+            )));
+        }
+        let rows = session.in_transaction(|session| {
+            if !load.append {
+                if existing == Some(RelationKind::View) {
+                    session.run(format!("drop view {target}"))?;
+                }
+                session.run(format!(
+                    "create or replace table {target} ({})",
+                    column_definitions(&load.schema)
+                ))?;
+            }
+            fill(session, &target)
+        })?;
+        self.remember(&load.relation, RelationKind::Table);
+        let verb = if load.append { "APPEND" } else { "LOAD" };
+        Ok(session.finish(Some(rows), format!("{verb} ({})", plural_rows(rows))))
+    }
+
     fn ensure_schema(
         &self,
         session: &mut Session<'_>,
@@ -561,28 +596,8 @@ impl Connection for DuckDbConnection {
         load: &BatchLoad,
         batches: &mut dyn Iterator<Item = RecordBatch>,
     ) -> Result<BuildOutcome, AdapterError> {
-        let target = KIND.render_relation(&load.relation);
-        let mut session = self.session();
-        self.ensure_schema(&mut session, &load.relation)?;
-        let existing = self.known_kind(&load.relation)?;
-        if load.append && existing != Some(RelationKind::Table) {
-            return Err(AdapterError::new(format!(
-                "cannot append to {target}: it does not exist as a table yet"
-            )));
-        }
-        let mut rows = 0_u64;
-        session.in_transaction(|session| {
-            if !load.append {
-                if existing == Some(RelationKind::View) {
-                    session.run(format!("drop view {target}"))?;
-                }
-                session.run(format!(
-                    "create or replace table {target} ({})",
-                    column_definitions(&load.schema)
-                ))?;
-            }
-            let database = load.relation.database.as_deref();
-            let mut appender = match database {
+        self.load_rows(load, |session, target| {
+            let mut appender = match load.relation.database.as_deref() {
                 Some(catalog) => session.conn.appender_to_catalog_and_db(
                     &load.relation.identifier,
                     catalog,
@@ -593,6 +608,7 @@ impl Connection for DuckDbConnection {
                     .appender_to_db(&load.relation.identifier, &load.relation.schema),
             }
             .map_err(|err| AdapterError::new(duckdb_message(&err)))?;
+            let mut rows = 0_u64;
             for batch in batches {
                 rows += batch.num_rows() as u64;
                 appender
@@ -605,11 +621,8 @@ impl Connection for DuckDbConnection {
             session.sent.push(format!(
                 "-- appended {rows} rows to {target} (Arrow record batches)"
             ));
-            Ok(())
-        })?;
-        self.remember(&load.relation, RelationKind::Table);
-        let verb = if load.append { "APPEND" } else { "LOAD" };
-        Ok(session.finish(Some(rows), format!("{verb} ({})", plural_rows(rows))))
+            Ok(rows)
+        })
     }
 
     /// DuckDB pulls the slices itself, through a table function, on all its
@@ -620,44 +633,25 @@ impl Connection for DuckDbConnection {
         load: &BatchLoad,
         source: Arc<dyn SliceSource>,
     ) -> Result<BuildOutcome, AdapterError> {
-        let target = KIND.render_relation(&load.relation);
-        let mut session = self.session();
-        self.ensure_schema(&mut session, &load.relation)?;
-        let existing = self.known_kind(&load.relation)?;
-        if load.append && existing != Some(RelationKind::Table) {
-            return Err(AdapterError::new(format!(
-                "cannot append to {target}: it does not exist as a table yet"
-            )));
-        }
         // A function registered twice on one connection is an error: the
         // first registration stays and serves every later load.
         let _ = self
             .conn
             .register_table_function::<SliceScan>(SLICE_SCAN_FUNCTION);
         let token = slice_sources::register(source);
-        // Slices land in whatever order the threads finish them (the rows
-        // are the same): keeping the scan order would serialise the insert.
-        session.run("set preserve_insertion_order = false".to_owned())?;
-        let rows = session.in_transaction(|session| {
-            if !load.append {
-                if existing == Some(RelationKind::View) {
-                    session.run(format!("drop view {target}"))?;
-                }
-                session.run(format!(
-                    "create or replace table {target} ({})",
-                    column_definitions(&load.schema)
-                ))?;
-            }
-            session.run(format!(
+        let loaded = self.load_rows(load, |session, target| {
+            // Slices land in whatever order the threads finish them (the
+            // rows are the same): keeping the scan order would serialise
+            // the insert.
+            session.run("set preserve_insertion_order = false".to_owned())?;
+            let inserted = session.run(format!(
                 "insert into {target} select * from {SLICE_SCAN_FUNCTION}({token})"
-            ))
+            ));
+            session.quiet("reset preserve_insertion_order");
+            Ok(inserted?.unwrap_or(0))
         });
-        session.quiet("reset preserve_insertion_order");
         slice_sources::unregister(token);
-        let rows = rows?.unwrap_or(0);
-        self.remember(&load.relation, RelationKind::Table);
-        let verb = if load.append { "APPEND" } else { "LOAD" };
-        Ok(session.finish(Some(rows), format!("{verb} ({})", plural_rows(rows))))
+        loaded
     }
 
     fn load_csv(&mut self, load: &CsvLoad) -> Result<BuildOutcome, AdapterError> {
