@@ -100,6 +100,22 @@ impl NodeResult {
     }
 }
 
+impl NodeResult {
+    /// A node that could not run because no connection could be opened.
+    pub fn cannot_connect(index: usize, error: &AdapterError) -> Self {
+        let mut result = Self::new(
+            index,
+            Status::Error,
+            format!("cannot connect: {}", error.message),
+        );
+        result.diagnostic = Some(Diagnostic::error(format!(
+            "cannot connect to the warehouse: {}",
+            error.message
+        )));
+        result
+    }
+}
+
 fn thread_name() -> String {
     std::thread::current()
         .name()
@@ -292,18 +308,7 @@ pub fn build_node(
             pool.give_back(connection);
             result
         }
-        Err(error) => {
-            let mut result = NodeResult::new(
-                index,
-                Status::Error,
-                format!("cannot connect: {}", error.message),
-            );
-            result.diagnostic = Some(Diagnostic::error(format!(
-                "cannot connect to the warehouse: {}",
-                error.message
-            )));
-            result
-        }
+        Err(error) => NodeResult::cannot_connect(index, &error),
     };
     result.started_at = started_at;
     result.completed_at = Utc::now();

@@ -193,18 +193,7 @@ impl<'a> TestPlan<'a> {
                 lock(&connection).set_node(Some(&self.compiled.project.nodes[index].unique_id));
                 connection
             }
-            Err(error) => {
-                let mut result = NodeResult::new(
-                    index,
-                    Status::Error,
-                    format!("cannot connect: {}", error.message),
-                );
-                result.diagnostic = Some(Diagnostic::error(format!(
-                    "cannot connect to the warehouse: {}",
-                    error.message
-                )));
-                return result;
-            }
+            Err(error) => return NodeResult::cannot_connect(index, &error),
         };
         let mut result = match self.batch_of.get(&index) {
             Some(&b) => {

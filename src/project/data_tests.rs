@@ -453,27 +453,8 @@ fn generic_test_node(
         call.push_str(&argument_code(key, value));
     }
     call.push_str(") }}");
-    let folders: Vec<String> = Path::new(&yaml_path)
-        .parent()
-        .map(|p| {
-            p.components()
-                .skip(1)
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut node_config = crate::project::folder_config(
-        &project.settings.tests,
-        &project.settings.name,
-        &folders,
-        &name,
-        &project.settings.file,
-    )?;
-    node_config.insert("materialized".into(), Value::from("test"));
+    let (mut node_config, fqn) = test_config_and_fqn(project, Path::new(&yaml_path), &name)?;
     config::merge_into(&mut node_config, &parsed.config);
-    let mut fqn = vec![project.settings.name.clone()];
-    fqn.extend(folders);
-    fqn.push(name.clone());
     let digest = Sha256::digest(format!("{name}\n{}\n{yaml_path}", target.unique_id));
     let hash = crate::artifacts::hex(&digest);
     Ok(Node {
@@ -502,15 +483,14 @@ fn generic_test_node(
     })
 }
 
-fn singular_test_node(project: &Project, file: &SourceFile) -> Result<Node, Diagnostic> {
-    let name = file
-        .path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let path = slash(&file.path);
-    let folders: Vec<String> = file
-        .path
+/// A test's config from `tests:` in project.yml (by the folders below the
+/// top folder of the file declaring it) and its fqn.
+fn test_config_and_fqn(
+    project: &Project,
+    declared_in: &Path,
+    name: &str,
+) -> Result<(Map<String, Value>, Vec<String>), Diagnostic> {
+    let folders: Vec<String> = declared_in
         .parent()
         .map(|p| {
             p.components()
@@ -523,13 +503,24 @@ fn singular_test_node(project: &Project, file: &SourceFile) -> Result<Node, Diag
         &project.settings.tests,
         &project.settings.name,
         &folders,
-        &name,
+        name,
         &project.settings.file,
     )?;
     node_config.insert("materialized".into(), Value::from("test"));
     let mut fqn = vec![project.settings.name.clone()];
     fqn.extend(folders);
-    fqn.push(name.clone());
+    fqn.push(name.to_owned());
+    Ok((node_config, fqn))
+}
+
+fn singular_test_node(project: &Project, file: &SourceFile) -> Result<Node, Diagnostic> {
+    let name = file
+        .path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let path = slash(&file.path);
+    let (node_config, fqn) = test_config_and_fqn(project, &file.path, &name)?;
     let below = path.split_once('/').map_or(path.as_str(), |(_, rest)| rest);
     Ok(Node {
         unique_id: format!("test.{}.{name}", project.settings.name),
