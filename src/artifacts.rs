@@ -78,242 +78,281 @@ pub fn checksum(text: &str) -> String {
     hex(&Sha256::digest(text.as_bytes()))
 }
 
-fn node_json(compiled: &CompiledProject, index: usize) -> Value {
-    let project = &compiled.project;
-    let node = &project.nodes[index];
-    let state = &compiled.nodes[index];
-    let relation = state
-        .relation
-        .clone()
-        .unwrap_or_else(|| project.relation_of(node));
-    let config = &state.config;
-    let columns: Map<String, Value> = node
-        .columns
-        .values()
-        .map(|c| {
-            (
-                c.name.clone(),
-                json!({
+/// One node of `manifest.json`, serialized straight from the compiled
+/// project: no intermediate JSON tree.
+struct ManifestNode<'a> {
+    compiled: &'a CompiledProject,
+    index: usize,
+}
+
+impl Serialize for ManifestNode<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+
+        let project = &self.compiled.project;
+        let node = &project.nodes[self.index];
+        let state = &self.compiled.nodes[self.index];
+        let computed;
+        let relation = if let Some(relation) = &state.relation {
+            relation
+        } else {
+            computed = project.relation_of(node);
+            &computed
+        };
+        let config = &state.config;
+        let parents = || state.depends_on.iter().map(|&p| &project.nodes[p]);
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("database", &relation.database)?;
+        map.serialize_entry("schema", &relation.schema)?;
+        map.serialize_entry("name", &node.name)?;
+        map.serialize_entry("resource_type", node.resource_type.as_str())?;
+        map.serialize_entry("package_name", &node.package_name)?;
+        map.serialize_entry("path", &node.path)?;
+        map.serialize_entry("original_file_path", &node.original_file_path)?;
+        map.serialize_entry("unique_id", &node.unique_id)?;
+        map.serialize_entry("fqn", &node.fqn)?;
+        if node.source.is_none() {
+            map.serialize_entry("alias", &relation.identifier)?;
+        }
+        map.serialize_entry(
+            "checksum",
+            &json!({"name": "sha256", "checksum": checksum(&node.raw_code)}),
+        )?;
+        map.serialize_entry("config", &config.0)?;
+        map.serialize_entry("tags", &config.tags())?;
+        map.serialize_entry("description", &node.description)?;
+        let columns: IndexMap<&str, Value> = node
+            .columns
+            .values()
+            .map(|c| {
+                let column = json!({
                     "name": c.name,
                     "description": c.description,
                     "meta": c.meta,
                     "data_type": c.data_type,
                     "tags": [],
-                }),
-            )
-        })
-        .collect();
-    let refs: Vec<Value> = state
-        .depends_on
-        .iter()
-        .filter(|&&p| {
-            matches!(
-                project.nodes[p].resource_type,
-                ResourceType::Model | ResourceType::Seed
-            )
-        })
-        .map(|&p| json!({"name": project.nodes[p].name, "package": null, "version": null}))
-        .collect();
-    let sources: Vec<Value> = state
-        .depends_on
-        .iter()
-        .filter_map(|&p| {
-            project.nodes[p]
-                .source
+                });
+                (c.name.as_str(), column)
+            })
+            .collect();
+        map.serialize_entry("columns", &columns)?;
+        map.serialize_entry("meta", config.get("meta").unwrap_or(&json!({})))?;
+        map.serialize_entry(
+            "patch_path",
+            &node
+                .yaml_path
                 .as_ref()
-                .map(|s| json!([s.source_name, project.nodes[p].name]))
-        })
-        .collect();
-    let relation_name = match config.materialized() {
-        "ephemeral" | "test" => Value::Null,
-        _ => Value::from(project.target.kind.render_relation(&relation)),
-    };
-    let mut out = json!({
-        "database": relation.database,
-        "schema": relation.schema,
-        "name": node.name,
-        "resource_type": node.resource_type.as_str(),
-        "package_name": node.package_name,
-        "path": node.path,
-        "original_file_path": node.original_file_path,
-        "unique_id": node.unique_id,
-        "fqn": node.fqn,
-        "alias": relation.identifier,
-        "checksum": {"name": "sha256", "checksum": checksum(&node.raw_code)},
-        "config": Value::Object(config.0.clone()),
-        "tags": config.tags(),
-        "description": node.description,
-        "columns": columns,
-        "meta": config.get("meta").cloned().unwrap_or(json!({})),
-        "patch_path": node.yaml_path.as_ref().map(|p| format!("{}://{p}", node.package_name)),
-        "relation_name": relation_name,
-        "raw_code": node.raw_code,
-        "language": "sql",
-        "refs": refs,
-        "sources": sources,
-        "depends_on": {
-            "macros": [],
-            "nodes": state.depends_on.iter().map(|&p| project.nodes[p].unique_id.clone()).collect::<Vec<_>>(),
-        },
-    });
-    if let (Some(map), Some(sql)) = (out.as_object_mut(), &state.compiled) {
-        let path = compiled_path(
-            Path::new(&project.settings.target_path),
-            &project.settings.name,
-            &node.compiled_file(),
-        );
-        map.insert(
-            "compiled_path".into(),
-            Value::from(crate::project::slash(&path)),
-        );
-        map.insert("compiled".into(), Value::from(true));
-        map.insert("compiled_code".into(), Value::from(sql.as_str()));
-        map.insert("extra_ctes_injected".into(), Value::from(true));
-        map.insert("extra_ctes".into(), json!([]));
-    }
-    if let (Some(map), Some(test)) = (out.as_object_mut(), &node.generic_test) {
-        let attached = &project.nodes[test.attached];
-        let mut kwargs = test.args.clone();
-        if let Some(column) = &test.column {
-            kwargs.insert("column_name".into(), Value::from(column.clone()));
-        }
-        let target = match &attached.source {
-            Some(s) => format!("source('{}', '{}')", s.source_name, attached.name),
-            None => format!("ref('{}')", attached.name),
+                .map(|p| format!("{}://{p}", node.package_name)),
+        )?;
+        let relation_name = match config.materialized() {
+            "ephemeral" | "test" => None,
+            _ => Some(project.target.kind.render_relation(relation)),
         };
-        kwargs.insert(
-            "model".into(),
-            Value::from(format!("{{{{ get_where_subquery({target}) }}}}")),
-        );
-        map.insert(
-            "test_metadata".into(),
-            json!({"name": test.test_name, "kwargs": kwargs, "namespace": null}),
-        );
-        map.insert("column_name".into(), json!(test.column));
-        map.insert(
-            "attached_node".into(),
-            Value::from(attached.unique_id.clone()),
-        );
-    }
-    if let (Some(map), Some(source)) = (out.as_object_mut(), &node.source) {
-        map.insert(
-            "source_name".into(),
-            Value::from(source.source_name.clone()),
-        );
-        map.insert(
-            "source_description".into(),
-            Value::from(source.source_description.clone()),
-        );
-        map.insert("loader".into(), Value::from(source.loader.clone()));
-        map.insert("identifier".into(), Value::from(source.identifier.clone()));
-        map.remove("alias");
-        map.remove("raw_code");
-        map.remove("language");
-        map.remove("refs");
-        map.remove("sources");
-        map.remove("depends_on");
-    }
-    out
-}
-
-/// A node already serialized, so nodes can be written in parallel.
-type RawJson = Box<serde_json::value::RawValue>;
-
-/// `manifest.json`, in dbt's top-level shape.
-#[derive(Serialize)]
-struct Manifest {
-    metadata: Value,
-    nodes: IndexMap<String, RawJson>,
-    sources: IndexMap<String, RawJson>,
-    macros: Value,
-    docs: Value,
-    exposures: Value,
-    metrics: Value,
-    groups: Value,
-    selectors: Value,
-    disabled: IndexMap<String, Vec<RawJson>>,
-    parent_map: BTreeMap<String, Vec<String>>,
-    child_map: BTreeMap<String, Vec<String>>,
-    group_map: Value,
-    saved_queries: Value,
-    semantic_models: Value,
-    unit_tests: Value,
-}
-
-fn manifest(compiled: &CompiledProject, invocation: &Invocation) -> Manifest {
-    let project = &compiled.project;
-    let serialized: Vec<RawJson> = (0..project.nodes.len())
-        .into_par_iter()
-        .map(|index| {
-            serde_json::value::to_raw_value(&node_json(compiled, index))
-                .unwrap_or_else(|_| serde_json::value::RawValue::NULL.to_owned())
-        })
-        .collect();
-    let mut nodes = IndexMap::new();
-    let mut sources = IndexMap::new();
-    let mut disabled = IndexMap::new();
-    for ((index, node), value) in project.nodes.iter().enumerate().zip(serialized) {
-        if !compiled.nodes[index].config.enabled() {
-            disabled.insert(node.unique_id.clone(), vec![value]);
-        } else if node.resource_type == ResourceType::Source {
-            sources.insert(node.unique_id.clone(), value);
-        } else {
-            nodes.insert(node.unique_id.clone(), value);
+        map.serialize_entry("relation_name", &relation_name)?;
+        if node.source.is_none() {
+            map.serialize_entry("raw_code", &node.raw_code)?;
+            map.serialize_entry("language", "sql")?;
+            let refs: Vec<Value> = parents()
+                .filter(|p| matches!(p.resource_type, ResourceType::Model | ResourceType::Seed))
+                .map(|p| json!({"name": p.name, "package": null, "version": null}))
+                .collect();
+            map.serialize_entry("refs", &refs)?;
+            let sources: Vec<[&str; 2]> = parents()
+                .filter_map(|p| p.source.as_ref().map(|s| [s.source_name.as_str(), &p.name]))
+                .collect();
+            map.serialize_entry("sources", &sources)?;
+            let nodes: Vec<&str> = parents().map(|p| p.unique_id.as_str()).collect();
+            map.serialize_entry("depends_on", &json!({"macros": [], "nodes": nodes}))?;
         }
-    }
-    let mut parent_map: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut child_map: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (index, node) in project.nodes.iter().enumerate() {
-        if !compiled.nodes[index].config.enabled() {
-            continue;
+        if let Some(sql) = &state.compiled {
+            let path = compiled_path(
+                Path::new(&project.settings.target_path),
+                &project.settings.name,
+                &node.compiled_file(),
+            );
+            map.serialize_entry("compiled_path", &crate::project::slash(&path))?;
+            map.serialize_entry("compiled", &true)?;
+            map.serialize_entry("compiled_code", sql)?;
+            map.serialize_entry("extra_ctes_injected", &true)?;
+            map.serialize_entry("extra_ctes", &[(); 0])?;
         }
-        child_map.entry(node.unique_id.clone()).or_default();
-        let parents = parent_map.entry(node.unique_id.clone()).or_default();
-        for &parent in &compiled.nodes[index].depends_on {
-            let parent_id = project.nodes[parent].unique_id.clone();
-            parents.push(parent_id.clone());
-            child_map
-                .entry(parent_id)
-                .or_default()
-                .push(node.unique_id.clone());
+        if let Some(test) = &node.generic_test {
+            let attached = &project.nodes[test.attached];
+            let mut kwargs = test.args.clone();
+            if let Some(column) = &test.column {
+                kwargs.insert("column_name".into(), Value::from(column.clone()));
+            }
+            let target = match &attached.source {
+                Some(s) => format!("source('{}', '{}')", s.source_name, attached.name),
+                None => format!("ref('{}')", attached.name),
+            };
+            kwargs.insert(
+                "model".into(),
+                Value::from(format!("{{{{ get_where_subquery({target}) }}}}")),
+            );
+            map.serialize_entry(
+                "test_metadata",
+                &json!({"name": test.test_name, "kwargs": kwargs, "namespace": null}),
+            )?;
+            map.serialize_entry("column_name", &test.column)?;
+            map.serialize_entry("attached_node", &attached.unique_id)?;
         }
-    }
-    for children in child_map.values_mut() {
-        children.sort();
-    }
-    let empty = || json!({});
-    Manifest {
-        metadata: invocation.metadata(MANIFEST_SCHEMA, compiled),
-        nodes,
-        sources,
-        macros: empty(),
-        docs: empty(),
-        exposures: empty(),
-        metrics: empty(),
-        groups: empty(),
-        selectors: empty(),
-        disabled,
-        parent_map,
-        child_map,
-        group_map: empty(),
-        saved_queries: empty(),
-        semantic_models: empty(),
-        unit_tests: empty(),
+        if let Some(source) = &node.source {
+            map.serialize_entry("source_name", &source.source_name)?;
+            map.serialize_entry("source_description", &source.source_description)?;
+            map.serialize_entry("loader", &source.loader)?;
+            map.serialize_entry("identifier", &source.identifier)?;
+        }
+        map.end()
     }
 }
 
-/// Builds `manifest.json` as a JSON value.
-pub fn manifest_value(compiled: &CompiledProject, invocation: &Invocation) -> Value {
-    serde_json::to_value(manifest(compiled, invocation)).unwrap_or(Value::Null)
+/// Which top-level map of the manifest a node belongs in.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Section {
+    Nodes,
+    Sources,
+    Disabled,
 }
 
+/// Nodes serialized per chunk in parallel, then written in order: memory
+/// holds one chunk of JSON at a time, never the whole manifest.
+const MANIFEST_CHUNK: usize = 512;
+
+/// Writes `target/manifest.json` in dbt's top-level shape, streaming the
+/// nodes, and renames it into place so no reader sees half a file.
 pub fn write_manifest(
     compiled: &CompiledProject,
     invocation: &Invocation,
 ) -> Result<(), Diagnostic> {
     let path = compiled.project.target_dir().join("manifest.json");
-    let text = serde_json::to_string(&manifest(compiled, invocation)).unwrap_or_default();
-    write_file(&path, &text)
+    let partial = path.with_extension("json.partial");
+    let failed =
+        |e: std::io::Error| Diagnostic::error(format!("cannot write {}: {e}", path.display()));
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(failed)?;
+    }
+    let file = std::fs::File::create(&partial).map_err(failed)?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    write_manifest_to(&mut out, compiled, invocation).map_err(failed)?;
+    let file = out.into_inner().map_err(|e| failed(e.into_error()))?;
+    drop(file);
+    std::fs::rename(&partial, &path).map_err(failed)
+}
+
+fn write_manifest_to(
+    out: &mut impl std::io::Write,
+    compiled: &CompiledProject,
+    invocation: &Invocation,
+) -> std::io::Result<()> {
+    let project = &compiled.project;
+    let section = |index: usize| {
+        if !compiled.nodes[index].config.enabled() {
+            Section::Disabled
+        } else if project.nodes[index].resource_type == ResourceType::Source {
+            Section::Sources
+        } else {
+            Section::Nodes
+        }
+    };
+    out.write_all(b"{\"metadata\":")?;
+    out.write_all(&json(&invocation.metadata(MANIFEST_SCHEMA, compiled)))?;
+    for (key, wanted) in [
+        ("nodes", Section::Nodes),
+        ("sources", Section::Sources),
+        ("disabled", Section::Disabled),
+    ] {
+        if key == "disabled" {
+            for empty in [
+                "macros",
+                "docs",
+                "exposures",
+                "metrics",
+                "groups",
+                "selectors",
+            ] {
+                write!(out, ",\"{empty}\":{{}}")?;
+            }
+        }
+        write!(out, ",\"{key}\":{{")?;
+        let members: Vec<usize> = (0..project.nodes.len())
+            .filter(|&i| section(i) == wanted)
+            .collect();
+        let mut first = true;
+        for chunk in members.chunks(MANIFEST_CHUNK) {
+            let parts: Vec<Vec<u8>> = chunk
+                .par_iter()
+                .map(|&index| {
+                    let mut part = json(&project.nodes[index].unique_id);
+                    part.push(b':');
+                    let entry = ManifestNode { compiled, index };
+                    if wanted == Section::Disabled {
+                        part.push(b'[');
+                        part.extend(json(&entry));
+                        part.push(b']');
+                    } else {
+                        part.extend(json(&entry));
+                    }
+                    part
+                })
+                .collect();
+            for part in parts {
+                if !std::mem::take(&mut first) {
+                    out.write_all(b",")?;
+                }
+                out.write_all(&part)?;
+            }
+        }
+        out.write_all(b"}")?;
+    }
+    let (parent_map, child_map) = lineage_maps(compiled);
+    out.write_all(b",\"parent_map\":")?;
+    out.write_all(&json(&parent_map))?;
+    out.write_all(b",\"child_map\":")?;
+    out.write_all(&json(&child_map))?;
+    for empty in [
+        "group_map",
+        "saved_queries",
+        "semantic_models",
+        "unit_tests",
+    ] {
+        write!(out, ",\"{empty}\":{{}}")?;
+    }
+    out.write_all(b"}")
+}
+
+/// A value as JSON bytes (sb's own values always serialize).
+fn json<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+/// Unique ids by unique id, as `parent_map` and `child_map` hold them.
+type IdsById<'a> = BTreeMap<&'a str, Vec<&'a str>>;
+
+/// Parents and children by unique id, over enabled nodes, children sorted.
+fn lineage_maps(compiled: &CompiledProject) -> (IdsById<'_>, IdsById<'_>) {
+    let project = &compiled.project;
+    let mut parent_map = IdsById::new();
+    let mut child_map = IdsById::new();
+    for (index, node) in project.nodes.iter().enumerate() {
+        if !compiled.nodes[index].config.enabled() {
+            continue;
+        }
+        child_map.entry(&node.unique_id).or_default();
+        let parents = parent_map.entry(&node.unique_id).or_default();
+        for &parent in &compiled.nodes[index].depends_on {
+            let parent_id = project.nodes[parent].unique_id.as_str();
+            parents.push(parent_id);
+            child_map
+                .entry(parent_id)
+                .or_default()
+                .push(&node.unique_id);
+        }
+    }
+    for children in child_map.values_mut() {
+        children.sort_unstable();
+    }
+    (parent_map, child_map)
 }
 
 /// Builds `run_results.json` as a JSON value.

@@ -225,11 +225,12 @@ fn invocation(command: &str, common: &CommonArgs) -> Invocation {
 
 fn compile_command(common: &CommonArgs, reporter: &Reporter) -> Result<Outcome, Diagnostics> {
     let clock = Instant::now();
+    let mut stages = Stages::new(clock);
     let options = load_options(common)?;
     let project = Project::load(&options)?;
-    let loaded = clock.elapsed();
+    stages.mark("load");
     let compiled = compile::compile(project, &[])?;
-    let rendered = clock.elapsed();
+    stages.mark("render");
     let selected: Vec<usize> = select(
         &compiled,
         common,
@@ -239,16 +240,11 @@ fn compile_command(common: &CommonArgs, reporter: &Reporter) -> Result<Outcome, 
     .into_iter()
     .collect();
     compile::write_compiled(&compiled, &selected)?;
-    let written = clock.elapsed();
+    stages.mark("write SQL");
     artifacts::write_manifest(&compiled, &invocation("compile", common))?;
+    stages.mark("manifest");
     if reporter.verbose() {
-        reporter.info(&format!(
-            "timings: load {:.3}s, render {:.3}s, write SQL {:.3}s, manifest {:.3}s",
-            loaded.as_secs_f64(),
-            rendered.saturating_sub(loaded).as_secs_f64(),
-            written.saturating_sub(rendered).as_secs_f64(),
-            clock.elapsed().saturating_sub(written).as_secs_f64()
-        ));
+        reporter.info(&format!("timings: {stages}"));
     }
     for &index in &selected {
         for line in &compiled.nodes[index].logs {
@@ -967,4 +963,50 @@ fn debug(common: &CommonArgs, reporter: &Reporter) -> Result<Outcome, Diagnostic
                 .help("check the target settings in project.yml"),
         )),
     }
+}
+
+/// Wall time and peak memory after each step of a command, for `-v`.
+struct Stages {
+    clock: Instant,
+    last: std::time::Duration,
+    marks: Vec<(&'static str, f64, Option<u64>)>,
+}
+
+impl Stages {
+    fn new(clock: Instant) -> Self {
+        Self {
+            clock,
+            last: std::time::Duration::ZERO,
+            marks: Vec::new(),
+        }
+    }
+
+    fn mark(&mut self, name: &'static str) {
+        let now = self.clock.elapsed();
+        let seconds = now.saturating_sub(self.last).as_secs_f64();
+        self.last = now;
+        self.marks.push((name, seconds, peak_rss_kib()));
+    }
+}
+
+impl std::fmt::Display for Stages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (name, seconds, peak)) in self.marks.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{name} {seconds:.3}s")?;
+            if let Some(kib) = peak {
+                write!(f, " (peak {} MB)", kib / 1024)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The process's peak resident set so far (`VmHWM`), where the OS says.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }

@@ -55,7 +55,8 @@ pub fn to_value<T: serde::Serialize>(value: &T) -> Value {
 /// The environment plus what it needs to map errors back to files.
 pub struct Jinja {
     env: Environment<'static>,
-    prelude: String,
+    /// Every macro name, for finding the ones a template uses.
+    macro_set: std::collections::HashSet<String>,
     macro_spans: Vec<MacroSpan>,
     pub macro_names: Vec<String>,
 }
@@ -105,14 +106,6 @@ impl Jinja {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let prelude = if names.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "{{% from '{MACROS_TEMPLATE}' import {} %}}",
-                names.join(", ")
-            )
-        };
         if let Err(error) = env.add_template_owned(MACROS_TEMPLATE, combined) {
             return Err(vec![Diagnostic::error(format!(
                 "cannot load macros: {error}"
@@ -120,7 +113,7 @@ impl Jinja {
         }
         Ok(Self {
             env,
-            prelude,
+            macro_set: names.iter().cloned().collect(),
             macro_spans: spans,
             macro_names: names,
         })
@@ -133,7 +126,8 @@ impl Jinja {
         request: &RenderRequest<'_>,
         query: Option<QueryFn>,
     ) -> (Result<String, Diagnostic>, Captured) {
-        let full = format!("{}{}", self.prelude, request.source);
+        let prelude = self.prelude_for(request.source);
+        let full = format!("{prelude}{}", request.source);
         let (result, captured) = scope::with_scope(
             catalog,
             request.node,
@@ -153,8 +147,37 @@ impl Jinja {
                 template.render(ctx)
             },
         );
-        let result = result.map_err(|error| self.diagnostic(&error, request, &captured));
+        let result =
+            result.map_err(|error| self.diagnostic(&error, request, &captured, prelude.len()));
         (result, captured)
+    }
+
+    /// The import that puts the project's macros in scope for `source`:
+    /// only the macros it names, because importing is per render and a
+    /// project may have hundreds. A template that looks macros up by name
+    /// (`adapter.dispatch`, `context`) gets all of them.
+    fn prelude_for(&self, source: &str) -> String {
+        if self.macro_set.is_empty() {
+            return String::new();
+        }
+        let dynamic = source.contains("dispatch") || source.contains("context");
+        let mut used: Vec<&str> = Vec::new();
+        if dynamic {
+            used.extend(self.macro_names.iter().map(String::as_str));
+        } else {
+            for word in identifiers(source) {
+                if self.macro_set.contains(word) && !used.contains(&word) {
+                    used.push(word);
+                }
+            }
+        }
+        if used.is_empty() {
+            return String::new();
+        }
+        format!(
+            "{{% from '{MACROS_TEMPLATE}' import {} %}}",
+            used.join(", ")
+        )
     }
 
     fn diagnostic(
@@ -162,8 +185,8 @@ impl Jinja {
         error: &Error,
         request: &RenderRequest<'_>,
         captured: &Captured,
+        prelude_len: usize,
     ) -> Diagnostic {
-        let prelude_len = self.prelude.len();
         // Errors inside a macro point into the macros template: map them back.
         let in_macros = error.name() == Some(MACROS_TEMPLATE);
         let (path, source, line, range) = if in_macros {
@@ -253,6 +276,12 @@ impl Jinja {
             None => diagnostic,
         }
     }
+}
+
+/// The identifier-like words of `text`, in order.
+fn identifiers(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_'))
 }
 
 fn leading_spaces(source: &str, line: usize) -> usize {

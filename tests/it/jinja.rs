@@ -72,6 +72,24 @@ fn adapter_dispatch_prefers_the_duckdb_implementation() {
 }
 
 #[test]
+fn macros_reach_the_macros_they_call_when_the_model_names_only_one() {
+    let project = Project::new()
+        .file(
+            "macros/dates.sql",
+            "{% macro today_sql() %}{{ return(adapter.dispatch('today_sql')()) }}{% endmacro %}
+{% macro default__today_sql() %}'default'{% endmacro %}
+{% macro duckdb__today_sql() %}{{ quoted('duckdb') }}{% endmacro %}
+{% macro quoted(text) %}'{{ text }}'{% endmacro %}
+",
+        )
+        .file("models/m.sql", "select {{ today_sql() }} as wrapped\n");
+
+    project.sb(&["run"]).success();
+
+    assert_eq!(project.query("select wrapped from m"), [["duckdb"]]);
+}
+
+#[test]
 fn var_reads_project_vars_and_cli_overrides() {
     let project = Project::new()
         .file(
