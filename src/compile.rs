@@ -190,7 +190,6 @@ pub fn compile(
             ..CompiledNode::default()
         })
         .collect();
-    let mut captures: HashMap<usize, Captured> = HashMap::new();
     for (index, result, captured) in parsed {
         match result {
             Ok(sql) => {
@@ -200,14 +199,13 @@ pub fn compile(
                 compiled.rendered = Some(sql);
                 compiled.render_at_execution =
                     captured.used_is_incremental || captured.used_run_query;
-                compiled.logs.clone_from(&captured.logs);
                 compiled.depends_on = captured
                     .refs
                     .iter()
                     .chain(&captured.sources)
                     .copied()
                     .collect();
-                captures.insert(index, captured);
+                compiled.logs = captured.logs;
             }
             Err(diagnostic) => errors.push(test_diagnostic(&project, index, diagnostic)),
         }
@@ -230,11 +228,7 @@ pub fn compile(
         .nodes
         .iter()
         .zip(&final_configs)
-        .map(|(node, config)| {
-            let mut with_config = node.clone();
-            with_config.config = config.clone();
-            project.relation_of(&with_config)
-        })
+        .map(|(node, config)| project.relation_with(node, config))
         .collect();
     let catalog = Arc::new(catalog_for(&project, &final_relations, &final_configs));
 

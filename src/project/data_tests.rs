@@ -11,6 +11,7 @@ use std::path::Path;
 use std::sync::LazyLock;
 
 use indexmap::IndexMap;
+use rayon::prelude::*;
 use regex::Regex;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -115,31 +116,48 @@ pub fn add_test_nodes(project: &mut Project) -> Result<(), Vec<Diagnostic>> {
         .iter()
         .map(|f| (slash(&f.path), f))
         .collect();
-    let mut name_lines: HashMap<String, NameLines> = HashMap::new();
-    for (index, node) in project.nodes.iter().enumerate() {
-        let Some(file) = node.yaml_path.as_ref().and_then(|p| files.get(p)) else {
-            continue;
-        };
-        let names = name_lines
-            .entry(slash(&file.path))
-            .or_insert_with(|| NameLines::new(file));
-        let node_line = node_line(node, file, names);
-        let mut entries: Vec<(Option<&str>, &Value, usize, Option<Location>)> = node
-            .tests
-            .iter()
-            .map(|t| (None, t, node_line, None))
-            .collect();
-        for column in node.columns.values() {
-            let at = names.locate(file, &column.name, node_line);
-            for test in &column.tests {
-                entries.push((Some(column.name.as_str()), test, at.line, Some(at.clone())));
+    let name_lines: HashMap<&str, NameLines> = files
+        .par_iter()
+        .map(|(path, file)| (path.as_str(), NameLines::new(file)))
+        .collect();
+    // Each node's tests are independent of every other node's: build them
+    // on every core, then keep them in node order.
+    let per_node: Vec<Vec<Result<Node, Diagnostic>>> = project
+        .nodes
+        .par_iter()
+        .enumerate()
+        .map(|(index, node)| {
+            let Some((file, names)) = node
+                .yaml_path
+                .as_ref()
+                .and_then(|p| Some((*files.get(p)?, name_lines.get(p.as_str())?)))
+            else {
+                return Vec::new();
+            };
+            let node_line = node_line(node, file, names);
+            let mut entries: Vec<(Option<&str>, &Value, usize, Option<Location>)> = node
+                .tests
+                .iter()
+                .map(|t| (None, t, node_line, None))
+                .collect();
+            for column in node.columns.values() {
+                let at = names.locate(file, &column.name, node_line);
+                for test in &column.tests {
+                    entries.push((Some(column.name.as_str()), test, at.line, Some(at.clone())));
+                }
             }
-        }
-        for (column, entry, line, column_location) in entries {
-            match generic_test_node(project, index, file, entry, column, line, column_location) {
-                Ok(test) => tests.push(test),
-                Err(error) => errors.push(error),
-            }
+            entries
+                .into_iter()
+                .map(|(column, entry, line, column_location)| {
+                    generic_test_node(project, index, file, entry, column, line, column_location)
+                })
+                .collect()
+        })
+        .collect();
+    for test in per_node.into_iter().flatten() {
+        match test {
+            Ok(test) => tests.push(test),
+            Err(error) => errors.push(error),
         }
     }
     for file in &project.singular_tests {

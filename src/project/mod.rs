@@ -12,6 +12,7 @@ pub mod yaml;
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
+use rayon::prelude::*;
 use serde_json::{Map, Value};
 
 use crate::adapter::RelationRef;
@@ -128,8 +129,14 @@ impl Project {
             singular_tests: files.singular_tests,
         };
         let mut errors = Vec::new();
-        for model in files.models {
-            match project.model_node(&model) {
+        let model_nodes: Vec<Result<Node, Diagnostic>> = files
+            .models
+            .par_iter()
+            .map(|model| project.model_node(model))
+            .collect();
+        project.nodes.reserve(model_nodes.len());
+        for node in model_nodes {
+            match node {
                 Ok(node) => project.nodes.push(node),
                 Err(error) => errors.push(error),
             }
@@ -141,8 +148,13 @@ impl Project {
             }
         }
         check_duplicates(&project.nodes, &mut errors);
-        for file in files.schema_files {
-            match yaml::YamlFile::parse(&file.path, file.text) {
+        let parsed: Vec<Result<yaml::YamlFile, Diagnostic>> = files
+            .schema_files
+            .into_par_iter()
+            .map(|file| yaml::YamlFile::parse(&file.path, file.text))
+            .collect();
+        for file in parsed {
+            match file {
                 Ok(parsed) => project.schema_files.push(parsed),
                 Err(error) => errors.push(error),
             }
@@ -256,29 +268,29 @@ impl Project {
 
     /// The warehouse relation a node builds or reads, from its merged config.
     pub fn relation_of(&self, node: &Node) -> RelationRef {
+        self.relation_with(node, &node.config)
+    }
+
+    /// Where `node` lives when its config is `config` (the loaded config
+    /// with in-file `config()` calls merged in).
+    pub fn relation_with(&self, node: &Node, config: &NodeConfig) -> RelationRef {
+        let database = config
+            .str("database")
+            .map(str::to_string)
+            .or_else(|| self.target.database.clone());
         if let Some(source) = &node.source {
             return RelationRef {
-                database: node
-                    .config
-                    .str("database")
-                    .map(str::to_string)
-                    .or_else(|| self.target.database.clone()),
-                schema: node
-                    .config
+                database,
+                schema: config
                     .str("schema")
                     .map_or_else(|| self.target.schema.clone(), str::to_string),
                 identifier: source.identifier.clone(),
             };
         }
         RelationRef {
-            database: node
-                .config
-                .str("database")
-                .map(str::to_string)
-                .or_else(|| self.target.database.clone()),
-            schema: generate_schema_name(node.config.str("schema"), &self.target.schema),
-            identifier: node
-                .config
+            database,
+            schema: generate_schema_name(config.str("schema"), &self.target.schema),
+            identifier: config
                 .str("alias")
                 .map_or_else(|| node.name.clone(), str::to_string),
         }
