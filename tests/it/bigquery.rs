@@ -1,8 +1,11 @@
 //! The BigQuery target end to end, through the `sb` binary against a real
 //! BigQuery emulator (bqemulator, started by the tests themselves): seeds by
-//! load job, views, tables, incremental merges and appends, a failing model
-//! that keeps its table, the root project matching DuckDB, retries under
-//! injected faults, and dry runs.
+//! load job (multipart and resumable uploads, staging tables), views,
+//! tables, incremental merges and appends, a failing model that keeps its
+//! table, the root project matching DuckDB, retries under injected faults
+//! (an upload's parts included), and dry runs.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::emulator::{Fault, FaultProxy, emulator, fake_dry_run_endpoint, fresh_project, query};
 use super::harness::{Output, Project};
@@ -639,4 +642,168 @@ fn bigquery_data_tests_pass_and_fail_in_bigquery_sql() {
         .stdout_contains("PASS  test unique_plans_plan_id")
         .stdout_contains("FAIL  test accepted_values_plans_name")
         .stdout_contains("PASS=3 WARN=0 ERROR=1");
+}
+
+/// `project_yml` with `events` synthetic viewing events instead of 900.
+fn with_events(yml: &str, events: usize) -> String {
+    yml.replace("events: 900", &format!("events: {events}"))
+}
+
+/// Events enough for their newline-delimited JSON to pass 1 MiB: four
+/// 256 KiB parts and more.
+const MANY_EVENTS: usize = 4000;
+
+/// What the events' rows add up to: the same rows give the same line.
+/// (Floats are summed as whole thousandths, so the order of the sum does
+/// not matter.)
+const EVENTS_SUMMARY: &str = "select count(*), count(distinct event_id), sum(user_id), \
+     sum(content_id), sum(quality_metrics.buffering_events), \
+     sum(cast(round(watch_minutes * 1000) as int64)), \
+     sum(cast(round(quality_metrics.bandwidth_mbps * 1000) as int64)), \
+     count(engagement_signals.rating), min(timestamp), max(timestamp), \
+     count(distinct device_type) from @synthetic.viewing_events";
+
+/// The parts of resumable uploads a proxy saw: (start, end, total).
+fn upload_parts(proxy: &FaultProxy) -> Vec<(usize, usize, usize)> {
+    proxy
+        .requests()
+        .iter()
+        .filter_map(|(what, _)| {
+            let range = what.strip_prefix("PUT ")?.split_once(" bytes ")?.1;
+            let (span, total) = range.split_once('/')?;
+            let (start, end) = span.split_once('-')?;
+            Some((start.parse().ok()?, end.parse().ok()?, total.parse().ok()?))
+        })
+        .collect()
+}
+
+#[test]
+fn bigquery_large_seed_goes_up_in_resumable_parts_through_a_staging_table() {
+    let bq = fresh_project("resumable");
+    let proxy = FaultProxy::start(&emulator().url, |_, _| Fault::Pass);
+    // Uploads over 64 KiB are resumable, in 256 KiB parts; the events go up
+    // as several load jobs into a staging table swapped in at the end.
+    let settings = "    resumable_threshold_bytes: 65536\n    resumable_chunk_bytes: 262144\n    upload_chunk_bytes: 600000";
+    let project = Project::bare().file(
+        "project.yml",
+        with_events(&project_yml(&bq, &proxy.url, settings), MANY_EVENTS),
+    );
+    project.sb(&["seed"]).success();
+
+    // The same seed by multipart uploads of one load job each, elsewhere:
+    // the rows are the same.
+    let baseline = fresh_project("multipart");
+    Project::bare()
+        .file(
+            "project.yml",
+            with_events(&project_yml(&baseline, &emulator().url, ""), MANY_EVENTS),
+        )
+        .sb(&["seed"])
+        .success();
+    let resumable = rows(&bq, EVENTS_SUMMARY);
+    assert_eq!(resumable, rows(&baseline, EVENTS_SUMMARY));
+    assert_eq!(
+        resumable[0][..2],
+        [MANY_EVENTS.to_string(), MANY_EVENTS.to_string()]
+    );
+
+    // Several sessions, each in parts of whole 256 KiB but the last, every
+    // byte sent once.
+    let parts = upload_parts(&proxy);
+    let sessions = parts.iter().filter(|(start, _, _)| *start == 0).count();
+    assert!(sessions >= 2 && parts.len() > sessions, "{parts:?}");
+    for (start, end, total) in &parts {
+        assert_eq!(start % 262_144, 0, "{parts:?}");
+        assert!(
+            end + 1 == *total || (end + 1 - start) % 262_144 == 0,
+            "{parts:?}"
+        );
+    }
+    let requests = proxy.requests();
+    assert!(
+        requests
+            .iter()
+            .any(|(what, _)| what.contains("uploadType=multipart")),
+        "the small tables went up in one request each"
+    );
+    assert_eq!(
+        table_names(&bq, "synthetic"),
+        ["content", "users", "viewing_events"]
+    );
+}
+
+/// Parts of resumable uploads sent so far, for `faults_in_upload_parts`.
+static PARTS_SENT: AtomicUsize = AtomicUsize::new(0);
+
+/// Faults on the parts of resumable uploads only: the first part answered
+/// 503, the third reset before it arrives, the fifth lost after it arrived
+/// (when it is not the last, whose loss the emulator cannot survive: it
+/// forgets a finished session, where BigQuery would answer with the job).
+fn faults_in_upload_parts(_: usize, what: &str) -> Fault {
+    let Some(range) = what
+        .strip_prefix("PUT ")
+        .and_then(|w| w.split_once(" bytes "))
+        .map(|(_, range)| range)
+    else {
+        return Fault::Pass;
+    };
+    if range.starts_with("*/") {
+        return Fault::Pass;
+    }
+    let last = range
+        .split_once('/')
+        .and_then(|(span, total)| {
+            let end: usize = span.split_once('-')?.1.parse().ok()?;
+            Some(end + 1 == total.parse::<usize>().ok()?)
+        })
+        .unwrap_or(true);
+    match PARTS_SENT.fetch_add(1, Ordering::SeqCst) {
+        0 => Fault::Unavailable,
+        2 => Fault::DropBefore,
+        4 if !last => Fault::DropAfter,
+        _ => Fault::Pass,
+    }
+}
+
+#[test]
+fn bigquery_resumable_upload_goes_on_after_faults_without_losing_or_duplicating_rows() {
+    let bq = fresh_project("resume");
+    let proxy = FaultProxy::start(&emulator().url, faults_in_upload_parts);
+    let settings = "    resumable_threshold_bytes: 65536\n    resumable_chunk_bytes: 262144";
+    let project = Project::bare().file(
+        "project.yml",
+        with_events(&project_yml(&bq, &proxy.url, settings), MANY_EVENTS),
+    );
+    let output = project.sb_with_env(&["seed"], &[("SB_BIGQUERY_RETRY_INITIAL_MS", "5")]);
+    output.success();
+
+    let injected = proxy.injected.lock().unwrap().clone();
+    let faults: Vec<Fault> = injected.iter().map(|(_, fault, _)| *fault).collect();
+    assert_eq!(
+        faults,
+        [Fault::Unavailable, Fault::DropBefore, Fault::DropAfter],
+        "{injected:?}"
+    );
+    // Each fault is one retry in the log; after each, sb asked the session
+    // how much had arrived and went on from there.
+    assert_eq!(
+        output.stderr.matches("note: retrying").count(),
+        3,
+        "{}",
+        output.stderr
+    );
+    output.stderr_contains("(uploading bytes 0-262143 of ");
+    let probes = proxy
+        .requests()
+        .iter()
+        .filter(|(what, _)| what.contains(" bytes */"))
+        .count();
+    assert_eq!(probes, 3);
+    assert_eq!(
+        rows(
+            &bq,
+            "select count(*), count(distinct event_id) from @synthetic.viewing_events"
+        ),
+        [[MANY_EVENTS.to_string(), MANY_EVENTS.to_string()]]
+    );
 }

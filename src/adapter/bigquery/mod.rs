@@ -1,19 +1,21 @@
-//! The BigQuery adapter: BigQuery's REST API (jobs, datasets, tables and
-//! load-job uploads) driven from a tokio runtime the adapter owns, one
-//! connection per worker thread so up to `threads` jobs run at once.
+//! The BigQuery adapter: materializations, loads and queries on a BigQuery
+//! target, through gcp-bigquery-client (`client`) driven from a tokio
+//! runtime the adapter owns, one connection per worker thread so up to
+//! `threads` jobs run at once.
 //!
 //! Every statement is a query job in standard SQL, labelled with the
 //! invocation id and node name and prefixed with a query comment. Builds are
 //! single atomic statements (`create or replace`, `merge`, or a transaction
 //! script), so a failed model leaves its previous table. Loads go through
-//! load jobs of newline-delimited JSON: one upload when the rows fit one
-//! chunk, otherwise every chunk into a staging table that one copy job then
-//! swaps in.
+//! load jobs of newline-delimited JSON (`upload`): one job when the rows fit
+//! one chunk, otherwise every chunk into a staging table that one copy job
+//! then swaps in.
 
 mod auth;
 pub mod client;
 pub mod convert;
 pub mod sql;
+pub mod upload;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -31,6 +33,7 @@ use super::{
 use auth::Credentials;
 use client::{Api, ApiError, Log, RetryPolicy};
 use sql::TableOptions;
+use upload::UploadPolicy;
 
 const KIND: AdapterKind = AdapterKind::Bigquery;
 
@@ -55,6 +58,10 @@ pub struct Settings {
     pub labels: Vec<(String, String)>,
     pub retries: u32,
     pub upload_chunk_bytes: usize,
+    /// Uploads larger than this go up in a resumable session.
+    pub resumable_threshold_bytes: usize,
+    /// The part size of a resumable upload (a multiple of 256 KiB).
+    pub resumable_chunk_bytes: usize,
 }
 
 impl Settings {
@@ -130,6 +137,12 @@ impl Settings {
                 .map_or(5, |n| n.min(20) as u32),
             upload_chunk_bytes: number("upload_chunk_bytes")?
                 .map_or(DEFAULT_CHUNK_BYTES, |n| n.max(1) as usize),
+            resumable_threshold_bytes: number("resumable_threshold_bytes")?
+                .map_or(upload::RESUMABLE_THRESHOLD_BYTES, |n| n as usize),
+            resumable_chunk_bytes: number("resumable_chunk_bytes")?
+                .map_or(upload::RESUMABLE_CHUNK_BYTES, |n| {
+                    upload::chunk_bytes(n as usize)
+                }),
         })
     }
 }
@@ -168,13 +181,6 @@ impl BigQueryAdapter {
     /// default credentials; none with `api_url` (an emulator). `log`
     /// receives retry and cancellation notes.
     pub fn open(settings: Settings, invocation_id: &str, log: Log) -> Result<Self, AdapterError> {
-        let credentials = if settings.api_url.is_some() {
-            Credentials::none()
-        } else if let Some(keyfile) = &settings.keyfile {
-            Credentials::from_file(keyfile).map_err(AdapterError::new)?
-        } else {
-            Credentials::application_default().map_err(AdapterError::new)?
-        };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("sb-bigquery")
@@ -182,14 +188,29 @@ impl BigQueryAdapter {
             .build()
             .map_err(|err| AdapterError::new(format!("cannot start the BigQuery client: {err}")))?;
         let root = settings.api_url.as_deref().unwrap_or(GOOGLE_ROOT);
-        let mut api = Api::new(
-            root,
-            settings.project.clone(),
-            settings.location.clone(),
-            credentials,
-            Arc::clone(&log),
-        )
-        .map_err(AdapterError::new)?;
+        let mut api = runtime
+            .block_on(async {
+                let credentials = if settings.api_url.is_some() {
+                    Credentials::none()
+                } else if let Some(keyfile) = &settings.keyfile {
+                    Credentials::from_file(keyfile).await?
+                } else {
+                    Credentials::application_default().await?
+                };
+                Api::new(
+                    root,
+                    settings.project.clone(),
+                    settings.location.clone(),
+                    &credentials,
+                    Arc::clone(&log),
+                )
+                .await
+            })
+            .map_err(AdapterError::new)?;
+        api.upload = UploadPolicy {
+            resumable_threshold: settings.resumable_threshold_bytes,
+            resumable_chunk: settings.resumable_chunk_bytes,
+        };
         api.retry = RetryPolicy {
             retries: settings.retries,
             ..RetryPolicy::default()
@@ -359,12 +380,7 @@ impl BigQueryConnection {
     }
 
     fn kind_of(&self, relation: &RelationRef) -> Result<Option<RelationKind>, AdapterError> {
-        Ok(self
-            .table(relation)?
-            .map(|table| match table.get("type").and_then(Value::as_str) {
-                Some("VIEW" | "MATERIALIZED_VIEW") => RelationKind::View,
-                _ => RelationKind::Table,
-            }))
+        Ok(self.table(relation)?.as_ref().map(kind_of_resource))
     }
 
     /// Drops a view or table by DDL (`drop view` / `drop table`), which
@@ -689,6 +705,14 @@ impl BigQueryConnection {
     }
 }
 
+/// A table resource's kind: views (plain or materialized), else a table.
+fn kind_of_resource(table: &Value) -> RelationKind {
+    match table.get("type").and_then(Value::as_str) {
+        Some("VIEW" | "MATERIALIZED_VIEW") => RelationKind::View,
+        _ => RelationKind::Table,
+    }
+}
+
 impl Connection for BigQueryConnection {
     fn set_node(&mut self, node: Option<&str>) {
         self.node = node.map(str::to_owned);
@@ -887,8 +911,25 @@ mod tests {
             "type": "bigquery", "project": "acme", "dataset": "analytics", "location": "EU",
             "priority": "batch", "maximum_bytes_billed": "1000", "job_timeout": 60,
             "labels": {"Team": "Growth Analytics"}, "api_url": "http://127.0.0.1:9050",
+            "resumable_threshold_bytes": 1000, "resumable_chunk_bytes": 300_000,
         }));
         let settings = Settings::from_fields(&target, None).expect("valid");
+        assert_eq!(settings.resumable_threshold_bytes, 1000);
+        assert_eq!(
+            settings.resumable_chunk_bytes,
+            2 * upload::RESUMABLE_GRANULE_BYTES
+        );
+        let defaults =
+            Settings::from_fields(&fields(&json!({"project": "p", "dataset": "d"})), None)
+                .expect("valid");
+        assert_eq!(
+            defaults.resumable_threshold_bytes,
+            upload::RESUMABLE_THRESHOLD_BYTES
+        );
+        assert_eq!(
+            defaults.resumable_chunk_bytes,
+            upload::RESUMABLE_CHUNK_BYTES
+        );
         assert_eq!(settings.project, "acme");
         assert_eq!(settings.location.as_deref(), Some("EU"));
         assert_eq!(settings.priority, "BATCH");
@@ -925,10 +966,19 @@ mod tests {
             let mut job =
                 json!({"jobReference": body["jobReference"], "status": {"state": "DONE"}});
             match method {
-                "GET" if path.contains("/tables/") => {
-                    (200, json!({"type": "TABLE", "numRows": "3"}))
-                }
-                "GET" => (200, json!({})),
+                "GET" if path.contains("/tables/") => (
+                    200,
+                    json!({
+                        "tableReference": {"projectId": "acme", "datasetId": "analytics", "tableId": "t"},
+                        "schema": {"fields": [{"name": "day", "type": "DATE"}]},
+                        "type": "TABLE",
+                        "numRows": "3",
+                    }),
+                ),
+                "GET" => (
+                    200,
+                    json!({"datasetReference": {"projectId": "acme", "datasetId": "analytics"}}),
+                ),
                 _ if sql.contains("drop table") => {
                     dropped.store(true, std::sync::atomic::Ordering::SeqCst);
                     (200, job)
