@@ -1,13 +1,15 @@
 //! The BigQuery target end to end, through the `sb` binary against a real
 //! BigQuery emulator (bqemulator, started by the tests themselves): seeds by
-//! load job (multipart and resumable uploads, staging tables), views,
-//! tables, incremental merges and appends, a failing model that keeps its
-//! table, the root project matching DuckDB, retries under injected faults
-//! (an upload's parts included), and dry runs.
+//! load job (multipart and resumable uploads, staging tables and the removal
+//! of stale ones), views, tables, incremental merges and appends, a failing
+//! model that keeps its table, the root project matching DuckDB, retries
+//! under injected faults (an upload's parts included), and dry runs.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::emulator::{Fault, FaultProxy, emulator, fake_dry_run_endpoint, fresh_project, query};
+use super::emulator::{
+    Fault, FaultProxy, emulator, fake_dry_run_endpoint, fresh_project, http, query,
+};
 use super::harness::{Output, Project};
 
 /// project.yml of a BigQuery project at `url`, in BigQuery project `project`.
@@ -394,7 +396,7 @@ fn every_other_request(number: usize, what: &str) -> Fault {
         3 | 11 => Fault::Unavailable,
         // The emulator ignores the job id of an upload (it assigns its
         // own), so only a query job's lost answer can be attached to there.
-        15 if what.starts_with("POST") && !what.contains("/upload/") => Fault::DropAfter,
+        7 | 15 if what.starts_with("POST") && !what.contains("/upload/") => Fault::DropAfter,
         7 | 15 => Fault::DropBefore,
         _ => Fault::Pass,
     }
@@ -678,7 +680,7 @@ fn upload_parts(proxy: &FaultProxy) -> Vec<(usize, usize, usize)> {
 }
 
 #[test]
-fn bigquery_large_seed_goes_up_in_resumable_parts_through_a_staging_table() {
+fn bigquery_large_seed_goes_up_in_resumable_parts_through_a_self_expiring_staging_table() {
     let bq = fresh_project("resumable");
     let proxy = FaultProxy::start(&emulator().url, |_, _| Fault::Pass);
     // Uploads over 64 KiB are resumable, in 256 KiB parts; the events go up
@@ -688,6 +690,10 @@ fn bigquery_large_seed_goes_up_in_resumable_parts_through_a_staging_table() {
         "project.yml",
         with_events(&project_yml(&bq, &proxy.url, settings), MANY_EVENTS),
     );
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after the epoch")
+        .as_millis();
     project.sb(&["seed"]).success();
 
     // The same seed by multipart uploads of one load job each, elsewhere:
@@ -726,9 +732,45 @@ fn bigquery_large_seed_goes_up_in_resumable_parts_through_a_staging_table() {
             .any(|(what, _)| what.contains("uploadType=multipart")),
         "the small tables went up in one request each"
     );
+    // The staging table was made to expire a day later, and is gone.
+    let (_, staging) = requests
+        .iter()
+        .find(|(what, _)| what.starts_with("POST ") && what.ends_with("/datasets/synthetic/tables"))
+        .expect("a staging table was created");
+    assert!(
+        staging["tableReference"]["tableId"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("viewing_events__sb_load_sb_t_")),
+        "{staging}"
+    );
+    let expires: u128 = staging["expirationTime"]
+        .as_str()
+        .and_then(|ms| ms.parse().ok())
+        .expect("an expiration time");
+    let day = 24 * 3600 * 1000;
+    assert!(
+        expires >= started + day && expires < started + day + 10 * 60 * 1000,
+        "{expires} vs {started}"
+    );
     assert_eq!(
         table_names(&bq, "synthetic"),
         ["content", "users", "viewing_events"]
+    );
+    // The swapped-in table does not expire.
+    let (status, table) = http(
+        &emulator().url,
+        "GET",
+        &format!("/bigquery/v2/projects/{bq}/datasets/synthetic/tables/viewing_events"),
+        &[],
+    )
+    .expect("the emulator answers");
+    assert_eq!(status, 200);
+    let table: serde_json::Value = serde_json::from_slice(&table).expect("JSON");
+    assert!(
+        table
+            .get("expirationTime")
+            .is_none_or(serde_json::Value::is_null),
+        "{table}"
     );
 }
 
@@ -805,5 +847,53 @@ fn bigquery_resumable_upload_goes_on_after_faults_without_losing_or_duplicating_
             "select count(*), count(distinct event_id) from @synthetic.viewing_events"
         ),
         [[MANY_EVENTS.to_string(), MANY_EVENTS.to_string()]]
+    );
+}
+
+/// Creates a table in the emulator, as an interrupted load would have left.
+fn plant_table(project: &str, dataset: &str, table: &str) {
+    let body = serde_json::json!({
+        "tableReference": {"projectId": project, "datasetId": dataset, "tableId": table},
+        "schema": {"fields": [{"name": "plan_id", "type": "INTEGER", "mode": "NULLABLE"}]},
+    });
+    let (status, answer) = http(
+        &emulator().url,
+        "POST",
+        &format!("/bigquery/v2/projects/{project}/datasets/{dataset}/tables"),
+        body.to_string().as_bytes(),
+    )
+    .expect("the emulator answers");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+}
+
+#[test]
+fn bigquery_seed_drops_the_staging_tables_an_interrupted_load_left() {
+    let bq = fresh_project("stale");
+    let project = Project::bare()
+        .file("project.yml", project_yml(&bq, &emulator().url, ""))
+        .file("seeds/plans.csv", PLANS_CSV);
+    project.sb(&["seed"]).success();
+    // A crash between the uploads and the swap leaves a staging table; a
+    // table named by hand and another table's staging table are not sb's
+    // to drop.
+    let stale = "plans__sb_load_sb_t_1767225600000_0_ab12";
+    let kept = [
+        "plans__sb_load_by_hand",
+        "plans_old__sb_load_sb_t_1767225600000_1_cd34",
+    ];
+    for table in std::iter::once(stale).chain(kept) {
+        plant_table(&bq, "analytics_raw", table);
+    }
+
+    let output = project.sb(&["seed"]);
+    output.success().stderr_contains(&format!(
+        "{stale}`, a staging table an interrupted load left behind"
+    ));
+    let mut expected = vec!["plans".to_owned()];
+    expected.extend(kept.iter().map(|t| (*t).to_owned()));
+    assert_eq!(table_names(&bq, "analytics_raw"), expected);
+    assert_eq!(
+        rows(&bq, "select count(*) from @analytics_raw.plans"),
+        [["3"]]
     );
 }

@@ -4,12 +4,14 @@
 //! authenticator; this module adds the job ids, the polling, the retries and
 //! the attach-on-409, and turns the crate's `BQError` into sb's `ApiError`.
 //!
-//! Two requests are sb's own, on the same reqwest client and token:
+//! Three requests are sb's own, on the same reqwest client and token:
 //! - load-job uploads (`upload`): the crate cannot upload local data;
 //! - query results (`results`): sb asks for timestamps as integer
 //!   microseconds (`formatOptions.useInt64Timestamp`), and the crate sends
 //!   its parameters through serde_urlencoded, which cannot write that nested
-//!   field (the request fails before it is sent).
+//!   field (the request fails before it is sent);
+//! - clearing a table's expiration (`set_table_expiration`): the crate's
+//!   table model leaves unset fields out, so it cannot send a `null`.
 //!
 //! Whatever the HTTP status, an answer carrying an `errors` field or a job's
 //! `status.errorResult` is a failure.
@@ -26,6 +28,8 @@ use gcp_bigquery_client::client_builder::ClientBuilder;
 use gcp_bigquery_client::error::BQError;
 use gcp_bigquery_client::model::dataset::Dataset;
 use gcp_bigquery_client::model::job::Job;
+use gcp_bigquery_client::model::table::Table;
+use gcp_bigquery_client::table::ListOptions;
 use serde_json::{Value, json};
 
 use super::auth::Credentials;
@@ -362,6 +366,16 @@ impl Api {
         format!("{}/bigquery/v2/projects/{}{path}", self.root, self.project)
     }
 
+    fn table_url(&self, project: &str, dataset: &str, table: &str) -> String {
+        format!(
+            "{}/bigquery/v2/projects/{}/datasets/{}/tables/{}",
+            self.root,
+            encode(project),
+            encode(dataset),
+            encode(table)
+        )
+    }
+
     fn location_query(&self) -> String {
         self.location
             .as_deref()
@@ -688,6 +702,75 @@ impl Api {
         }
     }
 
+    /// The tables of a dataset (their list entries), every page; none when
+    /// the dataset does not exist.
+    pub async fn list_tables(&self, project: &str, dataset: &str) -> Result<Vec<Value>, ApiError> {
+        let mut tables = Vec::new();
+        let mut page_token: Option<String> = None;
+        loop {
+            let listed = self
+                .retrying("listing tables", || {
+                    let options = page_token
+                        .clone()
+                        .map_or_else(ListOptions::default, |token| {
+                            ListOptions::default().page_token(token)
+                        });
+                    async move {
+                        self.bq
+                            .table()
+                            .list(project, dataset, options)
+                            .await
+                            .map_err(ApiError::from_bq)
+                    }
+                })
+                .await;
+            let page = match listed {
+                Ok(page) => page,
+                Err(error) if error.is_not_found() => return Ok(tables),
+                Err(error) => return Err(error),
+            };
+            for table in page.tables.unwrap_or_default() {
+                tables.push(to_json(&table)?);
+            }
+            // Some servers (the emulator) leave the token out on the last
+            // page; one that repeats itself ends the listing too.
+            match page.next_page_token {
+                Some(token) if !token.is_empty() && page_token.as_ref() != Some(&token) => {
+                    page_token = Some(token);
+                }
+                _ => return Ok(tables),
+            }
+        }
+    }
+
+    /// Creates a table from its resource (`tableReference`, `schema`,
+    /// `expirationTime`, ...). A 409 after a retry is the earlier attempt's
+    /// table.
+    pub async fn create_table(&self, resource: &Value) -> Result<(), ApiError> {
+        let table: Table = serde_json::from_value(resource.clone()).map_err(|err| {
+            ApiError::new(format!("cannot describe the table to BigQuery: {err}"))
+        })?;
+        let mut attempts = 0;
+        let created = self
+            .retrying("creating a table", || {
+                attempts += 1;
+                let table = table.clone();
+                async move {
+                    self.bq
+                        .table()
+                        .create(table)
+                        .await
+                        .map_err(ApiError::from_bq)
+                }
+            })
+            .await;
+        match created {
+            Ok(_) => Ok(()),
+            Err(error) if error.is_duplicate() && attempts > 1 => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
     pub async fn delete_table(
         &self,
         project: &str,
@@ -708,6 +791,25 @@ impl Api {
             Err(error) if error.is_not_found() => Ok(()),
             Err(error) => Err(error),
         }
+    }
+
+    /// Sets a table's `expirationTime` (milliseconds since the epoch as
+    /// text), or clears it with `None`: sb's own `tables.patch`, since only
+    /// a `null` clears it.
+    pub async fn set_table_expiration(
+        &self,
+        project: &str,
+        dataset: &str,
+        table: &str,
+        expiration: Option<&str>,
+    ) -> Result<(), ApiError> {
+        let url = &self.table_url(project, dataset, table);
+        let body = &json!({ "expirationTime": expiration });
+        self.retrying("setting a table's expiration", || async move {
+            let response = self.send_raw(self.http.patch(url).json(body)).await?;
+            Self::json_answer(response).await.map(|_| ())
+        })
+        .await
     }
 
     /// Creates a dataset in the target's location unless it exists.
