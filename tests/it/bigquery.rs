@@ -1,10 +1,15 @@
 //! The BigQuery target end to end, through the `sb` binary against a real
 //! BigQuery emulator (bqemulator, started by the tests themselves): seeds by
-//! load job, views, tables, incremental merges and appends, a failing model
-//! that keeps its table, the root project matching DuckDB, retries under
-//! injected faults, and dry runs.
+//! load job (multipart and resumable uploads, staging tables and the removal
+//! of stale ones), views, tables, incremental merges and appends, a failing
+//! model that keeps its table, the root project matching DuckDB, retries
+//! under injected faults (an upload's parts included), and dry runs.
 
-use super::emulator::{Fault, FaultProxy, emulator, fake_dry_run_endpoint, fresh_project, query};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::emulator::{
+    Fault, FaultProxy, emulator, fake_dry_run_endpoint, fresh_project, http, query,
+};
 use super::harness::{Output, Project};
 
 /// project.yml of a BigQuery project at `url`, in BigQuery project `project`.
@@ -391,7 +396,7 @@ fn every_other_request(number: usize, what: &str) -> Fault {
         3 | 11 => Fault::Unavailable,
         // The emulator ignores the job id of an upload (it assigns its
         // own), so only a query job's lost answer can be attached to there.
-        15 if what.starts_with("POST") && !what.contains("/upload/") => Fault::DropAfter,
+        7 | 15 if what.starts_with("POST") && !what.contains("/upload/") => Fault::DropAfter,
         7 | 15 => Fault::DropBefore,
         _ => Fault::Pass,
     }
@@ -639,4 +644,256 @@ fn bigquery_data_tests_pass_and_fail_in_bigquery_sql() {
         .stdout_contains("PASS  test unique_plans_plan_id")
         .stdout_contains("FAIL  test accepted_values_plans_name")
         .stdout_contains("PASS=3 WARN=0 ERROR=1");
+}
+
+/// `project_yml` with `events` synthetic viewing events instead of 900.
+fn with_events(yml: &str, events: usize) -> String {
+    yml.replace("events: 900", &format!("events: {events}"))
+}
+
+/// Events enough for their newline-delimited JSON to pass 1 MiB: four
+/// 256 KiB parts and more.
+const MANY_EVENTS: usize = 4000;
+
+/// What the events' rows add up to: the same rows give the same line.
+/// (Floats are summed as whole thousandths, so the order of the sum does
+/// not matter.)
+const EVENTS_SUMMARY: &str = "select count(*), count(distinct event_id), sum(user_id), \
+     sum(content_id), sum(quality_metrics.buffering_events), \
+     sum(cast(round(watch_minutes * 1000) as int64)), \
+     sum(cast(round(quality_metrics.bandwidth_mbps * 1000) as int64)), \
+     count(engagement_signals.rating), min(timestamp), max(timestamp), \
+     count(distinct device_type) from @synthetic.viewing_events";
+
+/// The parts of resumable uploads a proxy saw: (start, end, total).
+fn upload_parts(proxy: &FaultProxy) -> Vec<(usize, usize, usize)> {
+    proxy
+        .requests()
+        .iter()
+        .filter_map(|(what, _)| {
+            let range = what.strip_prefix("PUT ")?.split_once(" bytes ")?.1;
+            let (span, total) = range.split_once('/')?;
+            let (start, end) = span.split_once('-')?;
+            Some((start.parse().ok()?, end.parse().ok()?, total.parse().ok()?))
+        })
+        .collect()
+}
+
+#[test]
+fn bigquery_large_seed_goes_up_in_resumable_parts_through_a_self_expiring_staging_table() {
+    let bq = fresh_project("resumable");
+    let proxy = FaultProxy::start(&emulator().url, |_, _| Fault::Pass);
+    // Uploads over 64 KiB are resumable, in 256 KiB parts; the events go up
+    // as several load jobs into a staging table swapped in at the end.
+    let settings = "    resumable_threshold_bytes: 65536\n    resumable_chunk_bytes: 262144\n    upload_chunk_bytes: 600000";
+    let project = Project::bare().file(
+        "project.yml",
+        with_events(&project_yml(&bq, &proxy.url, settings), MANY_EVENTS),
+    );
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after the epoch")
+        .as_millis();
+    project.sb(&["seed"]).success();
+
+    // The same seed by multipart uploads of one load job each, elsewhere:
+    // the rows are the same.
+    let baseline = fresh_project("multipart");
+    Project::bare()
+        .file(
+            "project.yml",
+            with_events(&project_yml(&baseline, &emulator().url, ""), MANY_EVENTS),
+        )
+        .sb(&["seed"])
+        .success();
+    let resumable = rows(&bq, EVENTS_SUMMARY);
+    assert_eq!(resumable, rows(&baseline, EVENTS_SUMMARY));
+    assert_eq!(
+        resumable[0][..2],
+        [MANY_EVENTS.to_string(), MANY_EVENTS.to_string()]
+    );
+
+    // Several sessions, each in parts of whole 256 KiB but the last, every
+    // byte sent once.
+    let parts = upload_parts(&proxy);
+    let sessions = parts.iter().filter(|(start, _, _)| *start == 0).count();
+    assert!(sessions >= 2 && parts.len() > sessions, "{parts:?}");
+    for (start, end, total) in &parts {
+        assert_eq!(start % 262_144, 0, "{parts:?}");
+        assert!(
+            end + 1 == *total || (end + 1 - start) % 262_144 == 0,
+            "{parts:?}"
+        );
+    }
+    let requests = proxy.requests();
+    assert!(
+        requests
+            .iter()
+            .any(|(what, _)| what.contains("uploadType=multipart")),
+        "the small tables went up in one request each"
+    );
+    // The staging table was made to expire a day later, and is gone.
+    let (_, staging) = requests
+        .iter()
+        .find(|(what, _)| what.starts_with("POST ") && what.ends_with("/datasets/synthetic/tables"))
+        .expect("a staging table was created");
+    assert!(
+        staging["tableReference"]["tableId"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("viewing_events__sb_load_sb_t_")),
+        "{staging}"
+    );
+    let expires: u128 = staging["expirationTime"]
+        .as_str()
+        .and_then(|ms| ms.parse().ok())
+        .expect("an expiration time");
+    let day = 24 * 3600 * 1000;
+    assert!(
+        expires >= started + day && expires < started + day + 10 * 60 * 1000,
+        "{expires} vs {started}"
+    );
+    assert_eq!(
+        table_names(&bq, "synthetic"),
+        ["content", "users", "viewing_events"]
+    );
+    // The swapped-in table does not expire.
+    let (status, table) = http(
+        &emulator().url,
+        "GET",
+        &format!("/bigquery/v2/projects/{bq}/datasets/synthetic/tables/viewing_events"),
+        &[],
+    )
+    .expect("the emulator answers");
+    assert_eq!(status, 200);
+    let table: serde_json::Value = serde_json::from_slice(&table).expect("JSON");
+    assert!(
+        table
+            .get("expirationTime")
+            .is_none_or(serde_json::Value::is_null),
+        "{table}"
+    );
+}
+
+/// Parts of resumable uploads sent so far, for `faults_in_upload_parts`.
+static PARTS_SENT: AtomicUsize = AtomicUsize::new(0);
+
+/// Faults on the parts of resumable uploads only: the first part answered
+/// 503, the third reset before it arrives, the fifth lost after it arrived
+/// (when it is not the last, whose loss the emulator cannot survive: it
+/// forgets a finished session, where BigQuery would answer with the job).
+fn faults_in_upload_parts(_: usize, what: &str) -> Fault {
+    let Some(range) = what
+        .strip_prefix("PUT ")
+        .and_then(|w| w.split_once(" bytes "))
+        .map(|(_, range)| range)
+    else {
+        return Fault::Pass;
+    };
+    if range.starts_with("*/") {
+        return Fault::Pass;
+    }
+    let last = range
+        .split_once('/')
+        .and_then(|(span, total)| {
+            let end: usize = span.split_once('-')?.1.parse().ok()?;
+            Some(end + 1 == total.parse::<usize>().ok()?)
+        })
+        .unwrap_or(true);
+    match PARTS_SENT.fetch_add(1, Ordering::SeqCst) {
+        0 => Fault::Unavailable,
+        2 => Fault::DropBefore,
+        4 if !last => Fault::DropAfter,
+        _ => Fault::Pass,
+    }
+}
+
+#[test]
+fn bigquery_resumable_upload_goes_on_after_faults_without_losing_or_duplicating_rows() {
+    let bq = fresh_project("resume");
+    let proxy = FaultProxy::start(&emulator().url, faults_in_upload_parts);
+    let settings = "    resumable_threshold_bytes: 65536\n    resumable_chunk_bytes: 262144";
+    let project = Project::bare().file(
+        "project.yml",
+        with_events(&project_yml(&bq, &proxy.url, settings), MANY_EVENTS),
+    );
+    let output = project.sb_with_env(&["seed"], &[("SB_BIGQUERY_RETRY_INITIAL_MS", "5")]);
+    output.success();
+
+    let injected = proxy.injected.lock().unwrap().clone();
+    let faults: Vec<Fault> = injected.iter().map(|(_, fault, _)| *fault).collect();
+    assert_eq!(
+        faults,
+        [Fault::Unavailable, Fault::DropBefore, Fault::DropAfter],
+        "{injected:?}"
+    );
+    // Each fault is one retry in the log; after each, sb asked the session
+    // how much had arrived and went on from there.
+    assert_eq!(
+        output.stderr.matches("note: retrying").count(),
+        3,
+        "{}",
+        output.stderr
+    );
+    output.stderr_contains("(uploading bytes 0-262143 of ");
+    let probes = proxy
+        .requests()
+        .iter()
+        .filter(|(what, _)| what.contains(" bytes */"))
+        .count();
+    assert_eq!(probes, 3);
+    assert_eq!(
+        rows(
+            &bq,
+            "select count(*), count(distinct event_id) from @synthetic.viewing_events"
+        ),
+        [[MANY_EVENTS.to_string(), MANY_EVENTS.to_string()]]
+    );
+}
+
+/// Creates a table in the emulator, as an interrupted load would have left.
+fn plant_table(project: &str, dataset: &str, table: &str) {
+    let body = serde_json::json!({
+        "tableReference": {"projectId": project, "datasetId": dataset, "tableId": table},
+        "schema": {"fields": [{"name": "plan_id", "type": "INTEGER", "mode": "NULLABLE"}]},
+    });
+    let (status, answer) = http(
+        &emulator().url,
+        "POST",
+        &format!("/bigquery/v2/projects/{project}/datasets/{dataset}/tables"),
+        body.to_string().as_bytes(),
+    )
+    .expect("the emulator answers");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+}
+
+#[test]
+fn bigquery_seed_drops_the_staging_tables_an_interrupted_load_left() {
+    let bq = fresh_project("stale");
+    let project = Project::bare()
+        .file("project.yml", project_yml(&bq, &emulator().url, ""))
+        .file("seeds/plans.csv", PLANS_CSV);
+    project.sb(&["seed"]).success();
+    // A crash between the uploads and the swap leaves a staging table; a
+    // table named by hand and another table's staging table are not sb's
+    // to drop.
+    let stale = "plans__sb_load_sb_t_1767225600000_0_ab12";
+    let kept = [
+        "plans__sb_load_by_hand",
+        "plans_old__sb_load_sb_t_1767225600000_1_cd34",
+    ];
+    for table in std::iter::once(stale).chain(kept) {
+        plant_table(&bq, "analytics_raw", table);
+    }
+
+    let output = project.sb(&["seed"]);
+    output.success().stderr_contains(&format!(
+        "{stale}`, a staging table an interrupted load left behind"
+    ));
+    let mut expected = vec!["plans".to_owned()];
+    expected.extend(kept.iter().map(|t| (*t).to_owned()));
+    assert_eq!(table_names(&bq, "analytics_raw"), expected);
+    assert_eq!(
+        rows(&bq, "select count(*) from @analytics_raw.plans"),
+        [["3"]]
+    );
 }

@@ -195,14 +195,18 @@ pub enum Fault {
 }
 
 /// A loopback proxy in front of the emulator that answers some requests
-/// with faults, by a fixed schedule over request numbers. Like BigQuery it
-/// refuses a second insert of a job id it has seen (409), which the
-/// emulator itself does not.
+/// with faults, by a fixed schedule over request numbers and what each
+/// request is (`METHOD /path`, then the `Content-Range` of an upload's part
+/// when it has one, e.g. `PUT /upload/... bytes 0-262143/600000`). Like
+/// BigQuery it refuses a second insert of a job id it has seen (409), which
+/// the emulator itself does not.
 pub struct FaultProxy {
     pub url: String,
     pub injected: Arc<Mutex<Vec<(usize, Fault, String)>>>,
     /// Every job insert's JSON (query jobs, and upload metadata).
     inserts: Arc<Mutex<Vec<Value>>>,
+    /// Every request: what it was, and its body when that is JSON.
+    requests: Arc<Mutex<Vec<(String, Value)>>>,
 }
 
 impl FaultProxy {
@@ -216,6 +220,8 @@ impl FaultProxy {
         let log = Arc::clone(&injected);
         let inserts = Arc::new(Mutex::new(Vec::new()));
         let recorded = Arc::clone(&inserts);
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let every = Arc::clone(&requests);
         let upstream = upstream.trim_start_matches("http://").to_owned();
         let seen_jobs: Arc<Mutex<std::collections::HashSet<String>>> = Arc::default();
         let counter = Arc::new(AtomicUsize::new(0));
@@ -226,9 +232,16 @@ impl FaultProxy {
                 let seen = Arc::clone(&seen_jobs);
                 let counter = Arc::clone(&counter);
                 let recorded = Arc::clone(&recorded);
+                let every = Arc::clone(&every);
                 std::thread::spawn(move || {
                     let _ = serve(
-                        client, &upstream, schedule, &counter, &log, &seen, &recorded,
+                        client,
+                        &upstream,
+                        schedule,
+                        &counter,
+                        &log,
+                        &seen,
+                        (&recorded, &every),
                     );
                 });
             }
@@ -237,13 +250,21 @@ impl FaultProxy {
             url,
             injected,
             inserts,
+            requests,
         }
     }
 
     pub fn job_inserts(&self) -> Vec<Value> {
         self.inserts.lock().unwrap().clone()
     }
+
+    pub fn requests(&self) -> Vec<(String, Value)> {
+        self.requests.lock().unwrap().clone()
+    }
 }
+
+/// Job inserts, and every request, as the proxy records them.
+type Records<'a> = (&'a Mutex<Vec<Value>>, &'a Mutex<Vec<(String, Value)>>);
 
 fn serve(
     mut client: TcpStream,
@@ -252,21 +273,25 @@ fn serve(
     counter: &AtomicUsize,
     log: &Mutex<Vec<(usize, Fault, String)>>,
     seen: &Mutex<std::collections::HashSet<String>>,
-    recorded: &Mutex<Vec<Value>>,
+    (recorded, every): Records<'_>,
 ) -> std::io::Result<()> {
     {
         let mut reader = BufReader::new(client.try_clone()?);
         let mut head = Vec::new();
         let mut content_length = 0;
+        let mut content_range = None;
         loop {
             let mut line = String::new();
             if reader.read_line(&mut line)? == 0 {
                 return Ok(());
             }
-            if let Some((name, value)) = line.split_once(':')
-                && name.trim().eq_ignore_ascii_case("content-length")
-            {
-                content_length = value.trim().parse().unwrap_or(0);
+            if let Some((name, value)) = line.split_once(':') {
+                if name.trim().eq_ignore_ascii_case("content-length") {
+                    content_length = value.trim().parse().unwrap_or(0);
+                }
+                if name.trim().eq_ignore_ascii_case("content-range") {
+                    content_range = Some(value.trim().to_owned());
+                }
             }
             let done = line == "\r\n";
             if !(line.to_ascii_lowercase().starts_with("connection:")) {
@@ -279,11 +304,18 @@ fn serve(
         let mut body = vec![0; content_length];
         reader.read_exact(&mut body)?;
         let request_line = head.first().cloned().unwrap_or_default();
-        let what = request_line
+        let mut what = request_line
             .split_whitespace()
             .take(2)
             .collect::<Vec<_>>()
             .join(" ");
+        if let Some(range) = content_range {
+            what = format!("{what} {range}");
+        }
+        every.lock().unwrap().push((
+            what.clone(),
+            serde_json::from_slice(&body).unwrap_or(Value::Null),
+        ));
         let number = counter.fetch_add(1, Ordering::SeqCst);
         let fault = schedule(number, &what);
         if fault != Fault::Pass {
@@ -374,6 +406,16 @@ fn job_json(body: &[u8]) -> Option<Value> {
     let start = text.find("\r\n\r\n")? + 4;
     let end = start + text[start..].find("\r\n--")?;
     serde_json::from_str(&text[start..end]).ok()
+}
+
+/// The project and dataset of a `GET .../projects/{p}/datasets/{d}` request.
+fn dataset_of(what: &str) -> Option<(String, String)> {
+    let path = what.split_whitespace().nth(1)?.split('?').next()?;
+    let rest = path.strip_prefix("/bigquery/v2/projects/")?;
+    let (project, rest) = rest.split_once('/')?;
+    let dataset = rest.strip_prefix("datasets/")?;
+    (!dataset.is_empty() && !dataset.contains('/'))
+        .then(|| (project.to_owned(), dataset.to_owned()))
 }
 
 /// A stand-in for BigQuery's job endpoint that reports fixed bytes for
@@ -488,6 +530,11 @@ pub fn stuck_jobs_endpoint() -> (String, Arc<Mutex<Vec<String>>>) {
                 )
             } else if what.contains("/jobs/") {
                 ("200 OK", json!({"status": {"state": "RUNNING"}}))
+            } else if let Some((project, dataset)) = dataset_of(&what) {
+                (
+                    "200 OK",
+                    json!({"datasetReference": {"projectId": project, "datasetId": dataset}}),
+                )
             } else {
                 ("200 OK", json!({}))
             };

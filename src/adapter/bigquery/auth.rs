@@ -1,84 +1,129 @@
-//! Access tokens for BigQuery: a service-account key file (a signed JWT
-//! exchanged at the key's token URI), application default credentials (the
-//! file `GOOGLE_APPLICATION_CREDENTIALS` names, gcloud's user credentials,
-//! or the metadata server of a Google Cloud machine), or none at all for an
-//! emulator. Keys and tokens stay inside this module: `Debug` shows neither,
-//! and no error message quotes them.
+//! Who sb is to BigQuery: one `Authenticator` (gcp-bigquery-client's
+//! trait) per target, shared by the client's API calls and sb's own upload
+//! and result requests. It hands out bearer tokens for a service-account key
+//! (`keyfile`), for application default credentials, or, against another
+//! endpoint such as an emulator, a fixed stand-in so that no credentials are
+//! read at all.
+//!
+//! The tokens come from yup-oauth2, gcp-bigquery-client's OAuth stack (the
+//! crate re-exports it): it signs a service account's JWT, exchanges
+//! gcloud's refresh token, or asks the metadata server, and caches each token
+//! until shortly before it expires. The crate only builds those
+//! authenticators inside a `Client` it hands back, with no way to reach the
+//! token for a request of sb's own, so sb builds the same ones here and gives
+//! one to both. What stays sb's own: reading the key file (so that an error
+//! names the file and the broken field, never a value) and the search order
+//! of application default credentials (`GOOGLE_APPLICATION_CREDENTIALS`,
+//! gcloud's well-known file under `CLOUDSDK_CONFIG`, then the metadata
+//! server).
+//!
+//! Keys and tokens stay inside: `Debug` shows neither, no error message
+//! quotes them, and sb installs no `log` logger (yup-oauth2 logs its token
+//! requests and answers at debug level).
 
 use std::fmt;
+use std::future::Future;
+use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
+use gcp_bigquery_client::auth::Authenticator;
+use gcp_bigquery_client::error::BQError;
+use gcp_bigquery_client::yup_oauth2;
 use serde_json::Value;
+use yup_oauth2::{DefaultHyperClientBuilder, HyperClientBuilder};
 
 const SCOPE: &str = "https://www.googleapis.com/auth/bigquery";
 const DEFAULT_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
-const METADATA_TOKEN_URL: &str =
-    "http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token";
+const TOKEN_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// The bearer "token" requests to another endpoint (an emulator) carry:
+/// not a credential, just something in the header the client insists on.
+pub const STAND_IN_TOKEN: &str = "sb-no-credentials";
 
-/// Where tokens come from.
-enum Source {
-    /// An emulator: requests carry no `Authorization` header.
-    None,
-    ServiceAccount {
-        email: String,
-        key: RsaKeyPair,
-        token_uri: String,
-    },
-    AuthorizedUser {
-        client_id: String,
-        client_secret: String,
-        refresh_token: String,
-        token_uri: String,
-    },
-    Metadata,
+type YupAuthenticator = yup_oauth2::authenticator::Authenticator<
+    <DefaultHyperClientBuilder as HyperClientBuilder>::Connector,
+>;
+
+/// A future as `#[async_trait]` spells it, which `Authenticator` uses.
+type TokenFuture<'a> = Pin<Box<dyn Future<Output = Result<String, BQError>> + Send + 'a>>;
+
+/// The stand-in for an endpoint that needs no credentials.
+#[derive(Clone)]
+struct StandIn;
+
+impl Authenticator for StandIn {
+    fn access_token<'life0, 'async_trait>(&'life0 self) -> TokenFuture<'async_trait>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        Box::pin(async { Ok(STAND_IN_TOKEN.to_owned()) })
+    }
 }
 
-/// Hands out bearer tokens, refreshing them a minute before they expire.
+/// Google's tokens, by whichever flow yup-oauth2 was built with.
+#[derive(Clone)]
+struct Google(YupAuthenticator);
+
+impl Authenticator for Google {
+    fn access_token<'life0, 'async_trait>(&'life0 self) -> TokenFuture<'async_trait>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        Box::pin(async move {
+            let token = self.0.token(&[SCOPE]).await?;
+            token.token().map(str::to_owned).ok_or(BQError::NoToken)
+        })
+    }
+}
+
+/// Where tokens come from, as a shareable authenticator.
+#[derive(Clone)]
 pub struct Credentials {
-    source: Source,
-    cached: Mutex<Option<(String, Instant)>>,
+    /// What kind of credentials (for `Debug`; never a secret).
+    kind: &'static str,
+    authenticator: Arc<dyn Authenticator>,
 }
 
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = match &self.source {
-            Source::None => "none",
-            Source::ServiceAccount { .. } => "service account",
-            Source::AuthorizedUser { .. } => "authorized user",
-            Source::Metadata => "metadata server",
-        };
-        write!(f, "Credentials({kind})")
+        write!(f, "Credentials({})", self.kind)
     }
 }
 
 impl Credentials {
-    /// No credentials (an emulator).
+    /// No credentials (an emulator): a fixed stand-in token.
     pub fn none() -> Self {
-        Self::from_source(Source::None)
+        Self {
+            kind: "none",
+            authenticator: Arc::new(StandIn),
+        }
     }
 
-    fn from_source(source: Source) -> Self {
+    fn google(kind: &'static str, authenticator: YupAuthenticator) -> Self {
         Self {
-            source,
-            cached: Mutex::new(None),
+            kind,
+            authenticator: Arc::new(Google(authenticator)),
         }
+    }
+
+    pub fn authenticator(&self) -> Arc<dyn Authenticator> {
+        Arc::clone(&self.authenticator)
     }
 
     /// Reads a key file: a service account's JSON key or gcloud's
     /// `authorized_user` credentials.
-    pub fn from_file(path: &Path) -> Result<Self, String> {
+    pub async fn from_file(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path).map_err(|err| {
             format!(
                 "cannot read the BigQuery key file {}: {err}",
                 path.display()
             )
         })?;
-        Self::from_json(&text).map_err(|why| {
+        Self::from_json(&text).await.map_err(|why| {
             format!(
                 "the BigQuery key file {} is not usable: {why}",
                 path.display()
@@ -86,8 +131,9 @@ impl Credentials {
         })
     }
 
-    /// Parses key JSON. Errors name the missing or broken field, never a value.
-    pub fn from_json(text: &str) -> Result<Self, String> {
+    /// Parses key JSON. Errors name the missing or broken field, never a
+    /// value: sb reads the fields itself rather than quote a parser.
+    pub async fn from_json(text: &str) -> Result<Self, String> {
         let value: Value = serde_json::from_str(text)
             .map_err(|_| "it is not valid JSON (expected a service-account key)".to_owned())?;
         let field = |name: &str| -> Result<String, String> {
@@ -97,30 +143,48 @@ impl Credentials {
                 .map(str::to_owned)
                 .ok_or_else(|| format!("it has no `{name}`"))
         };
-        let token_uri = value
-            .get("token_uri")
-            .and_then(Value::as_str)
-            .unwrap_or(DEFAULT_TOKEN_URI)
-            .to_owned();
+        let optional = |name: &str| value.get(name).and_then(Value::as_str).map(str::to_owned);
         match value.get("type").and_then(Value::as_str) {
             Some("service_account") => {
-                let pem = field("private_key")?;
-                let der = pem_to_der(&pem)
-                    .ok_or_else(|| "its `private_key` is not a PEM private key".to_owned())?;
-                let key = RsaKeyPair::from_pkcs8(&der)
-                    .map_err(|_| "its `private_key` is not an RSA key in PKCS#8 form".to_owned())?;
-                Ok(Self::from_source(Source::ServiceAccount {
-                    email: field("client_email")?,
-                    key,
-                    token_uri,
-                }))
+                let key = yup_oauth2::ServiceAccountKey {
+                    key_type: Some("service_account".to_owned()),
+                    project_id: optional("project_id"),
+                    private_key_id: optional("private_key_id"),
+                    private_key: field("private_key")?,
+                    client_email: field("client_email")?,
+                    client_id: optional("client_id"),
+                    auth_uri: optional("auth_uri"),
+                    token_uri: optional("token_uri")
+                        .unwrap_or_else(|| DEFAULT_TOKEN_URI.to_owned()),
+                    auth_provider_x509_cert_url: None,
+                    client_x509_cert_url: None,
+                };
+                let authenticator = yup_oauth2::ServiceAccountAuthenticator::builder(key)
+                    .with_timeout(TOKEN_REQUEST_TIMEOUT)
+                    .build()
+                    .await
+                    .map_err(|err| {
+                        setup_error(
+                            &err,
+                            "its `private_key` is not an RSA private key in PEM form",
+                        )
+                    })?;
+                Ok(Self::google("service account", authenticator))
             }
-            Some("authorized_user") => Ok(Self::from_source(Source::AuthorizedUser {
-                client_id: field("client_id")?,
-                client_secret: field("client_secret")?,
-                refresh_token: field("refresh_token")?,
-                token_uri,
-            })),
+            Some("authorized_user") => {
+                let secret = yup_oauth2::authorized_user::AuthorizedUserSecret {
+                    client_id: field("client_id")?,
+                    client_secret: field("client_secret")?,
+                    refresh_token: field("refresh_token")?,
+                    key_type: "authorized_user".to_owned(),
+                };
+                let authenticator = yup_oauth2::AuthorizedUserAuthenticator::builder(secret)
+                    .with_timeout(TOKEN_REQUEST_TIMEOUT)
+                    .build()
+                    .await
+                    .map_err(|err| setup_error(&err, "it cannot be used"))?;
+                Ok(Self::google("authorized user", authenticator))
+            }
             Some(other) => Err(format!(
                 "its type `{other}` is not supported (use a service-account key)"
             )),
@@ -129,13 +193,12 @@ impl Credentials {
     }
 
     /// Application default credentials: `GOOGLE_APPLICATION_CREDENTIALS`,
-    /// then gcloud's well-known file, then the metadata server.
-    pub fn application_default() -> Result<Self, String> {
-        if let Some(path) = std::env::var_os("GOOGLE_APPLICATION_CREDENTIALS")
-            .filter(|p| !p.is_empty())
-            .map(PathBuf::from)
-        {
-            return Self::from_file(&path);
+    /// then gcloud's well-known file, then the metadata server of a Google
+    /// Cloud machine.
+    pub async fn application_default() -> Result<Self, String> {
+        let named = std::env::var_os("GOOGLE_APPLICATION_CREDENTIALS");
+        if let Some(path) = named.as_ref().filter(|p| !p.is_empty()) {
+            return Self::from_file(Path::new(path)).await;
         }
         let config = std::env::var_os("CLOUDSDK_CONFIG")
             .map(PathBuf::from)
@@ -146,182 +209,83 @@ impl Credentials {
             .map(|dir| dir.join("application_default_credentials.json"))
             .filter(|p| p.is_file())
         {
-            return Self::from_file(&well_known);
+            return Self::from_file(&well_known).await;
         }
-        Ok(Self::from_source(Source::Metadata))
-    }
-
-    pub fn is_none(&self) -> bool {
-        matches!(self.source, Source::None)
-    }
-
-    /// A bearer token, or `None` when requests go unauthenticated.
-    pub async fn token(&self, http: &reqwest::Client) -> Result<Option<String>, String> {
-        if self.is_none() {
-            return Ok(None);
-        }
-        if let Ok(cached) = self.cached.lock()
-            && let Some((token, until)) = cached.as_ref()
-            && Instant::now() < *until
-        {
-            return Ok(Some(token.clone()));
-        }
-        let (token, lifetime) = self.fetch(http).await?;
-        let until = Instant::now() + lifetime.saturating_sub(Duration::from_mins(1));
-        if let Ok(mut cached) = self.cached.lock() {
-            *cached = Some((token.clone(), until));
-        }
-        Ok(Some(token))
-    }
-
-    async fn fetch(&self, http: &reqwest::Client) -> Result<(String, Duration), String> {
-        let request = match &self.source {
-            Source::None => return Err("no credentials".to_owned()),
-            Source::ServiceAccount {
-                email,
-                key,
-                token_uri,
-            } => {
-                let assertion = signed_jwt(email, key, token_uri, unix_now())?;
-                http.post(token_uri).form(&[
-                    ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
-                    ("assertion", assertion.as_str()),
-                ])
+        let options = yup_oauth2::ApplicationDefaultCredentialsFlowOpts::default();
+        match yup_oauth2::ApplicationDefaultCredentialsAuthenticator::builder(options).await {
+            yup_oauth2::authenticator::ApplicationDefaultCredentialsTypes::InstanceMetadata(
+                builder,
+            ) => {
+                let authenticator = builder
+                    .with_timeout(TOKEN_REQUEST_TIMEOUT)
+                    .build()
+                    .await
+                    .map_err(|err| setup_error(&err, "the metadata server cannot be used"))?;
+                Ok(Self::google("metadata server", authenticator))
             }
-            Source::AuthorizedUser {
-                client_id,
-                client_secret,
-                refresh_token,
-                token_uri,
-            } => http.post(token_uri).form(&[
-                ("grant_type", "refresh_token"),
-                ("client_id", client_id.as_str()),
-                ("client_secret", client_secret.as_str()),
-                ("refresh_token", refresh_token.as_str()),
-            ]),
-            Source::Metadata => http
-                .get(METADATA_TOKEN_URL)
-                .header("Metadata-Flavor", "Google"),
-        };
-        let response = request
-            .timeout(Duration::from_secs(30))
-            .send()
-            .await
-            .map_err(|err| {
-                format!(
-                    "cannot get a BigQuery access token: {}",
-                    super::client::describe_transport(&err)
-                )
-            })?;
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            // The token endpoint's `error` / `error_description` say why
-            // (e.g. `invalid_grant`) without echoing credentials.
-            let why = [body.get("error"), body.get("error_description")]
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join(": ");
-            return Err(format!(
-                "cannot get a BigQuery access token: HTTP {status}{}",
-                if why.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({why})")
-                }
-            ));
+            // yup-oauth2 reads the variable again and found it set: empty,
+            // since a non-empty one was taken above.
+            yup_oauth2::authenticator::ApplicationDefaultCredentialsTypes::ServiceAccount(_) => {
+                Err("GOOGLE_APPLICATION_CREDENTIALS is set but empty: name a key file, or unset it to use gcloud's credentials or the metadata server".to_owned())
+            }
         }
-        let token = body
-            .get("access_token")
-            .and_then(Value::as_str)
-            .ok_or("the token endpoint answered without an access token")?;
-        let lifetime = body.get("expires_in").and_then(Value::as_u64).unwrap_or(0);
-        Ok((token.to_owned(), Duration::from_secs(lifetime)))
     }
 }
 
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-/// The RS256-signed assertion of OAuth's JWT bearer grant, valid one hour.
-fn signed_jwt(email: &str, key: &RsaKeyPair, audience: &str, now: u64) -> Result<String, String> {
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#);
-    let claims = serde_json::json!({
-        "iss": email,
-        "scope": SCOPE,
-        "aud": audience,
-        "iat": now,
-        "exp": now + 3600,
-    });
-    let claims = URL_SAFE_NO_PAD.encode(claims.to_string());
-    let signing_input = format!("{header}.{claims}");
-    let mut signature = vec![0; key.public().modulus_len()];
-    key.sign(
-        &RSA_PKCS1_SHA256,
-        &ring::rand::SystemRandom::new(),
-        signing_input.as_bytes(),
-        &mut signature,
-    )
-    .map_err(|_| "cannot sign the access-token request with the key".to_owned())?;
-    Ok(format!(
-        "{signing_input}.{}",
-        URL_SAFE_NO_PAD.encode(signature)
-    ))
-}
-
-/// The DER bytes inside a PEM block.
-fn pem_to_der(pem: &str) -> Option<Vec<u8>> {
-    let body: String = pem
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.starts_with("-----"))
-        .collect();
-    STANDARD.decode(body).ok()
+/// Why an authenticator could not be set up. yup-oauth2's own messages are
+/// fixed texts (they never quote the key); `NotFound` is its HTTPS set-up
+/// finding no root certificates, anything else the credentials themselves.
+fn setup_error(err: &io::Error, credentials: &str) -> String {
+    if err.kind() == io::ErrorKind::NotFound {
+        format!("cannot set up HTTPS for token requests ({err})")
+    } else {
+        credentials.to_owned()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn block<T>(work: impl Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(work)
+    }
+
     #[test]
     fn a_broken_key_file_is_named_without_its_contents() {
         let secret = r#"{"type": "service_account", "client_email": "a@b", "private_key": "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LXZhbHVl\n-----END PRIVATE KEY-----\n"}"#;
-        let error = Credentials::from_json(secret).expect_err("not an RSA key");
+        let error = block(Credentials::from_json(secret)).expect_err("not an RSA key");
         assert!(error.contains("private_key"), "{error}");
         assert!(!error.contains("c2VjcmV0"), "{error}");
-        let error = Credentials::from_json("{not json").expect_err("not JSON");
+        let error = block(Credentials::from_json("{not json")).expect_err("not JSON");
         assert!(!error.contains("{not"), "{error}");
-        let error = Credentials::from_json(r#"{"type": "authorized_user", "client_id": "x"}"#)
-            .expect_err("incomplete");
+        let error = block(Credentials::from_json(
+            r#"{"type": "authorized_user", "client_id": "x"}"#,
+        ))
+        .expect_err("incomplete");
         assert!(error.contains("client_secret"), "{error}");
     }
 
     #[test]
     fn debug_output_hides_the_credentials() {
-        let credentials = Credentials::from_json(
+        let credentials = block(Credentials::from_json(
             r#"{"type": "authorized_user", "client_id": "id", "client_secret": "hush", "refresh_token": "hush2"}"#,
-        )
+        ))
         .expect("valid");
         let shown = format!("{credentials:?}");
         assert_eq!(shown, "Credentials(authorized user)");
     }
 
     #[test]
-    fn no_credentials_means_no_token() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let http = reqwest::Client::new();
-        let token = runtime
-            .block_on(Credentials::none().token(&http))
-            .expect("no error");
-        assert_eq!(token, None);
+    fn no_credentials_means_a_stand_in_token() {
+        let credentials = Credentials::none();
+        assert_eq!(format!("{credentials:?}"), "Credentials(none)");
+        let token = block(credentials.authenticator().access_token()).expect("no error");
+        assert_eq!(token, STAND_IN_TOKEN);
     }
 
     /// A throwaway RSA key made for this test only (PKCS#8, base64 DER):
@@ -353,7 +317,11 @@ mod tests {
 
     #[test]
     fn a_service_account_key_signs_a_jwt_exchanged_for_a_token() {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+        use ring::signature::RsaKeyPair;
         use std::io::{BufRead, BufReader, Read, Write};
+
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let token_uri = format!("http://{}/token", listener.local_addr().expect("address"));
         let server = std::thread::spawn(move || {
@@ -374,7 +342,8 @@ mod tests {
             }
             let mut body = vec![0; length];
             reader.read_exact(&mut body).expect("body");
-            let reply = r#"{"access_token": "tok-123", "expires_in": 3600}"#;
+            let reply =
+                r#"{"access_token": "tok-123", "expires_in": 3600, "token_type": "Bearer"}"#;
             let _ = write!(
                 stream,
                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
@@ -391,32 +360,44 @@ mod tests {
             "private_key": pem,
             "token_uri": token_uri,
         });
-        let credentials = Credentials::from_json(&key.to_string()).expect("a usable key");
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("runtime");
-        let http = reqwest::Client::new();
-        let token = runtime.block_on(credentials.token(&http)).expect("a token");
-        assert_eq!(token.as_deref(), Some("tok-123"));
+        let credentials = runtime
+            .block_on(Credentials::from_json(&key.to_string()))
+            .expect("a usable key");
+        assert_eq!(format!("{credentials:?}"), "Credentials(service account)");
+        let authenticator = credentials.authenticator();
+        let token = runtime
+            .block_on(authenticator.access_token())
+            .expect("a token");
+        assert_eq!(token, "tok-123");
         // Cached: a second call sends nothing (the server takes one request).
-        let again = runtime.block_on(credentials.token(&http)).expect("a token");
-        assert_eq!(again.as_deref(), Some("tok-123"));
+        let again = runtime
+            .block_on(authenticator.access_token())
+            .expect("a token");
+        assert_eq!(again, "tok-123");
 
         let form = server.join().expect("the server saw the request");
         assert!(
             form.contains("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"),
             "{form}"
         );
+        // Form-encoded, and yup-oauth2 pads its base64url with `=` (`%3D`).
         let assertion = form
             .split('&')
             .find_map(|pair| pair.strip_prefix("assertion="))
-            .expect("an assertion");
+            .expect("an assertion")
+            .replace("%3D", "=");
+        let unpadded = |part: &str| {
+            URL_SAFE_NO_PAD
+                .decode(part.trim_end_matches('='))
+                .expect("base64")
+        };
         let parts: Vec<&str> = assertion.split('.').collect();
         assert_eq!(parts.len(), 3);
-        let claims: Value =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).expect("base64"))
-                .expect("JSON");
+        let claims: Value = serde_json::from_slice(&unpadded(parts[1])).expect("JSON");
         assert_eq!(claims["iss"], "sb@example.iam");
         assert_eq!(claims["scope"], SCOPE);
         assert_eq!(claims["aud"], token_uri.as_str());
@@ -427,7 +408,7 @@ mod tests {
             &ring::signature::RSA_PKCS1_2048_8192_SHA256,
             pair.public().as_ref().to_vec(),
         );
-        let signature = URL_SAFE_NO_PAD.decode(parts[2]).expect("base64");
+        let signature = unpadded(parts[2]);
         public
             .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &signature)
             .expect("a valid RS256 signature");

@@ -1,7 +1,20 @@
-//! BigQuery's REST API as sb uses it: jobs (insert, poll, results, cancel),
-//! datasets, tables and load-job uploads, with the retries Google's own
-//! clients make. Every call answers with JSON; an `errors` field or a
-//! `status.errorResult` is a failure whatever the HTTP status says.
+//! BigQuery's REST API as sb uses it, with the retries Google's own clients
+//! make: jobs (insert, poll, cancel), datasets and tables go through
+//! gcp-bigquery-client's `Client`, on sb's reqwest client and the target's
+//! authenticator; this module adds the job ids, the polling, the retries and
+//! the attach-on-409, and turns the crate's `BQError` into sb's `ApiError`.
+//!
+//! Three requests are sb's own, on the same reqwest client and token:
+//! - load-job uploads (`upload`): the crate cannot upload local data;
+//! - query results (`results`): sb asks for timestamps as integer
+//!   microseconds (`formatOptions.useInt64Timestamp`), and the crate sends
+//!   its parameters through serde_urlencoded, which cannot write that nested
+//!   field (the request fails before it is sent);
+//! - clearing a table's expiration (`set_table_expiration`): the crate's
+//!   table model leaves unset fields out, so it cannot send a `null`.
+//!
+//! Whatever the HTTP status, an answer carrying an `errors` field or a job's
+//! `status.errorResult` is a failure.
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -9,7 +22,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use reqwest::Method;
+use gcp_bigquery_client::Client;
+use gcp_bigquery_client::auth::Authenticator;
+use gcp_bigquery_client::client_builder::ClientBuilder;
+use gcp_bigquery_client::error::BQError;
+use gcp_bigquery_client::model::dataset::Dataset;
+use gcp_bigquery_client::model::job::Job;
+use gcp_bigquery_client::model::table::Table;
+use gcp_bigquery_client::table::ListOptions;
 use serde_json::{Value, json};
 
 use super::auth::Credentials;
@@ -27,6 +47,9 @@ const RETRYABLE_REASONS: &[&str] = &[
 
 /// HTTP statuses worth another attempt.
 const RETRYABLE_STATUSES: &[u16] = &[429, 500, 502, 503, 504];
+
+/// The longest one HTTP exchange may take (an upload's chunk included).
+const REQUEST_TIMEOUT: Duration = Duration::from_mins(10);
 
 /// Something to note in the run's log (retries, cancellations).
 pub type Log = Arc<dyn Fn(&str) + Send + Sync>;
@@ -72,7 +95,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(message: impl Into<String>) -> Self {
+    pub(super) fn new(message: impl Into<String>) -> Self {
         Self {
             status: None,
             reason: None,
@@ -85,8 +108,18 @@ impl ApiError {
         self.status == Some(404) || self.reason.as_deref() == Some("notFound")
     }
 
-    fn is_duplicate(&self) -> bool {
+    pub(super) fn is_duplicate(&self) -> bool {
         self.status == Some(409) || self.reason.as_deref() == Some("duplicate")
+    }
+
+    /// An answer with only its status to go by.
+    pub(super) fn from_status(status: u16) -> Self {
+        Self {
+            status: Some(status),
+            reason: None,
+            message: format!("BigQuery answered HTTP {status}"),
+            retryable: RETRYABLE_STATUSES.contains(&status),
+        }
     }
 
     /// Builds an error from an `{"error": {...}}` body, a job's
@@ -137,10 +170,74 @@ impl ApiError {
             retryable,
         })
     }
+
+    /// gcp-bigquery-client's error as sb's: BigQuery's error answer keeps
+    /// its status and reasons (so the same ones are retried), a transport
+    /// failure is retryable, and a token failure is not.
+    pub(super) fn from_bq(error: BQError) -> Self {
+        match error {
+            BQError::ResponseError { error } => {
+                let nested = error.error;
+                let status = u16::try_from(nested.code).ok();
+                let body = json!({"error": {
+                    "code": nested.code,
+                    "message": nested.message,
+                    "errors": nested.errors,
+                }});
+                Self::from_body(status, &body).unwrap_or_else(|| Self::new("BigQuery failed"))
+            }
+            BQError::RequestError(err) => Self::transport(&err),
+            BQError::YupAuthError(err) => {
+                Self::new(format!("cannot get a BigQuery access token: {err}"))
+            }
+            BQError::AuthError(err) => {
+                Self::new(format!("cannot get a BigQuery access token: {err}"))
+            }
+            BQError::NoToken => {
+                Self::new("cannot get a BigQuery access token: the token endpoint sent none")
+            }
+            other => Self::new(other.to_string()),
+        }
+    }
+
+    /// A request that failed in transit, or whose answer could not be read.
+    /// gcp-bigquery-client reads every answer as JSON of the shape it
+    /// expects and drops the HTTP status when that fails, so an error page
+    /// in HTML (a proxy's or Google's front end's 502 or 503) arrives as
+    /// such a failure: worth another attempt, like a reset or a timeout.
+    pub(super) fn transport(err: &reqwest::Error) -> Self {
+        if err.is_decode() {
+            return Self {
+                status: None,
+                reason: None,
+                message: format!(
+                    "BigQuery's answer could not be read ({})",
+                    innermost_cause(err)
+                ),
+                retryable: true,
+            };
+        }
+        Self {
+            status: err.status().map(|s| s.as_u16()),
+            reason: None,
+            message: describe_transport(err),
+            retryable: true,
+        }
+    }
 }
 
-/// A transport failure in words, without the URL (it may hold a token in
-/// a query string on some proxies).
+fn innermost_cause(err: &reqwest::Error) -> String {
+    let mut source = std::error::Error::source(err);
+    let mut detail = String::new();
+    while let Some(cause) = source {
+        detail = cause.to_string();
+        source = cause.source();
+    }
+    detail
+}
+
+/// A transport failure in words, without the URL (an upload session's URL
+/// is itself a credential for that upload).
 pub fn describe_transport(err: &reqwest::Error) -> String {
     let kind = if err.is_timeout() {
         "the request timed out"
@@ -151,12 +248,7 @@ pub fn describe_transport(err: &reqwest::Error) -> String {
     } else {
         "the connection failed"
     };
-    let mut source = std::error::Error::source(err);
-    let mut detail = String::new();
-    while let Some(cause) = source {
-        detail = cause.to_string();
-        source = cause.source();
-    }
+    let detail = innermost_cause(err);
     if detail.is_empty() {
         kind.to_owned()
     } else {
@@ -164,27 +256,26 @@ pub fn describe_transport(err: &reqwest::Error) -> String {
     }
 }
 
-/// A request body.
-pub enum Body {
-    None,
-    Json(Value),
-    Raw {
-        content_type: String,
-        bytes: Vec<u8>,
-    },
+/// A resource of the crate's model as the JSON sb reads.
+fn to_json(value: &impl serde::Serialize) -> Result<Value, ApiError> {
+    serde_json::to_value(value)
+        .map_err(|err| ApiError::new(format!("cannot read BigQuery's answer: {err}")))
 }
 
 /// The connection settings every call needs.
 pub struct Api {
-    http: reqwest::Client,
+    bq: Client,
+    pub(super) http: reqwest::Client,
+    auth: Arc<dyn Authenticator>,
     /// Service root, e.g. `https://bigquery.googleapis.com`.
-    root: String,
+    pub(super) root: String,
     pub project: String,
     pub location: Option<String>,
-    credentials: Credentials,
     pub retry: RetryPolicy,
     /// Longest a job may run before sb cancels it.
     pub job_timeout: Option<Duration>,
+    /// When an upload goes up in a resumable session, and in what parts.
+    pub upload: super::upload::UploadPolicy,
     log: Log,
     /// Jobs submitted and not yet finished, for Ctrl-C.
     running: Mutex<HashSet<String>>,
@@ -193,30 +284,53 @@ pub struct Api {
 }
 
 impl Api {
-    pub fn new(
+    /// Sets up the client for the service root `root`: gcp-bigquery-client
+    /// on `{root}/bigquery/v2`, uploads on `{root}/upload/bigquery/v2`.
+    pub async fn new(
         root: &str,
         project: String,
         location: Option<String>,
-        credentials: Credentials,
+        credentials: &Credentials,
         log: Log,
     ) -> Result<Self, String> {
+        // No redirects: a resumable upload's "308 Resume Incomplete" is an
+        // answer to read, not a redirect to follow.
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(20))
+            .timeout(REQUEST_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("sb/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|err| format!("cannot set up HTTPS: {}", describe_transport(&err)))?;
+        let root = root.trim_end_matches('/').to_owned();
+        let auth = credentials.authenticator();
+        let mut builder = ClientBuilder::new();
+        builder
+            .with_v2_base_url(format!("{root}/bigquery/v2"))
+            .with_client(http.clone());
+        let bq = builder
+            .build_from_authenticator(Arc::clone(&auth))
+            .await
+            .map_err(|err| {
+                format!(
+                    "cannot set up the BigQuery client: {}",
+                    ApiError::from_bq(err).message
+                )
+            })?;
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(1, |d| d.as_nanos() as u64)
             ^ u64::from(std::process::id()).rotate_left(32);
         Ok(Self {
+            bq,
             http,
-            root: root.trim_end_matches('/').to_owned(),
+            auth,
+            root,
             project,
             location,
-            credentials,
             retry: RetryPolicy::default(),
             job_timeout: None,
+            upload: super::upload::UploadPolicy::default(),
             log,
             running: Mutex::new(HashSet::new()),
             jitter: AtomicU64::new(seed | 1),
@@ -224,7 +338,7 @@ impl Api {
         })
     }
 
-    fn note(&self, message: &str) {
+    pub(super) fn note(&self, message: &str) {
         (self.log)(message);
     }
 
@@ -262,13 +376,6 @@ impl Api {
         )
     }
 
-    fn upload_url(&self) -> String {
-        format!(
-            "{}/upload/bigquery/v2/projects/{}/jobs?uploadType=multipart",
-            self.root, self.project
-        )
-    }
-
     fn location_query(&self) -> String {
         self.location
             .as_deref()
@@ -276,43 +383,28 @@ impl Api {
             .unwrap_or_default()
     }
 
-    /// One HTTP exchange, no retries.
-    async fn send_once(&self, method: &Method, url: &str, body: &Body) -> Result<Value, ApiError> {
-        let mut request = self
-            .http
-            .request(method.clone(), url)
-            .timeout(Duration::from_mins(10));
-        let token = self
-            .credentials
-            .token(&self.http)
+    /// Sends a request of sb's own (no retries) with the target's token.
+    pub(super) async fn send_raw(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, ApiError> {
+        let token = self.auth.access_token().await.map_err(ApiError::from_bq)?;
+        request
+            .bearer_auth(token)
+            .send()
             .await
-            .map_err(|message| {
-                let mut error = ApiError::new(message);
-                error.retryable = false;
-                error
-            })?;
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        request = match body {
-            Body::None => request,
-            Body::Json(value) => request.json(value),
-            Body::Raw {
-                content_type,
-                bytes,
-            } => request
-                .header(reqwest::header::CONTENT_TYPE, content_type.as_str())
-                .body(bytes.clone()),
-        };
-        let transport = |err: &reqwest::Error| ApiError {
-            status: None,
-            reason: None,
-            message: describe_transport(err),
-            retryable: true,
-        };
-        let response = request.send().await.map_err(|e| transport(&e))?;
+            .map_err(|err| ApiError::transport(&err))
+    }
+
+    /// An answer read as JSON: a failure when its status says so, or when a
+    /// 2xx answer carries `errors` (a job's own failure is left to the
+    /// caller, who may run it again under a new id).
+    pub(super) async fn json_answer(response: reqwest::Response) -> Result<Value, ApiError> {
         let status = response.status().as_u16();
-        let text = response.text().await.map_err(|e| transport(&e))?;
+        let text = response
+            .text()
+            .await
+            .map_err(|err| ApiError::transport(&err))?;
         let value: Value = if text.trim().is_empty() {
             Value::Null
         } else {
@@ -331,45 +423,40 @@ impl Api {
         };
         if (200..300).contains(&status) {
             match ApiError::from_body(Some(status), &value) {
-                // A job's own failure is the caller's to judge (it may be
-                // retried under a new id); anything else fails the call.
                 Some(error) if value.get("status").is_none() => Err(error),
                 _ => Ok(value),
             }
         } else {
-            Err(
-                ApiError::from_body(Some(status), &value).unwrap_or_else(|| ApiError {
-                    status: Some(status),
-                    reason: None,
-                    message: format!("BigQuery answered HTTP {status}"),
-                    retryable: RETRYABLE_STATUSES.contains(&status),
-                }),
-            )
+            Err(ApiError::from_body(Some(status), &value)
+                .unwrap_or_else(|| ApiError::from_status(status)))
         }
     }
 
-    /// A call retried with backoff while it fails in a retryable way.
-    pub async fn send(
-        &self,
-        what: &str,
-        method: Method,
-        url: &str,
-        body: Body,
-    ) -> Result<Value, ApiError> {
+    /// Waits before another attempt of `what`, saying so in the log.
+    pub(super) async fn back_off(&self, what: &str, error: &ApiError, attempt: u32) {
+        let delay = self.retry.delay(attempt, self.next_jitter());
+        self.note(&format!(
+            "retrying {what} in {:.1}s ({}; attempt {} of {})",
+            delay.as_secs_f64(),
+            short_reason(error),
+            attempt + 2,
+            self.retry.retries + 1
+        ));
+        tokio::time::sleep(delay).await;
+    }
+
+    /// A call made again, with backoff, while it fails in a retryable way.
+    pub(super) async fn retrying<T, F, Fut>(&self, what: &str, mut call: F) -> Result<T, ApiError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, ApiError>>,
+    {
         let mut attempt = 0;
         loop {
-            match self.send_once(&method, url, &body).await {
+            match call().await {
                 Err(error) if error.retryable && attempt < self.retry.retries => {
-                    let delay = self.retry.delay(attempt, self.next_jitter());
+                    self.back_off(what, &error, attempt).await;
                     attempt += 1;
-                    self.note(&format!(
-                        "retrying {what} in {:.1}s ({}; attempt {} of {})",
-                        delay.as_secs_f64(),
-                        short_reason(&error),
-                        attempt + 1,
-                        self.retry.retries + 1
-                    ));
-                    tokio::time::sleep(delay).await;
                 }
                 other => return other,
             }
@@ -384,7 +471,7 @@ impl Api {
     pub async fn run_job<F, Fut>(&self, what: &str, mut submit: F) -> Result<Value, ApiError>
     where
         F: FnMut(String) -> Fut,
-        Fut: std::future::Future<Output = Result<Value, ApiError>>,
+        Fut: Future<Output = Result<Value, ApiError>>,
     {
         let mut attempt = 0;
         loop {
@@ -432,50 +519,34 @@ impl Api {
                 "jobReference": self.job_reference(&job_id),
                 "configuration": configuration,
             });
-            async move {
-                self.send(
-                    &format!("{what} (submitting the job)"),
-                    Method::POST,
-                    &self.v2("/jobs"),
-                    Body::Json(body),
-                )
-                .await
-            }
+            // Boxed: the crate's `Job` makes this future some 20 KB.
+            async move { Box::pin(self.insert_job(what, body)).await }
         })
         .await
     }
 
-    /// Uploads `data` (newline-delimited JSON) with a load job's
-    /// configuration, as one multipart request, and waits for the job.
-    pub async fn load_job(
-        &self,
-        what: &str,
-        configuration: &Value,
-        data: &[u8],
-    ) -> Result<Value, ApiError> {
-        self.run_job(what, |job_id| {
-            let metadata = json!({
-                "jobReference": self.job_reference(&job_id),
-                "configuration": configuration,
-            });
-            let (content_type, bytes) = multipart_related(&metadata, data);
-            async move {
-                self.send(
-                    &format!("{what} (uploading)"),
-                    Method::POST,
-                    &self.upload_url(),
-                    Body::Raw {
-                        content_type,
-                        bytes,
-                    },
-                )
-                .await
-            }
-        })
-        .await
+    /// `jobs.insert` through the crate: sb's job JSON becomes the crate's
+    /// `Job` (every field sb sets has a place there; a unit test holds
+    /// that), and the answer comes back as JSON.
+    async fn insert_job(&self, what: &str, body: Value) -> Result<Value, ApiError> {
+        let job: Job = serde_json::from_value(body)
+            .map_err(|err| ApiError::new(format!("cannot describe the job to BigQuery: {err}")))?;
+        let inserted = self
+            .retrying(&format!("{what} (submitting the job)"), || {
+                let job = job.clone();
+                async move {
+                    self.bq
+                        .job()
+                        .insert(&self.project, job)
+                        .await
+                        .map_err(ApiError::from_bq)
+                }
+            })
+            .await?;
+        to_json(&inserted)
     }
 
-    fn job_reference(&self, job_id: &str) -> Value {
+    pub(super) fn job_reference(&self, job_id: &str) -> Value {
         let mut reference = json!({"projectId": self.project, "jobId": job_id});
         if let Some(location) = &self.location {
             reference["location"] = Value::from(location.as_str());
@@ -484,13 +555,16 @@ impl Api {
     }
 
     async fn get_job(&self, job_id: &str) -> Result<Value, ApiError> {
-        let url = format!(
-            "{}?{}",
-            self.v2(&format!("/jobs/{}", encode(job_id))),
-            self.location_query()
-        );
-        self.send("reading a job's state", Method::GET, &url, Body::None)
-            .await
+        let job = self
+            .retrying("reading a job's state", || async move {
+                self.bq
+                    .job()
+                    .get_job(&self.project, job_id, self.location.as_deref())
+                    .await
+                    .map_err(ApiError::from_bq)
+            })
+            .await?;
+        to_json(&job)
     }
 
     /// Polls a job until it is done (or cancels it at `job_timeout`).
@@ -540,17 +614,18 @@ impl Api {
             .unwrap_or_default()
     }
 
-    /// Asks BigQuery to cancel a job; errors are ignored (it may be done).
+    /// Asks BigQuery to cancel a job, once; errors are ignored (it may be
+    /// done already).
     pub async fn cancel(&self, job_id: &str) {
-        let url = format!(
-            "{}?{}",
-            self.v2(&format!("/jobs/{}/cancel", encode(job_id))),
-            self.location_query()
-        );
-        let _ = self.send_once(&Method::POST, &url, &Body::None).await;
+        let _ = self
+            .bq
+            .job()
+            .cancel_job(&self.project, job_id, self.location.as_deref())
+            .await;
     }
 
-    /// The rows of a finished query job, in pages, at most `limit`.
+    /// The rows of a finished query job, in pages, at most `limit`. sb's own
+    /// request (see the module's notes): timestamps as integer microseconds.
     pub async fn results(
         &self,
         job_id: &str,
@@ -571,8 +646,12 @@ impl Api {
             if let Some(token) = &page_token {
                 let _ = write!(url, "&pageToken={}", encode(token));
             }
+            let url = &url;
             let page = self
-                .send("reading query results", Method::GET, &url, Body::None)
+                .retrying("reading query results", || async move {
+                    let response = self.send_raw(self.http.get(url)).await?;
+                    Self::json_answer(response).await
+                })
                 .await?;
             if page.get("jobComplete").and_then(Value::as_bool) == Some(false) {
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -607,13 +686,87 @@ impl Api {
         dataset: &str,
         table: &str,
     ) -> Result<Option<Value>, ApiError> {
-        let url = self.table_url(project, dataset, table);
-        match self
-            .send("reading a table", Method::GET, &url, Body::None)
-            .await
-        {
-            Ok(table) => Ok(Some(table)),
+        let got = self
+            .retrying("reading a table", || async move {
+                self.bq
+                    .table()
+                    .get(project, dataset, table, None)
+                    .await
+                    .map_err(ApiError::from_bq)
+            })
+            .await;
+        match got {
+            Ok(table) => to_json(&table).map(Some),
             Err(error) if error.is_not_found() => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The tables of a dataset (their list entries), every page; none when
+    /// the dataset does not exist.
+    pub async fn list_tables(&self, project: &str, dataset: &str) -> Result<Vec<Value>, ApiError> {
+        let mut tables = Vec::new();
+        let mut page_token: Option<String> = None;
+        loop {
+            let listed = self
+                .retrying("listing tables", || {
+                    let options = page_token
+                        .clone()
+                        .map_or_else(ListOptions::default, |token| {
+                            ListOptions::default().page_token(token)
+                        });
+                    async move {
+                        self.bq
+                            .table()
+                            .list(project, dataset, options)
+                            .await
+                            .map_err(ApiError::from_bq)
+                    }
+                })
+                .await;
+            let page = match listed {
+                Ok(page) => page,
+                Err(error) if error.is_not_found() => return Ok(tables),
+                Err(error) => return Err(error),
+            };
+            for table in page.tables.unwrap_or_default() {
+                tables.push(to_json(&table)?);
+            }
+            // Some servers (the emulator) leave the token out on the last
+            // page; one that repeats itself ends the listing too.
+            match page.next_page_token {
+                Some(token) if !token.is_empty() && page_token.as_ref() != Some(&token) => {
+                    page_token = Some(token);
+                }
+                _ => return Ok(tables),
+            }
+        }
+    }
+
+    /// Creates a table from its resource (`tableReference`, `schema`,
+    /// `expirationTime`, ...). A 409 after a retry is the earlier attempt's
+    /// table.
+    pub async fn create_table(&self, resource: &Value) -> Result<(), ApiError> {
+        let table: Table = serde_json::from_value(resource.clone()).map_err(|err| {
+            ApiError::new(format!("cannot describe the table to BigQuery: {err}"))
+        })?;
+        let mut attempts = 0;
+        let created = self
+            .retrying("creating a table", || {
+                attempts += 1;
+                let table = table.clone();
+                async move {
+                    self.bq
+                        .table()
+                        .create(table)
+                        .await
+                        .map_err(ApiError::from_bq)
+                }
+            })
+            .await;
+        match created {
+            Ok(_) => Ok(()),
+            Err(error) if error.is_duplicate() && attempts > 1 => Ok(()),
             Err(error) => Err(error),
         }
     }
@@ -624,46 +777,74 @@ impl Api {
         dataset: &str,
         table: &str,
     ) -> Result<(), ApiError> {
-        let url = self.table_url(project, dataset, table);
-        match self
-            .send("dropping a table", Method::DELETE, &url, Body::None)
-            .await
-        {
-            Ok(_) => Ok(()),
+        let deleted = self
+            .retrying("dropping a table", || async move {
+                self.bq
+                    .table()
+                    .delete(project, dataset, table)
+                    .await
+                    .map_err(ApiError::from_bq)
+            })
+            .await;
+        match deleted {
+            Ok(()) => Ok(()),
             Err(error) if error.is_not_found() => Ok(()),
             Err(error) => Err(error),
         }
     }
 
+    /// Sets a table's `expirationTime` (milliseconds since the epoch as
+    /// text), or clears it with `None`: sb's own `tables.patch`, since only
+    /// a `null` clears it.
+    pub async fn set_table_expiration(
+        &self,
+        project: &str,
+        dataset: &str,
+        table: &str,
+        expiration: Option<&str>,
+    ) -> Result<(), ApiError> {
+        let url = &self.table_url(project, dataset, table);
+        let body = &json!({ "expirationTime": expiration });
+        self.retrying("setting a table's expiration", || async move {
+            let response = self.send_raw(self.http.patch(url).json(body)).await?;
+            Self::json_answer(response).await.map(|_| ())
+        })
+        .await
+    }
+
     /// Creates a dataset in the target's location unless it exists.
     pub async fn ensure_dataset(&self, project: &str, dataset: &str) -> Result<bool, ApiError> {
-        let url = format!(
-            "{}/bigquery/v2/projects/{}/datasets/{}",
-            self.root,
-            encode(project),
-            encode(dataset)
-        );
-        match self
-            .send("reading a dataset", Method::GET, &url, Body::None)
-            .await
-        {
+        let found = self
+            .retrying("reading a dataset", || async move {
+                self.bq
+                    .dataset()
+                    .get(project, dataset)
+                    .await
+                    .map_err(ApiError::from_bq)
+            })
+            .await;
+        match found {
             Ok(_) => return Ok(false),
             Err(error) if error.is_not_found() => {}
             Err(error) => return Err(error),
         }
-        let mut body = json!({"datasetReference": {"projectId": project, "datasetId": dataset}});
+        let mut resource = Dataset::new(project, dataset);
         if let Some(location) = &self.location {
-            body["location"] = Value::from(location.as_str());
+            resource = resource.location(location);
         }
-        let url = format!(
-            "{}/bigquery/v2/projects/{}/datasets",
-            self.root,
-            encode(project)
-        );
-        match self
-            .send("creating a dataset", Method::POST, &url, Body::Json(body))
-            .await
-        {
+        let created = self
+            .retrying("creating a dataset", || {
+                let resource = resource.clone();
+                async move {
+                    self.bq
+                        .dataset()
+                        .create(resource)
+                        .await
+                        .map_err(ApiError::from_bq)
+                }
+            })
+            .await;
+        match created {
             Ok(_) => Ok(true),
             Err(error) if error.is_duplicate() => Ok(false),
             Err(error) => Err(error),
@@ -693,22 +874,10 @@ pub fn encode(text: &str) -> String {
     out
 }
 
-/// A `multipart/related` body: the job's JSON, then the data. The boundary
-/// holds `=`, which is why the header quotes it.
-pub fn multipart_related(metadata: &Value, data: &[u8]) -> (String, Vec<u8>) {
-    let boundary = "sb_part=boundary=0a8f1c";
-    let mut body = Vec::with_capacity(data.len() + 512);
-    body.extend_from_slice(
-        format!("--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n{metadata}\r\n--{boundary}\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
-    );
-    body.extend_from_slice(data);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    (format!("multipart/related; boundary=\"{boundary}\""), body)
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use gcp_bigquery_client::error::{NestedResponseError, ResponseError};
 
     #[test]
     fn job_errors_in_a_200_answer_are_failures() {
@@ -749,6 +918,76 @@ pub(crate) mod tests {
         assert!(!error.retryable);
     }
 
+    fn crate_error(code: i64, reason: &str, message: &str) -> BQError {
+        BQError::ResponseError {
+            error: ResponseError {
+                error: NestedResponseError {
+                    code,
+                    errors: vec![
+                        [
+                            ("reason".to_owned(), reason.to_owned()),
+                            ("message".to_owned(), message.to_owned()),
+                        ]
+                        .into_iter()
+                        .collect(),
+                    ],
+                    message: message.to_owned(),
+                    status: String::new(),
+                },
+            },
+        }
+    }
+
+    #[test]
+    fn the_crates_errors_keep_their_status_and_reason() {
+        let error = ApiError::from_bq(crate_error(403, "rateLimitExceeded", "slow down"));
+        assert_eq!(error.status, Some(403));
+        assert_eq!(error.reason.as_deref(), Some("rateLimitExceeded"));
+        assert!(error.retryable);
+        assert_eq!(short_reason(&error), "HTTP 403 rateLimitExceeded");
+
+        let error = ApiError::from_bq(crate_error(404, "notFound", "Not found: Table p:d.t"));
+        assert!(error.is_not_found() && !error.retryable);
+        assert_eq!(error.message, "Not found: Table p:d.t");
+
+        let error = ApiError::from_bq(crate_error(409, "duplicate", "Already Exists"));
+        assert!(error.is_duplicate());
+
+        let error = ApiError::from_bq(BQError::NoToken);
+        assert!(!error.retryable);
+        assert!(error.message.contains("access token"), "{}", error.message);
+    }
+
+    #[test]
+    fn jobs_keep_every_field_sb_sets_through_the_crates_model() {
+        let labels = json!({"sb_invocation_id": "abc", "sb_node": "model_x"});
+        let query = super::super::sql::query_configuration(
+            "/* {\"app\":\"sb\"} */",
+            "select 1",
+            "BATCH",
+            Some(1000),
+            &labels,
+            true,
+        );
+        let copy = json!({
+            "copy": {
+                "sourceTable": {"projectId": "p", "datasetId": "d", "tableId": "t__sb_load_x"},
+                "destinationTable": {"projectId": "p", "datasetId": "d", "tableId": "t"},
+                "writeDisposition": "WRITE_TRUNCATE",
+                "createDisposition": "CREATE_IF_NEEDED",
+            },
+            "labels": labels,
+        });
+        for configuration in [query, copy] {
+            let body = json!({
+                "jobReference": {"projectId": "p", "jobId": "sb_job_1", "location": "EU"},
+                "configuration": configuration,
+            });
+            let job: Job = serde_json::from_value(body.clone()).expect("fits the model");
+            assert_eq!(serde_json::to_value(&job).expect("JSON"), body);
+        }
+    }
+
     #[test]
     fn backoff_grows_to_the_cap_with_jitter() {
         let policy = RetryPolicy {
@@ -762,24 +1001,51 @@ pub(crate) mod tests {
         assert_eq!(policy.delay(9, 1.0), Duration::from_secs(1));
     }
 
-    #[test]
-    fn multipart_body_quotes_its_boundary() {
-        let (content_type, body) = multipart_related(&json!({"a": 1}), b"{\"x\":1}\n");
-        assert!(content_type.starts_with("multipart/related; boundary=\""));
-        let boundary = content_type.split('"').nth(1).expect("a quoted boundary");
-        assert!(boundary.contains('='));
-        let text = String::from_utf8(body).expect("utf-8");
-        assert!(text.starts_with(&format!("--{boundary}\r\n")));
-        assert!(text.contains("{\"a\":1}"));
-        assert!(text.ends_with(&format!("{{\"x\":1}}\n\r\n--{boundary}--\r\n")));
+    /// One request as the stand-in server saw it.
+    #[derive(Debug, Clone)]
+    pub(crate) struct Seen {
+        pub method: String,
+        pub path: String,
+        pub headers: Vec<(String, String)>,
+        pub body: Vec<u8>,
     }
 
-    /// A stand-in BigQuery on loopback: `answer(method, path, body)` makes
-    /// each response; every request is recorded.
+    impl Seen {
+        pub fn json(&self) -> Value {
+            serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+        }
+
+        pub fn header(&self, name: &str) -> Option<&str> {
+            self.headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+        }
+    }
+
+    /// What the stand-in server answers: a status, headers, a JSON body.
+    pub(crate) struct Answer {
+        pub status: u16,
+        pub headers: Vec<(String, String)>,
+        pub body: Value,
+    }
+
+    impl From<(u16, Value)> for Answer {
+        fn from((status, body): (u16, Value)) -> Self {
+            Self {
+                status,
+                headers: Vec::new(),
+                body,
+            }
+        }
+    }
+
+    /// A stand-in BigQuery on loopback: `answer(request)` makes each
+    /// response; every request is recorded.
     #[allow(clippy::type_complexity)]
-    pub(crate) fn fake_server(
-        answer: impl Fn(&str, &str, &Value) -> (u16, Value) + Send + 'static,
-    ) -> (String, Arc<Mutex<Vec<(String, String, Value)>>>) {
+    pub(crate) fn fake_server_with(
+        answer: impl Fn(&Seen) -> Answer + Send + 'static,
+    ) -> (String, Arc<Mutex<Vec<Seen>>>) {
         use std::io::{BufRead, BufReader, Read, Write};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("address"));
@@ -789,6 +1055,7 @@ pub(crate) mod tests {
             for mut stream in listener.incoming().flatten() {
                 let mut reader = BufReader::new(stream.try_clone().expect("clone"));
                 let mut first = String::new();
+                let mut headers = Vec::new();
                 let mut length = 0;
                 loop {
                     let mut line = String::new();
@@ -797,46 +1064,55 @@ pub(crate) mod tests {
                     }
                     if first.is_empty() {
                         first.clone_from(&line);
+                        continue;
                     }
-                    if let Some((name, value)) = line.split_once(':')
-                        && name.eq_ignore_ascii_case("content-length")
-                    {
-                        length = value.trim().parse().unwrap_or(0);
+                    if let Some((name, value)) = line.split_once(':') {
+                        if name.eq_ignore_ascii_case("content-length") {
+                            length = value.trim().parse().unwrap_or(0);
+                        }
+                        headers.push((name.trim().to_owned(), value.trim().to_owned()));
                     }
                 }
                 let mut body = vec![0; length];
                 let _ = reader.read_exact(&mut body);
                 let mut parts = first.split_whitespace();
-                let method = parts.next().unwrap_or_default().to_owned();
-                let path = parts.next().unwrap_or_default().to_owned();
-                let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                let (status, reply) = answer(&method, &path, &body);
-                log.lock().expect("log").push((method, path, body));
-                let reply = reply.to_string();
+                let request = Seen {
+                    method: parts.next().unwrap_or_default().to_owned(),
+                    path: parts.next().unwrap_or_default().to_owned(),
+                    headers,
+                    body,
+                };
+                let reply = answer(&request);
+                log.lock().expect("log").push(request);
+                let text = if reply.body.is_null() {
+                    String::new()
+                } else {
+                    reply.body.to_string()
+                };
+                let mut extra = String::new();
+                for (name, value) in &reply.headers {
+                    let _ = write!(extra, "{name}: {value}\r\n");
+                }
                 let _ = write!(
                     stream,
-                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
-                    reply.len()
+                    "HTTP/1.1 {} X\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                    reply.status,
+                    text.len()
                 );
             }
         });
         (url, seen)
     }
 
-    fn api(url: &str) -> Api {
-        let mut api = Api::new(
-            url,
-            "proj".into(),
-            Some("US".into()),
-            Credentials::none(),
-            Arc::new(|_: &str| {}),
-        )
-        .expect("client");
-        api.retry.initial = Duration::from_millis(1);
-        api
+    /// `fake_server_with` for JSON-only exchanges: `answer(method, path,
+    /// body)`.
+    pub(crate) fn fake_server(
+        answer: impl Fn(&str, &str, &Value) -> (u16, Value) + Send + 'static,
+    ) -> (String, Arc<Mutex<Vec<Seen>>>) {
+        fake_server_with(move |r: &Seen| answer(&r.method, &r.path, &r.json()).into())
     }
 
-    fn block<T>(work: impl std::future::Future<Output = T>) -> T {
+    pub(crate) fn block<T>(work: impl Future<Output = T>) -> T {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -844,13 +1120,27 @@ pub(crate) mod tests {
             .block_on(work)
     }
 
-    fn job_ids(seen: &Mutex<Vec<(String, String, Value)>>) -> Vec<String> {
+    pub(crate) fn api(url: &str) -> Api {
+        let mut api = block(Api::new(
+            url,
+            "proj".into(),
+            Some("US".into()),
+            &Credentials::none(),
+            Arc::new(|_: &str| {}),
+        ))
+        .expect("client");
+        api.retry.initial = Duration::from_millis(1);
+        api
+    }
+
+    fn job_ids(seen: &Mutex<Vec<Seen>>) -> Vec<String> {
         seen.lock()
             .expect("log")
             .iter()
-            .filter(|(method, path, _)| method == "POST" && path.ends_with("/jobs"))
-            .filter_map(|(_, _, body)| {
-                body.pointer("/jobReference/jobId")?
+            .filter(|r| r.method == "POST" && r.path.ends_with("/jobs"))
+            .filter_map(|r| {
+                r.json()
+                    .pointer("/jobReference/jobId")?
                     .as_str()
                     .map(str::to_owned)
             })
@@ -916,7 +1206,7 @@ pub(crate) mod tests {
             .lock()
             .expect("log")
             .iter()
-            .any(|(m, p, _)| m == "GET" && p.contains(&ids[0]));
+            .any(|r| r.method == "GET" && r.path.contains(&ids[0]));
         assert!(polled, "sb read the accepted job's state");
     }
 
@@ -941,7 +1231,7 @@ pub(crate) mod tests {
             .lock()
             .expect("log")
             .iter()
-            .any(|(m, p, _)| m == "POST" && p.contains("/cancel"));
+            .any(|r| r.method == "POST" && r.path.contains("/cancel"));
         assert!(cancelled);
     }
 

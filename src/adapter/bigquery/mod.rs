@@ -1,24 +1,28 @@
-//! The BigQuery adapter: BigQuery's REST API (jobs, datasets, tables and
-//! load-job uploads) driven from a tokio runtime the adapter owns, one
-//! connection per worker thread so up to `threads` jobs run at once.
+//! The BigQuery adapter: materializations, loads and queries on a BigQuery
+//! target, through gcp-bigquery-client (`client`) driven from a tokio
+//! runtime the adapter owns, one connection per worker thread so up to
+//! `threads` jobs run at once.
 //!
 //! Every statement is a query job in standard SQL, labelled with the
 //! invocation id and node name and prefixed with a query comment. Builds are
 //! single atomic statements (`create or replace`, `merge`, or a transaction
 //! script), so a failed model leaves its previous table. Loads go through
-//! load jobs of newline-delimited JSON: one upload when the rows fit one
-//! chunk, otherwise every chunk into a staging table that one copy job then
-//! swaps in.
+//! load jobs of newline-delimited JSON (`upload`): one job when the rows fit
+//! one chunk, otherwise every chunk into a self-expiring staging table
+//! (`staging`) that one copy job then swaps in; staging tables an
+//! interrupted load left behind are deleted by the next load of the table.
 
 mod auth;
 pub mod client;
 pub mod convert;
 pub mod sql;
+mod staging;
+pub mod upload;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use duckdb::arrow::record_batch::RecordBatch;
 use serde_json::{Map, Value, json};
@@ -31,6 +35,7 @@ use super::{
 use auth::Credentials;
 use client::{Api, ApiError, Log, RetryPolicy};
 use sql::TableOptions;
+use upload::UploadPolicy;
 
 const KIND: AdapterKind = AdapterKind::Bigquery;
 
@@ -55,6 +60,10 @@ pub struct Settings {
     pub labels: Vec<(String, String)>,
     pub retries: u32,
     pub upload_chunk_bytes: usize,
+    /// Uploads larger than this go up in a resumable session.
+    pub resumable_threshold_bytes: usize,
+    /// The part size of a resumable upload (a multiple of 256 KiB).
+    pub resumable_chunk_bytes: usize,
 }
 
 impl Settings {
@@ -130,6 +139,12 @@ impl Settings {
                 .map_or(5, |n| n.min(20) as u32),
             upload_chunk_bytes: number("upload_chunk_bytes")?
                 .map_or(DEFAULT_CHUNK_BYTES, |n| n.max(1) as usize),
+            resumable_threshold_bytes: number("resumable_threshold_bytes")?
+                .map_or(upload::RESUMABLE_THRESHOLD_BYTES, |n| n as usize),
+            resumable_chunk_bytes: number("resumable_chunk_bytes")?
+                .map_or(upload::RESUMABLE_CHUNK_BYTES, |n| {
+                    upload::chunk_bytes(n as usize)
+                }),
         })
     }
 }
@@ -168,13 +183,6 @@ impl BigQueryAdapter {
     /// default credentials; none with `api_url` (an emulator). `log`
     /// receives retry and cancellation notes.
     pub fn open(settings: Settings, invocation_id: &str, log: Log) -> Result<Self, AdapterError> {
-        let credentials = if settings.api_url.is_some() {
-            Credentials::none()
-        } else if let Some(keyfile) = &settings.keyfile {
-            Credentials::from_file(keyfile).map_err(AdapterError::new)?
-        } else {
-            Credentials::application_default().map_err(AdapterError::new)?
-        };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("sb-bigquery")
@@ -182,14 +190,29 @@ impl BigQueryAdapter {
             .build()
             .map_err(|err| AdapterError::new(format!("cannot start the BigQuery client: {err}")))?;
         let root = settings.api_url.as_deref().unwrap_or(GOOGLE_ROOT);
-        let mut api = Api::new(
-            root,
-            settings.project.clone(),
-            settings.location.clone(),
-            credentials,
-            Arc::clone(&log),
-        )
-        .map_err(AdapterError::new)?;
+        let mut api = runtime
+            .block_on(async {
+                let credentials = if settings.api_url.is_some() {
+                    Credentials::none()
+                } else if let Some(keyfile) = &settings.keyfile {
+                    Credentials::from_file(keyfile).await?
+                } else {
+                    Credentials::application_default().await?
+                };
+                Api::new(
+                    root,
+                    settings.project.clone(),
+                    settings.location.clone(),
+                    &credentials,
+                    Arc::clone(&log),
+                )
+                .await
+            })
+            .map_err(AdapterError::new)?;
+        api.upload = UploadPolicy {
+            resumable_threshold: settings.resumable_threshold_bytes,
+            resumable_chunk: settings.resumable_chunk_bytes,
+        };
         api.retry = RetryPolicy {
             retries: settings.retries,
             ..RetryPolicy::default()
@@ -359,12 +382,7 @@ impl BigQueryConnection {
     }
 
     fn kind_of(&self, relation: &RelationRef) -> Result<Option<RelationKind>, AdapterError> {
-        Ok(self
-            .table(relation)?
-            .map(|table| match table.get("type").and_then(Value::as_str) {
-                Some("VIEW" | "MATERIALIZED_VIEW") => RelationKind::View,
-                _ => RelationKind::Table,
-            }))
+        Ok(self.table(relation)?.as_ref().map(kind_of_resource))
     }
 
     /// Drops a view or table by DDL (`drop view` / `drop table`), which
@@ -580,6 +598,110 @@ impl BigQueryConnection {
         })
     }
 
+    /// Deletes the staging tables of `relation` an earlier load left
+    /// behind (it was interrupted before it could drop them). Any such
+    /// table is stale: a load creates its own, under a new name. Failing to
+    /// look is noted, not fatal: the tables expire by themselves.
+    fn remove_stale_staging(&self, relation: &RelationRef, sent: &mut Sent) {
+        let project = self.project_of(relation);
+        let dataset = &relation.schema;
+        let tables = match self.block(self.api().list_tables(project, dataset)) {
+            Ok(tables) => tables,
+            Err(error) => {
+                self.api().note(&format!(
+                    "cannot look for staging tables left in `{project}.{dataset}`: {}",
+                    error.message
+                ));
+                return;
+            }
+        };
+        for table in tables {
+            let Some(name) = table
+                .pointer("/tableReference/tableId")
+                .and_then(Value::as_str)
+            else {
+                continue;
+            };
+            if !staging::is_staging_of(&relation.identifier, name) {
+                continue;
+            }
+            let stale = RelationRef {
+                database: relation.database.clone(),
+                schema: relation.schema.clone(),
+                identifier: name.to_owned(),
+            };
+            let shown = KIND.render_relation(&stale);
+            match self.block(self.api().delete_table(project, dataset, name)) {
+                Ok(()) => {
+                    sent.0.push(format!(
+                        "-- drop stale staging table {shown} (tables.delete)"
+                    ));
+                    self.api().note(&format!(
+                        "dropped {shown}, a staging table an interrupted load left behind"
+                    ));
+                }
+                Err(error) => self.api().note(&format!(
+                    "cannot drop {shown}, a staging table an interrupted load left behind: {}",
+                    error.message
+                )),
+            }
+        }
+    }
+
+    /// Creates the staging table, expiring by itself a day later.
+    fn create_staging(
+        &self,
+        sent: &mut Sent,
+        staging: &RelationRef,
+        target: &RelationRef,
+        schema: &Value,
+    ) -> Result<(), AdapterError> {
+        let resource = staging::resource(
+            &self.table_reference(staging),
+            schema,
+            &self.labels(),
+            &KIND.render_relation(target),
+            SystemTime::now(),
+        );
+        sent.0.push(format!(
+            "-- create {} (tables.insert, expires by itself in {} h)",
+            KIND.render_relation(staging),
+            staging::STAGING_LIFETIME.as_secs() / 3600
+        ));
+        self.block(self.api().create_table(&resource))
+            .map_err(|error| Self::api_error(&error, sent))
+    }
+
+    /// After the swap, the table keeps the expiration it had (none, as a
+    /// rule), whatever the copy job did with the staging table's.
+    fn keep_expiration(
+        &self,
+        sent: &mut Sent,
+        relation: &RelationRef,
+        before: Option<&str>,
+    ) -> Result<(), AdapterError> {
+        let after = self.table(relation)?.and_then(|t| {
+            t.get("expirationTime")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        });
+        if after.as_deref() == before {
+            return Ok(());
+        }
+        sent.0.push(format!(
+            "-- keep the expiration of {} ({}; tables.patch)",
+            KIND.render_relation(relation),
+            before.map_or_else(|| "none".to_owned(), |ms| format!("{ms} ms")),
+        ));
+        self.block(self.api().set_table_expiration(
+            self.project_of(relation),
+            &relation.schema,
+            &relation.identifier,
+            before,
+        ))
+        .map_err(|error| Self::api_error(&error, sent))
+    }
+
     /// Loads Arrow batches: chunks of newline-delimited JSON, one load job
     /// each. One chunk goes straight to the table (a load job is atomic);
     /// more go to a staging table first, copied over the table in one job
@@ -593,13 +715,20 @@ impl BigQueryConnection {
     ) -> Result<BuildOutcome, AdapterError> {
         let mut sent = Sent::default();
         self.ensure_dataset(relation)?;
-        let existing = self.kind_of(relation)?;
+        self.remove_stale_staging(relation, &mut sent);
+        let existing_table = self.table(relation)?;
+        let existing = existing_table.as_ref().map(kind_of_resource);
         if append && existing != Some(RelationKind::Table) {
             return Err(AdapterError::new(format!(
                 "cannot append to {}: it does not exist as a table yet",
                 KIND.render_relation(relation)
             )));
         }
+        let expiration_before = existing_table
+            .as_ref()
+            .filter(|_| existing == Some(RelationKind::Table))
+            .and_then(|t| t.get("expirationTime").and_then(Value::as_str))
+            .map(str::to_owned);
         let final_disposition = if append {
             "WRITE_APPEND"
         } else {
@@ -609,15 +738,13 @@ impl BigQueryConnection {
         let staging = RelationRef {
             database: relation.database.clone(),
             schema: relation.schema.clone(),
-            identifier: format!(
-                "{}__sb_load_{}",
-                relation.identifier,
-                self.api().new_job_id("t")
-            ),
+            identifier: staging::staging_name(&relation.identifier, &self.api().new_job_id("t")),
         };
         let mut buffer: Vec<u8> = Vec::new();
         let mut buffered_rows = 0_u64;
         let mut total_rows = 0_u64;
+        // Set once the staging table may exist: it is dropped at the end
+        // whatever happened.
         let mut staged = false;
         let outcome = (|| -> Result<(), AdapterError> {
             for batch in batches {
@@ -626,6 +753,10 @@ impl BigQueryConnection {
                 buffered_rows += batch.num_rows() as u64;
                 total_rows += batch.num_rows() as u64;
                 if buffer.len() >= chunk_bytes {
+                    if !staged {
+                        staged = true;
+                        self.create_staging(&mut sent, &staging, relation, schema)?;
+                    }
                     self.load_chunk(
                         &mut sent,
                         &staging,
@@ -634,7 +765,6 @@ impl BigQueryConnection {
                         &buffer,
                         buffered_rows,
                     )?;
-                    staged = true;
                     buffer.clear();
                     buffered_rows = 0;
                 }
@@ -653,7 +783,8 @@ impl BigQueryConnection {
                 if existing == Some(RelationKind::View) {
                     self.drop_relation(relation, RelationKind::View, &mut sent)?;
                 }
-                self.copy_table(&mut sent, &staging, relation, final_disposition)
+                self.copy_table(&mut sent, &staging, relation, final_disposition)?;
+                self.keep_expiration(&mut sent, relation, expiration_before.as_deref())
             } else {
                 if existing == Some(RelationKind::View) {
                     self.drop_relation(relation, RelationKind::View, &mut sent)?;
@@ -686,6 +817,14 @@ impl BigQueryConnection {
             rows_affected: Some(total_rows),
             message: format!("{verb} ({})", plural_rows(total_rows)),
         })
+    }
+}
+
+/// A table resource's kind: views (plain or materialized), else a table.
+fn kind_of_resource(table: &Value) -> RelationKind {
+    match table.get("type").and_then(Value::as_str) {
+        Some("VIEW" | "MATERIALIZED_VIEW") => RelationKind::View,
+        _ => RelationKind::Table,
     }
 }
 
@@ -887,8 +1026,25 @@ mod tests {
             "type": "bigquery", "project": "acme", "dataset": "analytics", "location": "EU",
             "priority": "batch", "maximum_bytes_billed": "1000", "job_timeout": 60,
             "labels": {"Team": "Growth Analytics"}, "api_url": "http://127.0.0.1:9050",
+            "resumable_threshold_bytes": 1000, "resumable_chunk_bytes": 300_000,
         }));
         let settings = Settings::from_fields(&target, None).expect("valid");
+        assert_eq!(settings.resumable_threshold_bytes, 1000);
+        assert_eq!(
+            settings.resumable_chunk_bytes,
+            2 * upload::RESUMABLE_GRANULE_BYTES
+        );
+        let defaults =
+            Settings::from_fields(&fields(&json!({"project": "p", "dataset": "d"})), None)
+                .expect("valid");
+        assert_eq!(
+            defaults.resumable_threshold_bytes,
+            upload::RESUMABLE_THRESHOLD_BYTES
+        );
+        assert_eq!(
+            defaults.resumable_chunk_bytes,
+            upload::RESUMABLE_CHUNK_BYTES
+        );
         assert_eq!(settings.project, "acme");
         assert_eq!(settings.location.as_deref(), Some("EU"));
         assert_eq!(settings.priority, "BATCH");
@@ -925,10 +1081,19 @@ mod tests {
             let mut job =
                 json!({"jobReference": body["jobReference"], "status": {"state": "DONE"}});
             match method {
-                "GET" if path.contains("/tables/") => {
-                    (200, json!({"type": "TABLE", "numRows": "3"}))
-                }
-                "GET" => (200, json!({})),
+                "GET" if path.contains("/tables/") => (
+                    200,
+                    json!({
+                        "tableReference": {"projectId": "acme", "datasetId": "analytics", "tableId": "t"},
+                        "schema": {"fields": [{"name": "day", "type": "DATE"}]},
+                        "type": "TABLE",
+                        "numRows": "3",
+                    }),
+                ),
+                "GET" => (
+                    200,
+                    json!({"datasetReference": {"projectId": "acme", "datasetId": "analytics"}}),
+                ),
                 _ if sql.contains("drop table") => {
                     dropped.store(true, std::sync::atomic::Ordering::SeqCst);
                     (200, job)
@@ -988,6 +1153,221 @@ mod tests {
         );
         assert_eq!(outcome.message, "CREATE TABLE (3 rows)");
         assert!(seen.lock().expect("log").len() >= 5);
+    }
+
+    #[test]
+    fn a_large_load_stages_in_a_self_expiring_table_and_drops_stale_ones() {
+        use duckdb::arrow::array::Int64Array;
+        use duckdb::arrow::datatypes::{DataType, Field, Schema};
+
+        let (url, seen) = client::tests::fake_server_with(|request| {
+            let path = request.path.split('?').next().unwrap_or_default();
+            let done = json!({"jobReference": {"projectId": "acme", "jobId": "j1"}, "status": {"state": "DONE"}});
+            let answer = match (request.method.as_str(), path) {
+                ("GET", "/bigquery/v2/projects/acme/datasets/raw") => {
+                    json!({"datasetReference": {"projectId": "acme", "datasetId": "raw"}})
+                }
+                ("GET", "/bigquery/v2/projects/acme/datasets/raw/tables") => json!({"tables": [
+                    {"tableReference": {"projectId": "acme", "datasetId": "raw", "tableId": "plans__sb_load_sb_t_1767225600000_0_ab12"}},
+                    {"tableReference": {"projectId": "acme", "datasetId": "raw", "tableId": "plans__sb_load_by_hand"}},
+                    {"tableReference": {"projectId": "acme", "datasetId": "raw", "tableId": "plans_daily__sb_load_sb_t_1767225600000_0_ab12"}},
+                    {"tableReference": {"projectId": "acme", "datasetId": "raw", "tableId": "plans"}},
+                ]}),
+                ("GET", _) => {
+                    return client::tests::Answer::from((
+                        404,
+                        json!({"error": {"code": 404, "message": "Not found", "errors": [{"reason": "notFound", "message": "Not found"}]}}),
+                    ));
+                }
+                ("DELETE", _) => Value::Null,
+                ("POST", "/bigquery/v2/projects/acme/datasets/raw/tables") => request.json(),
+                _ => done,
+            };
+            client::tests::Answer::from((200, answer))
+        });
+        let target =
+            fields(&json!({"project": "acme", "dataset": "analytics", "upload_chunk_bytes": 10}));
+        let settings = Settings::from_fields(&target, Some(url)).expect("settings");
+        let adapter =
+            BigQueryAdapter::open(settings, "inv", Arc::new(|_: &str| {})).expect("adapter");
+        let mut connection = adapter.connect_bigquery();
+        let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
+        let batch_schema = Arc::clone(&schema);
+        let batches = (0..3).map(move |i| {
+            RecordBatch::try_new(
+                Arc::clone(&batch_schema),
+                vec![Arc::new(Int64Array::from(vec![i * 2, i * 2 + 1]))],
+            )
+            .expect("a batch")
+        });
+        let started = SystemTime::now();
+        let outcome = connection
+            .load_batches(
+                &BatchLoad {
+                    relation: RelationRef {
+                        database: None,
+                        schema: "raw".into(),
+                        identifier: "plans".into(),
+                    },
+                    schema,
+                    append: false,
+                },
+                &mut batches.into_iter(),
+            )
+            .expect("loaded");
+        assert_eq!(outcome.message, "LOAD (6 rows)");
+
+        let requests = seen.lock().expect("log").clone();
+        let deleted: Vec<&str> = requests
+            .iter()
+            .filter(|r| r.method == "DELETE")
+            .map(|r| r.path.rsplit('/').next().unwrap_or_default())
+            .collect();
+        assert_eq!(deleted.len(), 2, "{deleted:?}");
+        assert_eq!(deleted[0], "plans__sb_load_sb_t_1767225600000_0_ab12");
+        let staging = deleted[1];
+        assert!(staging::is_staging_of("plans", staging), "{staging}");
+
+        let created = requests
+            .iter()
+            .find(|r| r.method == "POST" && r.path.ends_with("/datasets/raw/tables"))
+            .expect("the staging table was created")
+            .json();
+        assert_eq!(created["tableReference"]["tableId"], staging);
+        assert_eq!(created["schema"]["fields"][0]["name"], "id");
+        assert_eq!(created["labels"]["sb_invocation_id"], "inv");
+        let expires: u128 = created["expirationTime"]
+            .as_str()
+            .and_then(|ms| ms.parse().ok())
+            .expect("an expiration time");
+        let day_later = (started + staging::STAGING_LIFETIME)
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after the epoch")
+            .as_millis();
+        assert!(
+            expires >= day_later && expires < day_later + 60_000,
+            "{expires} vs {day_later}"
+        );
+
+        // Three uploads into the staging table, then one copy over `plans`.
+        let uploads: Vec<String> = requests
+            .iter()
+            .filter(|r| r.path.starts_with("/upload/"))
+            .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+            .collect();
+        assert_eq!(uploads.len(), 3);
+        assert!(uploads.iter().all(|u| u.contains(staging)));
+        let copy = requests
+            .iter()
+            .map(client::tests::Seen::json)
+            .find(|job| job.pointer("/configuration/copy").is_some())
+            .expect("a copy job");
+        assert_eq!(
+            copy["configuration"]["copy"]["sourceTable"]["tableId"],
+            staging
+        );
+        assert_eq!(
+            copy["configuration"]["copy"]["destinationTable"]["tableId"],
+            "plans"
+        );
+        assert!(
+            outcome.statements.iter().any(|s| s.starts_with(
+                "-- drop stale staging table `raw`.`plans__sb_load_sb_t_1767225600000_0_ab12`"
+            )),
+            "{:?}",
+            outcome.statements
+        );
+    }
+
+    /// Should a copy job carry the staging table's expiration over (the
+    /// emulator keeps none, so this is shown against a stand-in), the table
+    /// gets back the expiration it had: none.
+    #[test]
+    fn a_swapped_in_table_keeps_its_own_expiration() {
+        use duckdb::arrow::array::Int64Array;
+        use duckdb::arrow::datatypes::{DataType, Field, Schema};
+
+        let copied = Mutex::new(false);
+        let (url, seen) = client::tests::fake_server_with(move |request| {
+            let path = request.path.split('?').next().unwrap_or_default();
+            let mut copied = copied.lock().expect("state");
+            let not_found = json!({"error": {"code": 404, "message": "Not found", "errors": [{"reason": "notFound", "message": "Not found"}]}});
+            let answer = match (request.method.as_str(), path) {
+                ("GET", "/bigquery/v2/projects/acme/datasets/raw") => {
+                    json!({"datasetReference": {"projectId": "acme", "datasetId": "raw"}})
+                }
+                ("GET", "/bigquery/v2/projects/acme/datasets/raw/tables") => json!({}),
+                ("GET", "/bigquery/v2/projects/acme/datasets/raw/tables/plans") if *copied => {
+                    json!({
+                        "tableReference": {"projectId": "acme", "datasetId": "raw", "tableId": "plans"},
+                        "schema": {"fields": [{"name": "id", "type": "INTEGER"}]},
+                        "expirationTime": "1767312000000",
+                    })
+                }
+                ("GET", _) => return client::tests::Answer::from((404, not_found)),
+                ("POST", "/bigquery/v2/projects/acme/datasets/raw/tables") | ("PATCH", _) => {
+                    request.json()
+                }
+                ("DELETE", _) => Value::Null,
+                _ => {
+                    if request.json().pointer("/configuration/copy").is_some() {
+                        *copied = true;
+                    }
+                    json!({"jobReference": {"projectId": "acme", "jobId": "j1"}, "status": {"state": "DONE"}})
+                }
+            };
+            client::tests::Answer::from((200, answer))
+        });
+        let target =
+            fields(&json!({"project": "acme", "dataset": "analytics", "upload_chunk_bytes": 10}));
+        let settings = Settings::from_fields(&target, Some(url)).expect("settings");
+        let adapter =
+            BigQueryAdapter::open(settings, "inv", Arc::new(|_: &str| {})).expect("adapter");
+        let mut connection = adapter.connect_bigquery();
+        let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
+        let batch_schema = Arc::clone(&schema);
+        let batches = (0..2).map(move |i| {
+            RecordBatch::try_new(
+                Arc::clone(&batch_schema),
+                vec![Arc::new(Int64Array::from(vec![i]))],
+            )
+            .expect("a batch")
+        });
+        let outcome = connection
+            .load_batches(
+                &BatchLoad {
+                    relation: RelationRef {
+                        database: None,
+                        schema: "raw".into(),
+                        identifier: "plans".into(),
+                    },
+                    schema,
+                    append: false,
+                },
+                &mut batches.into_iter(),
+            )
+            .expect("loaded");
+        let patched = seen
+            .lock()
+            .expect("log")
+            .iter()
+            .find(|r| r.method == "PATCH")
+            .cloned()
+            .expect("the table's expiration was set back");
+        assert!(
+            patched.path.ends_with("/datasets/raw/tables/plans"),
+            "{}",
+            patched.path
+        );
+        assert_eq!(patched.json(), json!({"expirationTime": null}));
+        assert!(
+            outcome
+                .statements
+                .iter()
+                .any(|s| s == "-- keep the expiration of `raw`.`plans` (none; tables.patch)"),
+            "{:?}",
+            outcome.statements
+        );
     }
 
     #[test]
