@@ -16,6 +16,7 @@ use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::core::{LogicalTypeHandle, LogicalTypeId};
 use duckdb::types::{Decimal, TimeUnit, Value};
 
+use super::sql_text::{only_comments, strip_trailing};
 use super::{
     Adapter, AdapterError, AdapterKind, BatchLoad, BuildOutcome, ColumnInfo, Connection, CsvLoad,
     IncrementalStrategy, Materialization, MaterializeRequest, QueryResult, RelationKind,
@@ -993,12 +994,6 @@ fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
-/// A model's SELECT without the trailing semicolons that would end the
-/// statement it is embedded in.
-fn strip_trailing(sql: &str) -> &str {
-    sql.trim_end().trim_end_matches(';').trim_end()
-}
-
 fn plural_rows(n: u64) -> String {
     if n == 1 {
         "1 row".to_owned()
@@ -1050,21 +1045,6 @@ fn writes_rows(sql: &str) -> bool {
         Some("insert" | "update" | "delete" | "merge" | "copy" | "with") => true,
         Some("create") => words.iter().any(|w| w == "table"),
         _ => false,
-    }
-}
-
-/// Whether some SQL holds no statement at all (DuckDB rejects it).
-fn only_comments(sql: &str) -> bool {
-    let mut rest = sql;
-    loop {
-        rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == ';');
-        if let Some(after) = rest.strip_prefix("--") {
-            rest = after.split_once('\n').map_or("", |(_, tail)| tail);
-        } else if let Some(after) = rest.strip_prefix("/*") {
-            rest = after.split_once("*/").map_or("", |(_, tail)| tail);
-        } else {
-            return rest.is_empty();
-        }
     }
 }
 

@@ -14,6 +14,7 @@ use regex::Regex;
 use serde_json::Value;
 
 use crate::adapter::AdapterKind;
+use crate::adapter::sql_text::strip_trailing;
 use crate::project::data_tests::GenericTest;
 
 /// The warehouse-specific spellings the batched SQL needs.
@@ -333,7 +334,7 @@ pub fn samples_sql(dialect: Dialect, tests: &[(&str, &str)], per_test: usize) ->
                 "(select {} as sb_test, {} as sb_row\nfrom (\n{}\n) as sb_failing_row\norder by sb_row\nlimit {per_test})",
                 dialect.string_literal(id),
                 dialect.row_text("sb_failing_row"),
-                strip_trailing(sql)
+                strip_trailing(sql.trim_start())
             )
         })
         .collect::<Vec<_>>()
@@ -346,19 +347,14 @@ pub fn single_sql(dialect: Dialect, sql: &str, limit: Option<u64>, per_test: usi
     let inner = match limit {
         Some(limit) => format!(
             "select * from (\n{}\n) as sb_limited limit {limit}",
-            strip_trailing(sql)
+            strip_trailing(sql.trim_start())
         ),
-        None => strip_trailing(sql).to_string(),
+        None => strip_trailing(sql.trim_start()).to_string(),
     };
     format!(
         "select {} as sb_row, count(*) over () as sb_failures\nfrom (\n{inner}\n) as sb_failing_row\norder by sb_row\nlimit {per_test}",
         dialect.row_text("sb_failing_row")
     )
-}
-
-/// SQL without a trailing `;`, so it can be wrapped.
-pub fn strip_trailing(sql: &str) -> &str {
-    sql.trim().trim_end_matches(';').trim_end()
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ use std::time::{Duration, SystemTime};
 use duckdb::arrow::record_batch::RecordBatch;
 use serde_json::{Map, Value, json};
 
+use super::sql_text;
 use super::{
     Adapter, AdapterError, AdapterKind, BatchLoad, BuildOutcome, ColumnInfo, Connection, CsvLoad,
     IncrementalStrategy, Materialization, MaterializeRequest, QueryResult, RelationKind,
@@ -415,7 +416,7 @@ impl BigQueryConnection {
     }
 
     fn run_hooks(&self, sent: &mut Sent, hooks: &[String]) -> Result<(), AdapterError> {
-        for hook in hooks.iter().filter(|h| !sql::only_comments(h)) {
+        for hook in hooks.iter().filter(|h| !sql_text::only_comments(h)) {
             self.run(sent, hook.clone())?;
         }
         Ok(())
@@ -430,7 +431,7 @@ impl BigQueryConnection {
         if self.kind_of(&request.relation)? == Some(RelationKind::Table) {
             // `create or replace view` cannot replace a table: drop it only
             // once the view's query is known to work.
-            self.validate(sent, sql::strip_trailing(&request.sql))?;
+            self.validate(sent, sql_text::strip_trailing(&request.sql))?;
             self.drop_relation(&request.relation, RelationKind::Table, sent)?;
         }
         self.run(sent, sql::create_view(&target, &request.sql))?;
@@ -449,7 +450,7 @@ impl BigQueryConnection {
     ) -> Result<BuildOutcome, AdapterError> {
         let target = KIND.render_relation(&request.relation);
         if self.kind_of(&request.relation)? == Some(RelationKind::View) {
-            self.validate(sent, sql::strip_trailing(&request.sql))?;
+            self.validate(sent, sql_text::strip_trailing(&request.sql))?;
             self.drop_relation(&request.relation, RelationKind::View, sent)?;
         }
         let create = sql::create_table(&target, &request.sql, options);
@@ -459,7 +460,7 @@ impl BigQueryConnection {
                 // BigQuery cannot change a table's partitioning or clustering
                 // in place: the table is dropped once the new query is known
                 // to work, then created again.
-                self.validate(sent, sql::strip_trailing(&request.sql))?;
+                self.validate(sent, sql_text::strip_trailing(&request.sql))?;
                 self.drop_relation(&request.relation, RelationKind::Table, sent)?;
                 self.run(sent, create)?;
             }
@@ -834,7 +835,7 @@ impl Connection for BigQueryConnection {
     }
 
     fn execute(&mut self, sql: &str) -> Result<Option<u64>, AdapterError> {
-        if sql::only_comments(sql) {
+        if sql_text::only_comments(sql) {
             return Ok(None);
         }
         let mut sent = Sent::default();

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use serde_json::{Map, Value, json};
 
 use crate::adapter::AdapterKind;
+use crate::adapter::sql_text::strip_trailing;
 
 const KIND: AdapterKind = AdapterKind::Bigquery;
 
@@ -317,27 +318,6 @@ pub fn insert_overwrite(
 /// table's partitioning or clustering differs from the old one's.
 pub fn must_drop_to_replace(message: &str) -> bool {
     message.contains("Cannot replace a table with a different")
-}
-
-/// A SELECT without the trailing semicolons that would end the statement
-/// it is embedded in.
-pub fn strip_trailing(sql: &str) -> &str {
-    sql.trim_end().trim_end_matches(';').trim_end()
-}
-
-/// Whether some SQL holds no statement at all.
-pub fn only_comments(sql: &str) -> bool {
-    let mut rest = sql;
-    loop {
-        rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == ';');
-        if let Some(after) = rest.strip_prefix("--") {
-            rest = after.split_once('\n').map_or("", |(_, tail)| tail);
-        } else if let Some(after) = rest.strip_prefix("/*") {
-            rest = after.split_once("*/").map_or("", |(_, tail)| tail);
-        } else {
-            return rest.is_empty();
-        }
-    }
 }
 
 /// A BigQuery string literal.
