@@ -45,23 +45,7 @@ impl LineIndex {
     pub fn locate(&self, file: &Path, source: &str, offset: usize, len: usize) -> Location {
         let offset = offset.min(source.len());
         let line = self.starts.partition_point(|&start| start <= offset).max(1);
-        let line_start = self.starts[line - 1];
-        let column = source
-            .get(line_start..offset)
-            .map_or(1, |s| s.chars().count() + 1);
-        let line_text = source
-            .get(line_start..)
-            .unwrap_or("")
-            .lines()
-            .next()
-            .unwrap_or("");
-        Location {
-            file: file.to_path_buf(),
-            line,
-            column,
-            len: len.max(1),
-            source_line: Some(line_text.to_string()),
-        }
+        Location::on_line(file, source, line, self.starts[line - 1], offset, len)
     }
 }
 
@@ -72,6 +56,19 @@ impl Location {
         let before = source.get(..offset).unwrap_or("");
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        Self::on_line(file, source, line, line_start, offset, len)
+    }
+
+    /// The location of byte `offset`, on line `line` which starts at byte
+    /// `line_start`: the column counts characters, the line's text is kept.
+    fn on_line(
+        file: &Path,
+        source: &str,
+        line: usize,
+        line_start: usize,
+        offset: usize,
+        len: usize,
+    ) -> Self {
         let column = source
             .get(line_start..offset)
             .map_or(1, |s| s.chars().count() + 1);
