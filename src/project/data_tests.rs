@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::diag::{Diagnostic, Location, did_you_mean};
 use crate::graph::closest_names;
-use crate::project::yaml::YamlFile;
+use crate::project::yaml::{YamlFile, name_entry};
 use crate::project::{Node, NodeConfig, Project, SourceFile, config, slash};
 use crate::resource::ResourceType;
 
@@ -211,17 +211,12 @@ impl NameLines {
         let mut names: HashMap<String, Vec<(usize, usize)>> = HashMap::new();
         let mut offset = 0;
         for (number, line) in file.source.split_inclusive('\n').enumerate() {
-            let trimmed = line.trim_start();
-            let body = trimmed.strip_prefix("- ").unwrap_or(trimmed);
-            if let Some(rest) = body.strip_prefix("name:") {
-                let value = rest.trim().trim_matches(|c| c == '"' || c == '\'');
-                if !value.is_empty() {
-                    let at = line.find(value).unwrap_or(0);
-                    names
-                        .entry(value.to_owned())
-                        .or_default()
-                        .push((number + 1, offset + at));
-                }
+            if let Some(value) = name_entry(line) {
+                let at = line.find(value).unwrap_or(0);
+                names
+                    .entry(value.to_owned())
+                    .or_default()
+                    .push((number + 1, offset + at));
             }
             offset += line.len();
         }
@@ -248,19 +243,11 @@ impl NameLines {
 fn locate_named_from(file: &YamlFile, name: &str, from_line: usize) -> Location {
     let mut offset = file.lines.line_start(from_line.max(1), &file.source);
     for line in file.source[offset..].split_inclusive('\n') {
-        let trimmed = line.trim_start();
-        let body = trimmed.strip_prefix("- ").unwrap_or(trimmed);
-        if let Some(rest) = body.strip_prefix("name:") {
-            let value = rest.trim().trim_matches(|c| c == '"' || c == '\'');
-            if value == name {
-                let at = line.find(name).unwrap_or(0);
-                return file.lines.locate(
-                    &file.path,
-                    &file.source,
-                    offset + at,
-                    name.chars().count(),
-                );
-            }
+        if name_entry(line) == Some(name) {
+            let at = line.find(name).unwrap_or(0);
+            return file
+                .lines
+                .locate(&file.path, &file.source, offset + at, name.chars().count());
         }
         offset += line.len();
     }

@@ -91,18 +91,25 @@ pub fn locate_key(path: &Path, source: &str, key: &str, from_line: usize) -> Loc
     Location::find(path, source, key, from_line)
 }
 
+/// The value of a `name: NAME` (or `- name: NAME`) line, unquoted, if the
+/// line is one and the name is not empty.
+pub fn name_entry(line: &str) -> Option<&str> {
+    let trimmed = line.trim_start();
+    let body = trimmed.strip_prefix("- ").unwrap_or(trimmed);
+    let value = body
+        .strip_prefix("name:")?
+        .trim()
+        .trim_matches(|c| c == '"' || c == '\'');
+    (!value.is_empty()).then_some(value)
+}
+
 /// Finds the line declaring `name: NAME` (a model, source, column...).
 pub fn locate_named(path: &Path, source: &str, name: &str) -> Location {
     let mut offset = 0;
     for line in source.split_inclusive('\n') {
-        let trimmed = line.trim_start();
-        let body = trimmed.strip_prefix("- ").unwrap_or(trimmed);
-        if let Some(rest) = body.strip_prefix("name:") {
-            let value = rest.trim().trim_matches(|c| c == '"' || c == '\'');
-            if value == name {
-                let at = line.find(name).unwrap_or(0);
-                return Location::from_offset(path, source, offset + at, name.chars().count());
-            }
+        if name_entry(line) == Some(name) {
+            let at = line.find(name).unwrap_or(0);
+            return Location::from_offset(path, source, offset + at, name.chars().count());
         }
         offset += line.len();
     }
