@@ -207,18 +207,6 @@ impl Serialize for ManifestNode<'_> {
     }
 }
 
-/// Which top-level map of the manifest a node belongs in.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Section {
-    Nodes,
-    Sources,
-    Disabled,
-}
-
-/// Nodes serialized per chunk in parallel, then written in order: memory
-/// holds one chunk of JSON at a time, never the whole manifest.
-const MANIFEST_CHUNK: usize = 512;
-
 /// Writes `target/manifest.json` in dbt's top-level shape, streaming the
 /// nodes, and renames it into place so no reader sees half a file.
 pub fn write_manifest(
@@ -245,66 +233,35 @@ fn write_manifest_to(
     compiled: &CompiledProject,
     invocation: &Invocation,
 ) -> std::io::Result<()> {
-    let project = &compiled.project;
-    let section = |index: usize| {
+    let (mut nodes, mut sources, mut disabled) = (Vec::new(), Vec::new(), Vec::new());
+    for (index, node) in compiled.project.nodes.iter().enumerate() {
         if !compiled.nodes[index].config.enabled() {
-            Section::Disabled
-        } else if project.nodes[index].resource_type == ResourceType::Source {
-            Section::Sources
+            disabled.push(index);
+        } else if node.resource_type == ResourceType::Source {
+            sources.push(index);
         } else {
-            Section::Nodes
+            nodes.push(index);
         }
-    };
+    }
     out.write_all(b"{\"metadata\":")?;
     out.write_all(&json(&invocation.metadata(MANIFEST_SCHEMA, compiled)))?;
-    for (key, wanted) in [
-        ("nodes", Section::Nodes),
-        ("sources", Section::Sources),
-        ("disabled", Section::Disabled),
+    out.write_all(b",\"nodes\":")?;
+    write_node_map(out, compiled, &nodes, false)?;
+    out.write_all(b",\"sources\":")?;
+    write_node_map(out, compiled, &sources, false)?;
+    for empty in [
+        "macros",
+        "docs",
+        "exposures",
+        "metrics",
+        "groups",
+        "selectors",
     ] {
-        if key == "disabled" {
-            for empty in [
-                "macros",
-                "docs",
-                "exposures",
-                "metrics",
-                "groups",
-                "selectors",
-            ] {
-                write!(out, ",\"{empty}\":{{}}")?;
-            }
-        }
-        write!(out, ",\"{key}\":{{")?;
-        let members: Vec<usize> = (0..project.nodes.len())
-            .filter(|&i| section(i) == wanted)
-            .collect();
-        let mut first = true;
-        for chunk in members.chunks(MANIFEST_CHUNK) {
-            let parts: Vec<Vec<u8>> = chunk
-                .par_iter()
-                .map(|&index| {
-                    let mut part = json(&project.nodes[index].unique_id);
-                    part.push(b':');
-                    let entry = ManifestNode { compiled, index };
-                    if wanted == Section::Disabled {
-                        part.push(b'[');
-                        part.extend(json(&entry));
-                        part.push(b']');
-                    } else {
-                        part.extend(json(&entry));
-                    }
-                    part
-                })
-                .collect();
-            for part in parts {
-                if !std::mem::take(&mut first) {
-                    out.write_all(b",")?;
-                }
-                out.write_all(&part)?;
-            }
-        }
-        out.write_all(b"}")?;
+        write!(out, ",\"{empty}\":{{}}")?;
     }
+    // dbt lists each disabled node's versions: a list of one here.
+    out.write_all(b",\"disabled\":")?;
+    write_node_map(out, compiled, &disabled, true)?;
     let (parent_map, child_map) = lineage_maps(compiled);
     out.write_all(b",\"parent_map\":")?;
     out.write_all(&json(&parent_map))?;
@@ -317,6 +274,46 @@ fn write_manifest_to(
         "unit_tests",
     ] {
         write!(out, ",\"{empty}\":{{}}")?;
+    }
+    out.write_all(b"}")
+}
+
+/// Nodes serialized per chunk in parallel, then written in order: memory
+/// holds one chunk of JSON at a time, never the whole manifest.
+const MANIFEST_CHUNK: usize = 512;
+
+/// `{"unique_id": node, ...}` for `members`, each node (or, `in_list`, a
+/// one-node list) serialized in parallel a chunk at a time.
+fn write_node_map(
+    out: &mut impl std::io::Write,
+    compiled: &CompiledProject,
+    members: &[usize],
+    in_list: bool,
+) -> std::io::Result<()> {
+    out.write_all(b"{")?;
+    for (n, chunk) in members.chunks(MANIFEST_CHUNK).enumerate() {
+        let parts: Vec<Vec<u8>> = chunk
+            .par_iter()
+            .map(|&index| {
+                let mut part = json(&compiled.project.nodes[index].unique_id);
+                part.push(b':');
+                let entry = json(&ManifestNode { compiled, index });
+                if in_list {
+                    part.push(b'[');
+                    part.extend(entry);
+                    part.push(b']');
+                } else {
+                    part.extend(entry);
+                }
+                part
+            })
+            .collect();
+        for (i, part) in parts.iter().enumerate() {
+            if n > 0 || i > 0 {
+                out.write_all(b",")?;
+            }
+            out.write_all(part)?;
+        }
     }
     out.write_all(b"}")
 }
