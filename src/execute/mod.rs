@@ -295,16 +295,28 @@ pub fn build_node(
     pool: &ConnectionPool<'_>,
     full_refresh: bool,
 ) -> NodeResult {
+    on_connection(compiled, index, pool, |connection| {
+        match compiled.project.nodes[index].resource_type {
+            ResourceType::Seed => load_seed(compiled, index, connection),
+            _ => build_model(compiled, index, connection, full_refresh),
+        }
+    })
+}
+
+/// Runs `work` for node `index` on a connection from the pool, marked with
+/// the node, and times it; with no connection the node is an error.
+fn on_connection(
+    compiled: &CompiledProject,
+    index: usize,
+    pool: &ConnectionPool<'_>,
+    work: impl FnOnce(&SharedConnection) -> NodeResult,
+) -> NodeResult {
     let started_at = Utc::now();
     let clock = Instant::now();
-    let node = &compiled.project.nodes[index];
     let mut result = match pool.take() {
         Ok(connection) => {
-            lock(&connection).set_node(Some(&node.unique_id));
-            let result = match node.resource_type {
-                ResourceType::Seed => load_seed(compiled, index, &connection),
-                _ => build_model(compiled, index, &connection, full_refresh),
-            };
+            lock(&connection).set_node(Some(&compiled.project.nodes[index].unique_id));
+            let result = work(&connection);
             pool.give_back(connection);
             result
         }
@@ -648,30 +660,16 @@ pub fn dry_run_node(
     index: usize,
     pool: &ConnectionPool<'_>,
 ) -> NodeResult {
-    let started_at = Utc::now();
-    let clock = Instant::now();
-    let node = &compiled.project.nodes[index];
-    let mut result = match pool.take() {
-        Ok(connection) => {
-            let result = estimate_model(compiled, index, &connection);
-            pool.give_back(connection);
-            result
-        }
-        Err(error) => NodeResult::new(
-            index,
-            Status::Error,
-            format!("cannot connect: {}", error.message),
-        ),
-    };
+    let mut result = on_connection(compiled, index, pool, |connection| {
+        estimate_model(compiled, index, connection)
+    });
     if result.status == Status::Error && result.diagnostic.is_none() {
+        let node = &compiled.project.nodes[index];
         result.diagnostic = Some(Diagnostic::error(format!(
             "{} `{}`: {}",
             node.resource_type, node.name, result.message
         )));
     }
-    result.started_at = started_at;
-    result.completed_at = Utc::now();
-    result.seconds = clock.elapsed().as_secs_f64();
     result
 }
 
@@ -685,7 +683,6 @@ fn estimate_model(
     let Some(relation) = state.relation.clone() else {
         return NodeResult::new(index, Status::Error, "model has no relation");
     };
-    lock(connection).set_node(Some(&node.unique_id));
     let is_incremental = state.config.materialized() == "incremental"
         && !state.config.full_refresh().unwrap_or(false)
         && matches!(
