@@ -3,10 +3,11 @@
 //! visible to every template without an import, strict undefined values and a
 //! fuel bound, and the mapping of template errors to project files.
 
+mod modules;
 pub mod objects;
 pub mod scope;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, LazyLock};
 
 use minijinja::value::{Kwargs, Rest, Value};
@@ -16,19 +17,17 @@ use regex::Regex;
 use crate::adapter::AdapterKind;
 use crate::diag::{Diagnostic, Location, did_you_mean};
 use crate::project::SourceFile;
+use modules::{MACROS_TEMPLATE, MacroFile, MacroModules};
 pub use scope::{Captured, Catalog, Failure, Mode, QueryFn};
 
 /// Instructions one render may execute before sb stops it.
 const FUEL: u64 = 50_000_000;
-const MACROS_TEMPLATE: &str = "__sb_macros__";
 
 static TEST_BLOCK: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\{%(-?)(\s*)test(\s+)([A-Za-z_][A-Za-z0-9_]*)").expect("valid regex")
 });
 static END_TEST_BLOCK: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\{%(-?)(\s*)endtest(\s*)(-?)%\}").expect("valid regex"));
-static MACRO_NAME: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\{%-?\s*macro\s+([A-Za-z_][A-Za-z0-9_]*)").expect("valid regex"));
 
 /// Rewrites `{% test name(...) %}` blocks as `{% macro test_name(...) %}`
 /// without moving any line, so positions in errors stay true.
@@ -39,14 +38,6 @@ pub fn rewrite_test_blocks(text: &str) -> String {
         .into_owned()
 }
 
-/// One macro file inside the combined macros template.
-#[derive(Debug, Clone)]
-struct MacroSpan {
-    path: PathBuf,
-    first_line: usize,
-    text: String,
-}
-
 /// Converts any serializable value for templates.
 pub fn to_value<T: serde::Serialize>(value: &T) -> Value {
     Value::from(minijinja::value::Serde(value))
@@ -55,9 +46,7 @@ pub fn to_value<T: serde::Serialize>(value: &T) -> Value {
 /// The environment plus what it needs to map errors back to files.
 pub struct Jinja {
     env: Environment<'static>,
-    /// Every macro name, for finding the ones a template uses.
-    macro_set: std::collections::HashSet<String>,
-    macro_spans: Vec<MacroSpan>,
+    macros: Arc<MacroModules>,
     pub macro_names: Vec<String>,
 }
 
@@ -75,10 +64,7 @@ impl Jinja {
             Value::from_object(objects::AdapterObject { kind }),
         );
         let mut errors = Vec::new();
-        let mut combined = String::new();
-        let mut spans = Vec::new();
-        let mut names: Vec<String> = Vec::new();
-        let mut line = 1;
+        let mut files = Vec::new();
         for file in builtin.iter().chain(macro_files) {
             let text = rewrite_test_blocks(&file.text);
             // Check each file alone first so a syntax error names its own file.
@@ -86,36 +72,29 @@ impl Jinja {
                 errors.push(syntax_diagnostic(&error, &file.path, &file.text, 0));
                 continue;
             }
-            for capture in MACRO_NAME.captures_iter(&text) {
-                let name = capture[1].to_string();
-                if !names.contains(&name) {
-                    names.push(name);
-                }
-            }
-            spans.push(MacroSpan {
+            let original = MacroFile {
                 path: file.path.clone(),
-                first_line: line,
                 text: file.text.clone(),
-            });
-            combined.push_str(&text);
-            if !text.ends_with('\n') {
-                combined.push('\n');
-            }
-            line = combined.matches('\n').count() + 1;
+            };
+            files.push((original, text));
         }
         if !errors.is_empty() {
             return Err(errors);
         }
-        if let Err(error) = env.add_template_owned(MACROS_TEMPLATE, combined) {
+        let macros = Arc::new(MacroModules::new(files, kind.as_str()));
+        // Macro modules are made on first use: each set of units a render
+        // reaches becomes one template, compiled once per run.
+        let loader_macros = Arc::clone(&macros);
+        env.set_loader(move |name| Ok(loader_macros.source(name)));
+        if let Err(error) = env.get_template(MACROS_TEMPLATE) {
             return Err(vec![Diagnostic::error(format!(
                 "cannot load macros: {error}"
             ))]);
         }
         Ok(Self {
             env,
-            macro_set: names.iter().cloned().collect(),
-            macro_spans: spans,
-            macro_names: names,
+            macro_names: macros.names.clone(),
+            macros,
         })
     }
 
@@ -157,7 +136,7 @@ impl Jinja {
     /// project may have hundreds. A template that looks macros up by name
     /// (`adapter.dispatch`, `context`) gets all of them.
     fn prelude_for(&self, source: &str) -> String {
-        if self.macro_set.is_empty() {
+        if self.macros.is_empty() {
             return String::new();
         }
         let dynamic = source.contains("dispatch") || source.contains("context");
@@ -166,7 +145,7 @@ impl Jinja {
             used.extend(self.macro_names.iter().map(String::as_str));
         } else {
             for word in identifiers(source) {
-                if self.macro_set.contains(word) && !used.contains(&word) {
+                if self.macros.defines(word) && !used.contains(&word) {
                     used.push(word);
                 }
             }
@@ -174,10 +153,12 @@ impl Jinja {
         if used.is_empty() {
             return String::new();
         }
-        format!(
-            "{{% from '{MACROS_TEMPLATE}' import {} %}}",
-            used.join(", ")
-        )
+        let module = if dynamic {
+            MACROS_TEMPLATE.to_string()
+        } else {
+            self.macros.module_for(&used)
+        };
+        format!("{{% from '{module}' import {} %}}", used.join(", "))
     }
 
     fn diagnostic(
@@ -188,16 +169,15 @@ impl Jinja {
         prelude_len: usize,
     ) -> Diagnostic {
         // Errors inside a macro point into the macros template: map them back.
-        let in_macros = error.name() == Some(MACROS_TEMPLATE);
+        let in_module = error
+            .name()
+            .and_then(|name| self.macros.locate(name, error.line().unwrap_or(1)));
+        let in_macros = error
+            .name()
+            .is_some_and(|name| name.starts_with(MACROS_TEMPLATE));
         let (path, source, line, range) = if in_macros {
-            let line = error.line().unwrap_or(1);
-            match self.macro_spans.iter().rev().find(|s| s.first_line <= line) {
-                Some(span) => (
-                    span.path.as_path(),
-                    span.text.as_str(),
-                    line - span.first_line + 1,
-                    None,
-                ),
+            match in_module {
+                Some((file, line)) => (file.path.as_path(), file.text.as_str(), line, None),
                 None => (request.path, request.source, 1, None),
             }
         } else {

@@ -269,6 +269,46 @@ fn macro_that_recurses_forever_is_an_error() {
 }
 
 #[test]
+fn macro_files_with_top_level_code_keep_it_visible_to_their_macros() {
+    let project = Project::new()
+        .file(
+            "macros/scaled.sql",
+            "{% set factor = 3 %}\n{% macro scaled(x) %}({{ x }} * {{ factor }}){% endmacro %}\n",
+        )
+        .file(
+            "macros/other.sql",
+            "{# helpers #}\n{% macro unused_one() %}1{% endmacro %}\n{% macro plus_one(x) %}({{ x }} + 1){% endmacro %}\n",
+        )
+        .file("models/m.sql", "select {{ plus_one(scaled(2)) }} as v\n");
+
+    project.sb(&["run"]).success();
+
+    assert_eq!(project.query("select v from m"), [["7"]]);
+}
+
+#[test]
+fn error_in_a_macro_points_at_its_file_and_line() {
+    let project = Project::new()
+        .file(
+            "macros/a_first.sql",
+            "{% macro first() %}1{% endmacro %}\n",
+        )
+        .file(
+            "macros/helpers.sql",
+            "{% macro fine() %}\n  1\n{% endmacro %}\n\n{% macro broken() %}\n  {{ fine() }}\n  {{ no_such_value }}\n{% endmacro %}\n",
+        )
+        .file("models/m.sql", "select {{ broken() }} as v\n");
+
+    let output = project.sb(&["compile"]);
+
+    output
+        .code(2)
+        .stderr_contains("no_such_value")
+        .stderr_contains("--> macros/helpers.sql:7:")
+        .stderr_contains("while rendering models/m.sql");
+}
+
+#[test]
 fn undefined_name_is_an_error_with_location() {
     let project = Project::new().file(
         "models/m.sql",

@@ -1,0 +1,339 @@
+//! The project's macros cut into units (one `{% macro %}` block each, or a
+//! whole file when it has top-level code such as `{% set %}`), what each unit
+//! calls, and the small macro modules a render imports: only the units its
+//! source reaches, so a template does not evaluate every macro of the
+//! project on each render.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// The name of the module holding every unit; smaller modules add
+/// `:<unit ids>` to it.
+pub const MACROS_TEMPLATE: &str = "__sb_macros__";
+
+static MACRO_NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\{%-?\s*macro\s+([A-Za-z_][A-Za-z0-9_]*)").expect("valid regex"));
+static DISPATCH: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"dispatch\s*\(\s*(?:macro_name\s*=\s*)?['"]([A-Za-z_][A-Za-z0-9_]*)['"]"#)
+        .expect("valid regex")
+});
+
+/// One macro file, for mapping errors back to it.
+#[derive(Debug)]
+pub struct MacroFile {
+    pub path: PathBuf,
+    /// The file as written (before `{% test %}` blocks are rewritten).
+    pub text: String,
+}
+
+/// A piece of a macro file that is evaluated as a whole.
+#[derive(Debug)]
+struct Unit {
+    file: usize,
+    /// Line of the file where `text` starts (1-based).
+    first_line: usize,
+    text: String,
+    /// Newlines in `text`.
+    newlines: usize,
+    /// Every unit this one may call, itself included, in id order.
+    reach: Vec<usize>,
+    /// Looks macros up by a name known only at render time.
+    dynamic: bool,
+}
+
+/// All macro units and the index from macro name to the unit defining it.
+#[derive(Debug, Default)]
+pub struct MacroModules {
+    pub files: Vec<MacroFile>,
+    units: Vec<Unit>,
+    /// The last definition of each name wins, as in one combined template.
+    by_name: HashMap<String, usize>,
+    /// Every macro name, in definition order.
+    pub names: Vec<String>,
+}
+
+impl MacroModules {
+    /// Cuts `files` (already rewritten, with their originals) into units.
+    /// `adapter` is the prefix `adapter.dispatch` tries first.
+    pub fn new(files: Vec<(MacroFile, String)>, adapter: &str) -> Self {
+        let mut modules = Self::default();
+        let mut pieces: Vec<(usize, usize, String)> = Vec::new();
+        for (index, (file, rewritten)) in files.into_iter().enumerate() {
+            match macro_blocks(&rewritten) {
+                Some(blocks) => {
+                    for block in blocks {
+                        let first_line = 1 + rewritten[..block.start].matches('\n').count();
+                        pieces.push((index, first_line, rewritten[block].to_string()));
+                    }
+                }
+                None => pieces.push((index, 1, rewritten)),
+            }
+            modules.files.push(file);
+        }
+        for (file, first_line, text) in pieces {
+            let id = modules.units.len();
+            for capture in MACRO_NAME.captures_iter(&text) {
+                let name = capture[1].to_string();
+                if !modules.by_name.contains_key(&name) {
+                    modules.names.push(name.clone());
+                }
+                modules.by_name.insert(name, id);
+            }
+            let dynamic = text.matches("dispatch").count() != DISPATCH.find_iter(&text).count()
+                || super::identifiers(&text).any(|word| word == "context");
+            modules.units.push(Unit {
+                file,
+                first_line,
+                newlines: text.matches('\n').count(),
+                text,
+                reach: Vec::new(),
+                dynamic,
+            });
+        }
+        let calls: Vec<Vec<usize>> = modules
+            .units
+            .iter()
+            .map(|unit| modules.direct_calls(&unit.text, adapter))
+            .collect();
+        for id in 0..modules.units.len() {
+            let mut reach = vec![id];
+            let mut next = 0;
+            while next < reach.len() {
+                for &called in &calls[reach[next]] {
+                    if !reach.contains(&called) {
+                        reach.push(called);
+                    }
+                }
+                next += 1;
+            }
+            reach.sort_unstable();
+            modules.units[id].reach = reach;
+        }
+        modules
+    }
+
+    /// The units whose macros `text` names, directly or through
+    /// `adapter.dispatch('name')`.
+    fn direct_calls(&self, text: &str, adapter: &str) -> Vec<usize> {
+        let mut calls = Vec::new();
+        let mut add = |name: &str| {
+            if let Some(&id) = self.by_name.get(name)
+                && !calls.contains(&id)
+            {
+                calls.push(id);
+            }
+        };
+        for word in super::identifiers(text) {
+            add(word);
+        }
+        for capture in DISPATCH.captures_iter(text) {
+            add(&format!("{adapter}__{}", &capture[1]));
+            add(&format!("default__{}", &capture[1]));
+        }
+        calls
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.units.is_empty()
+    }
+
+    pub fn defines(&self, name: &str) -> bool {
+        self.by_name.contains_key(name)
+    }
+
+    /// The module to import `names` from: the units they reach, or every
+    /// unit when one of them looks macros up by name.
+    pub fn module_for(&self, names: &[&str]) -> String {
+        let mut ids: Vec<usize> = Vec::new();
+        for name in names {
+            let Some(&id) = self.by_name.get(*name) else {
+                continue;
+            };
+            for &reached in &self.units[id].reach {
+                if self.units[reached].dynamic {
+                    return MACROS_TEMPLATE.to_string();
+                }
+                if !ids.contains(&reached) {
+                    ids.push(reached);
+                }
+            }
+        }
+        if ids.len() == self.units.len() {
+            return MACROS_TEMPLATE.to_string();
+        }
+        ids.sort_unstable();
+        let list: Vec<String> = ids.iter().map(usize::to_string).collect();
+        format!("{MACROS_TEMPLATE}:{}", list.join(","))
+    }
+
+    /// The unit ids of module `name`, or `None` when it is not a macro module.
+    fn unit_ids(&self, name: &str) -> Option<Vec<usize>> {
+        if name == MACROS_TEMPLATE {
+            return Some((0..self.units.len()).collect());
+        }
+        let list = name.strip_prefix(MACROS_TEMPLATE)?.strip_prefix(':')?;
+        list.split(',')
+            .map(|id| id.parse().ok().filter(|&id| id < self.units.len()))
+            .collect()
+    }
+
+    /// The text of module `name`: its units in id order, one line apart.
+    pub fn source(&self, name: &str) -> Option<String> {
+        let ids = self.unit_ids(name)?;
+        let mut text = String::new();
+        for id in ids {
+            text.push_str(&self.units[id].text);
+            text.push('\n');
+        }
+        Some(text)
+    }
+
+    /// The file and line behind `line` of module `name`.
+    pub fn locate(&self, name: &str, line: usize) -> Option<(&MacroFile, usize)> {
+        let mut start = 1;
+        for id in self.unit_ids(name)? {
+            let unit = &self.units[id];
+            let end = start + unit.newlines;
+            if line <= end {
+                let file = &self.files[unit.file];
+                return Some((file, unit.first_line + line.saturating_sub(start)));
+            }
+            start = end + 1;
+        }
+        None
+    }
+}
+
+/// The byte ranges of a macro file's top-level `{% macro %}...{% endmacro %}`
+/// blocks, or `None` when anything but plain text and comments sits between
+/// them (a `{% set %}` or `{% import %}` the macros may read), so the file
+/// must be evaluated whole.
+fn macro_blocks(text: &str) -> Option<Vec<Range<usize>>> {
+    let mut blocks = Vec::new();
+    let mut depth = 0usize;
+    let mut start = 0;
+    let mut at = 0;
+    while let Some(found) = text[at..].find('{') {
+        let open = at + found;
+        let rest = &text[open..];
+        if rest.starts_with("{#") {
+            at = open + rest.find("#}")? + 2;
+            continue;
+        }
+        if rest.starts_with("{{") {
+            if depth == 0 {
+                return None;
+            }
+            at = open + rest.find("}}")? + 2;
+            continue;
+        }
+        if !rest.starts_with("{%") {
+            at = open + 1;
+            continue;
+        }
+        let close = open + rest.find("%}")? + 2;
+        let tag = text[open + 2..close - 2]
+            .trim_start_matches('-')
+            .split_whitespace()
+            .next()
+            .unwrap_or("");
+        match tag {
+            "macro" => {
+                if depth == 0 {
+                    start = open;
+                }
+                depth += 1;
+            }
+            "endmacro" => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    blocks.push(start..close);
+                }
+            }
+            "endraw" => {}
+            "raw" => {
+                let end = text[close..].find("endraw")?;
+                at = close + end;
+                continue;
+            }
+            _ if depth == 0 => return None,
+            _ => {}
+        }
+        at = close;
+    }
+    (depth == 0).then_some(blocks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn modules(files: &[&str]) -> MacroModules {
+        MacroModules::new(
+            files
+                .iter()
+                .enumerate()
+                .map(|(i, text)| {
+                    (
+                        MacroFile {
+                            path: PathBuf::from(format!("macros/m{i}.sql")),
+                            text: (*text).to_string(),
+                        },
+                        (*text).to_string(),
+                    )
+                })
+                .collect(),
+            "duckdb",
+        )
+    }
+
+    #[test]
+    fn blocks_are_cut_between_macros_only() {
+        let text = "{# about #}\n{% macro a() %}x{% endmacro %}\n\n{%- macro b() -%}{{ a() }}{%- endmacro %}\n";
+        let blocks = macro_blocks(text).expect("blocks");
+        assert_eq!(blocks.len(), 2);
+        assert!(text[blocks[1].clone()].starts_with("{%- macro b"));
+        assert!(macro_blocks("{% set x = 1 %}{% macro a() %}{{ x }}{% endmacro %}").is_none());
+        assert!(macro_blocks("{% macro a() %}").is_none());
+    }
+
+    #[test]
+    fn a_module_holds_what_its_names_reach() {
+        let m = modules(&[
+            "{% macro a() %}{{ b() }}{% endmacro %}\n{% macro b() %}{{ adapter.dispatch('c')() }}{% endmacro %}\n{% macro default__c() %}c{% endmacro %}\n{% macro unused() %}u{% endmacro %}",
+            "{% macro duckdb__c() %}dc{% endmacro %}",
+        ]);
+        assert_eq!(m.module_for(&["a"]), "__sb_macros__:0,1,2,4");
+        assert_eq!(m.module_for(&["unused"]), "__sb_macros__:3");
+        let source = m.source("__sb_macros__:3").expect("module");
+        assert_eq!(source, "{% macro unused() %}u{% endmacro %}\n");
+    }
+
+    #[test]
+    fn a_later_definition_wins_and_dynamic_lookups_take_all() {
+        let m = modules(&[
+            "{% macro a() %}1{% endmacro %}\n{% macro b() %}{{ context['a']() }}{% endmacro %}\n{% macro c() %}c{% endmacro %}",
+            "{% macro a() %}2{% endmacro %}",
+        ]);
+        assert_eq!(m.module_for(&["a"]), "__sb_macros__:3");
+        assert_eq!(m.module_for(&["b"]), MACROS_TEMPLATE);
+    }
+
+    #[test]
+    fn lines_map_back_to_files() {
+        let m = modules(&[
+            "{% macro a() %}\n1\n{% endmacro %}\n\n{% macro b() %}\nbad\n{% endmacro %}",
+        ]);
+        let (file, line) = m.locate("__sb_macros__:1", 2).expect("located");
+        assert_eq!(
+            (file.path.to_str().expect("utf-8"), line),
+            ("macros/m0.sql", 6)
+        );
+        let (_, line) = m.locate(MACROS_TEMPLATE, 5).expect("located");
+        assert_eq!(line, 6);
+    }
+}
