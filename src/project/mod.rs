@@ -376,6 +376,20 @@ fn stem(path: &Path) -> String {
 
 /// Forward-slash form of a relative path.
 pub fn slash(path: &Path) -> String {
+    // Most paths are already plain `a/b/c`: no component rewriting needed.
+    if let Some(text) = path.to_str()
+        && std::path::MAIN_SEPARATOR == '/'
+        && !text.is_empty()
+        && !text.starts_with("./")
+        && !text.starts_with('/')
+        && !text.ends_with('/')
+        && !text.ends_with("/.")
+        && !text.contains("//")
+        && !text.contains("/./")
+        && text != "."
+    {
+        return text.to_string();
+    }
     path.components()
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
         .collect::<Vec<_>>()
