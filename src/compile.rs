@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use crate::adapter::RelationRef;
 use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::graph::{Dag, GraphError, GraphNode};
-use crate::jinja::{Captured, Catalog, Jinja, Mode, RenderRequest};
+use crate::jinja::{Captured, Catalog, Jinja, Mode, RenderRequest, TestCall};
 use crate::project::config::{self, MATERIALIZATIONS, NodeConfig};
 use crate::project::{Project, SourceFile, data_tests};
 use crate::resource::ResourceType;
@@ -48,20 +48,23 @@ pub struct CompiledNode {
 }
 
 impl CompiledProject {
-    /// JSON facts about a node, exposed to templates as `model`.
-    pub fn model_value(project: &Project, index: usize, config: &NodeConfig) -> Value {
+    /// Facts about a node, exposed to templates as `model`.
+    pub fn model_value(
+        project: &Project,
+        index: usize,
+        config: &NodeConfig,
+    ) -> minijinja::value::Value {
         let node = &project.nodes[index];
-        serde_json::json!({
-            "name": node.name,
-            "unique_id": node.unique_id,
-            "resource_type": node.resource_type.as_str(),
-            "package_name": node.package_name,
-            "original_file_path": node.original_file_path,
-            "path": node.path,
-            "fqn": node.fqn,
-            "description": node.description,
-            "tags": config.tags(),
-            "config": Value::Object(config.0.clone()),
+        minijinja::value::Value::from_object(crate::jinja::objects::ModelFacts {
+            name: node.name.clone(),
+            unique_id: node.unique_id.clone(),
+            resource_type: node.resource_type.as_str(),
+            package_name: node.package_name.clone(),
+            original_file_path: node.original_file_path.clone(),
+            path: node.path.clone(),
+            fqn: node.fqn.clone(),
+            description: node.description.clone(),
+            config: config.clone(),
         })
     }
 
@@ -113,7 +116,8 @@ impl CompiledProject {
             mode: Mode::Execute,
             is_incremental: false,
             config: compiled.config.0.clone(),
-            model: &model,
+            model,
+            test: None,
         };
         self.jinja.render(&self.catalog, &request, None).0
     }
@@ -434,9 +438,31 @@ fn render_model(
         mode,
         is_incremental,
         config: config.0.clone(),
-        model: &model,
+        model,
+        test: node
+            .generic_test
+            .as_deref()
+            .map(|test| test_call(project, test)),
     };
     jinja.render(catalog, &request, query)
+}
+
+/// A generic test's macro call with its arguments as values.
+fn test_call<'a>(project: &Project, test: &'a data_tests::GenericTest) -> TestCall<'a> {
+    let target = &project.nodes[test.attached];
+    let model = match &target.source {
+        Some(source) => (
+            "source",
+            vec![source.source_name.clone(), target.name.clone()],
+        ),
+        None => ("ref", vec![target.name.clone()]),
+    };
+    TestCall {
+        macro_name: format!("test_{}", test.test_name),
+        model,
+        column: test.column.as_deref(),
+        args: &test.args,
+    }
 }
 
 fn catalog_for(project: &Project, relations: &[RelationRef], configs: &[NodeConfig]) -> Catalog {

@@ -85,7 +85,9 @@ impl Jinja {
         // Macro modules are made on first use: each set of units a render
         // reaches becomes one template, compiled once per run.
         let loader_macros = Arc::clone(&macros);
-        env.set_loader(move |name| Ok(loader_macros.source(name)));
+        env.set_loader(move |name| {
+            Ok(test_template_source(&loader_macros, name).or_else(|| loader_macros.source(name)))
+        });
         if let Err(error) = env.get_template(MACROS_TEMPLATE) {
             return Err(vec![Diagnostic::error(format!(
                 "cannot load macros: {error}"
@@ -105,7 +107,10 @@ impl Jinja {
         request: &RenderRequest<'_>,
         query: Option<QueryFn>,
     ) -> (Result<String, Diagnostic>, Captured) {
-        let prelude = self.prelude_for(request.source);
+        let prelude = match request.test {
+            Some(_) => String::new(),
+            None => self.prelude_for(request.source),
+        };
         let full = format!("{prelude}{}", request.source);
         let (result, captured) = scope::with_scope(
             catalog,
@@ -115,20 +120,42 @@ impl Jinja {
             request.config.clone(),
             query,
             || {
-                let template = self.env.template_from_named_str(request.name, &full)?;
                 let ctx = minijinja::context! {
                     this => scope::this_value(),
                     target => catalog.target.clone(),
                     project_name => catalog.project_name.clone(),
                     execute => request.mode == Mode::Execute,
-                    model => crate::jinja::to_value(request.model),
+                    model => request.model.clone(),
                 };
-                template.render(ctx)
+                match &request.test {
+                    Some(call) => {
+                        let template = self.env.get_template(&self.test_template(call))?;
+                        let (model, args) = call.values()?;
+                        template.render(minijinja::context! {
+                            __sb_test_model => model,
+                            __sb_test_args => args,
+                            ..ctx
+                        })
+                    }
+                    None => self
+                        .env
+                        .template_from_named_str(request.name, &full)?
+                        .render(ctx),
+                }
             },
         );
         let result =
             result.map_err(|error| self.diagnostic(&error, request, &captured, prelude.len()));
         (result, captured)
+    }
+
+    /// The name of the template that calls `call`'s test macro: one per
+    /// macro and module, compiled once per run (`test_template_source`).
+    fn test_template(&self, call: &TestCall<'_>) -> String {
+        let module = self
+            .macros
+            .module_for(&[call.macro_name.as_str(), WHERE_SUBQUERY]);
+        format!("{TEST_TEMPLATE}|{}|{module}", call.macro_name)
     }
 
     /// The import that puts the project's macros in scope for `source`:
@@ -258,6 +285,73 @@ impl Jinja {
     }
 }
 
+/// Templates named `__sb_test__|<macro>|<module>` call a generic test's
+/// macro with the tested relation and the arguments as values, so every
+/// test of one kind shares one compiled template.
+const TEST_TEMPLATE: &str = "__sb_test__";
+/// The macro that narrows a tested relation by the test's `where` config.
+const WHERE_SUBQUERY: &str = "get_where_subquery";
+
+fn test_template_source(macros: &MacroModules, name: &str) -> Option<String> {
+    let mut parts = name
+        .strip_prefix(TEST_TEMPLATE)?
+        .strip_prefix('|')?
+        .split('|');
+    let (macro_name, module) = (parts.next()?, parts.next()?);
+    let valid = macros.defines(macro_name) && macros.source(module).is_some();
+    valid.then(|| {
+        format!(
+            "{{% from '{module}' import {macro_name}, {WHERE_SUBQUERY} %}}\
+             {{{{ {macro_name}(model={WHERE_SUBQUERY}(__sb_test_model), **__sb_test_args) }}}}"
+        )
+    })
+}
+
+/// A generic test's call with its arguments as values. The node's source
+/// still holds the same call as code, for the manifest and for errors.
+pub struct TestCall<'a> {
+    /// `test_<name>`: the macro that writes the test's query.
+    pub macro_name: String,
+    /// The tested relation: `("ref", [model])` or `("source", [source, table])`.
+    pub model: (&'static str, Vec<String>),
+    pub column: Option<&'a str>,
+    pub args: &'a serde_json::Map<String, serde_json::Value>,
+}
+
+impl TestCall<'_> {
+    /// The relation and the keyword arguments, resolved in the current scope.
+    fn values(&self) -> Result<(Value, Value), Error> {
+        let model = call_value(self.model.0, &self.model.1)?;
+        let mut args = std::collections::BTreeMap::new();
+        if let Some(column) = self.column {
+            args.insert("column_name".to_string(), Value::from(column));
+        }
+        for (key, value) in self.args {
+            let value = match crate::project::data_tests::argument_call(key, value) {
+                Some((function, names)) => call_value(function, &names)?,
+                None => to_value(value),
+            };
+            args.insert(key.clone(), value);
+        }
+        Ok((model, Value::from(args)))
+    }
+}
+
+/// `ref(names...)` or `source(source, table)`, as a template would call it.
+fn call_value(function: &str, names: &[String]) -> Result<Value, Error> {
+    match (function, names) {
+        ("source", [source, table]) => scope::source_fn(source, table),
+        ("source", _) => Err(Error::new(
+            ErrorKind::MissingArgument,
+            "source() takes a source name and a table name",
+        )),
+        _ => {
+            let names: Vec<Value> = names.iter().map(|n| Value::from(n.as_str())).collect();
+            scope::ref_fn(&names)
+        }
+    }
+}
+
 /// The identifier-like words of `text`, in order.
 fn identifiers(text: &str) -> impl Iterator<Item = &str> {
     text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
@@ -283,7 +377,10 @@ pub struct RenderRequest<'a> {
     /// The node's config before in-file `config()` calls, for `config.get`.
     pub config: serde_json::Map<String, serde_json::Value>,
     /// Node facts exposed as `model` (name, unique_id, config, ...).
-    pub model: &'a serde_json::Value,
+    pub model: Value,
+    /// For a generic test: its call, rendered through a shared template
+    /// instead of `source`.
+    pub test: Option<TestCall<'a>>,
 }
 
 fn jinja_error_diagnostic(error: &Error, location: Location) -> Diagnostic {

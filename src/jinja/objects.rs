@@ -63,6 +63,54 @@ impl Object for Relation {
     }
 }
 
+/// `model`: facts about the node being rendered. Its config is converted
+/// for templates only when a template reads it.
+#[derive(Debug)]
+pub struct ModelFacts {
+    pub name: String,
+    pub unique_id: String,
+    pub resource_type: &'static str,
+    pub package_name: String,
+    pub original_file_path: String,
+    pub path: String,
+    pub fqn: Vec<String>,
+    pub description: String,
+    pub config: crate::project::config::NodeConfig,
+}
+
+impl Object for ModelFacts {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        Some(match key.as_str()? {
+            "name" => Value::from(self.name.as_str()),
+            "unique_id" => Value::from(self.unique_id.as_str()),
+            "resource_type" => Value::from(self.resource_type),
+            "package_name" => Value::from(self.package_name.as_str()),
+            "original_file_path" => Value::from(self.original_file_path.as_str()),
+            "path" => Value::from(self.path.as_str()),
+            "fqn" => Value::from(self.fqn.clone()),
+            "description" => Value::from(self.description.as_str()),
+            "tags" => Value::from(self.config.tags()),
+            "config" => crate::jinja::to_value(&self.config.0),
+            _ => return None,
+        })
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Str(&[
+            "name",
+            "unique_id",
+            "resource_type",
+            "package_name",
+            "original_file_path",
+            "path",
+            "fqn",
+            "description",
+            "tags",
+            "config",
+        ])
+    }
+}
+
 /// `config`: callable to set config, with `get` and `require` to read it.
 #[derive(Debug)]
 pub struct ConfigObject;

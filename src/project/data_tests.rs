@@ -599,17 +599,32 @@ fn python_str(value: &Value) -> String {
     }
 }
 
+static CALL_ARGUMENT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"^\s*(ref|source)\s*\(\s*(['"][^'"]*['"]\s*,?\s*)+\)\s*$"#).expect("valid regex")
+});
+
 /// The Jinja code of an argument: `ref(...)`/`source(...)` strings are
 /// calls (dbt's `to: ref('customers')`), everything else a literal.
 fn argument_code(key: &str, value: &Value) -> String {
-    static CALL: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r#"^\s*(ref|source)\s*\(\s*(['"][^'"]*['"]\s*,?\s*)+\)\s*$"#)
-            .expect("valid regex")
-    });
-    match value {
-        Value::String(text) if key == "to" && CALL.is_match(text) => text.trim().to_string(),
-        other => jinja_literal(other),
+    match argument_call(key, value) {
+        Some(_) => value.as_str().unwrap_or_default().trim().to_string(),
+        None => jinja_literal(value),
     }
+}
+
+/// A `ref(...)`/`source(...)` argument as the function's name and its
+/// string arguments, or `None` for a literal argument.
+pub fn argument_call(key: &str, value: &Value) -> Option<(&'static str, Vec<String>)> {
+    static QUOTED: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r#"['"]([^'"]*)['"]"#).expect("valid regex"));
+    let text = value.as_str().filter(|_| key == "to")?;
+    let function = CALL_ARGUMENT.captures(text)?.get(1)?.as_str();
+    let function = if function == "ref" { "ref" } else { "source" };
+    let names = QUOTED
+        .captures_iter(text)
+        .map(|capture| capture[1].to_string())
+        .collect();
+    Some((function, names))
 }
 
 /// A JSON value written as a Jinja literal.
