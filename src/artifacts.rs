@@ -78,6 +78,46 @@ pub fn checksum(text: &str) -> String {
     hex(&Sha256::digest(text.as_bytes()))
 }
 
+#[derive(Serialize)]
+struct Checksum {
+    name: &'static str,
+    checksum: String,
+}
+
+#[derive(Serialize)]
+struct ManifestColumn<'a> {
+    name: &'a str,
+    description: &'a str,
+    meta: &'a serde_json::Map<String, Value>,
+    data_type: &'a Option<String>,
+    tags: [&'a str; 0],
+}
+
+impl<'a> From<&'a crate::project::Column> for ManifestColumn<'a> {
+    fn from(column: &'a crate::project::Column) -> Self {
+        Self {
+            name: &column.name,
+            description: &column.description,
+            meta: &column.meta,
+            data_type: &column.data_type,
+            tags: [],
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ManifestRef<'a> {
+    name: &'a str,
+    package: Option<&'a str>,
+    version: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct DependsOn<'a> {
+    macros: [&'a str; 0],
+    nodes: Vec<&'a str>,
+}
+
 /// One node of `manifest.json`, serialized straight from the compiled
 /// project: no intermediate JSON tree.
 struct ManifestNode<'a> {
@@ -116,24 +156,18 @@ impl Serialize for ManifestNode<'_> {
         }
         map.serialize_entry(
             "checksum",
-            &json!({"name": "sha256", "checksum": checksum(&node.raw_code)}),
+            &Checksum {
+                name: "sha256",
+                checksum: checksum(&node.raw_code),
+            },
         )?;
         map.serialize_entry("config", &config.0)?;
         map.serialize_entry("tags", &config.tags())?;
         map.serialize_entry("description", &node.description)?;
-        let columns: IndexMap<&str, Value> = node
+        let columns: IndexMap<&str, ManifestColumn<'_>> = node
             .columns
             .values()
-            .map(|c| {
-                let column = json!({
-                    "name": c.name,
-                    "description": c.description,
-                    "meta": c.meta,
-                    "data_type": c.data_type,
-                    "tags": [],
-                });
-                (c.name.as_str(), column)
-            })
+            .map(|c| (c.name.as_str(), ManifestColumn::from(c)))
             .collect();
         map.serialize_entry("columns", &columns)?;
         map.serialize_entry("meta", config.get("meta").unwrap_or(&json!({})))?;
@@ -152,9 +186,13 @@ impl Serialize for ManifestNode<'_> {
         if node.source.is_none() {
             map.serialize_entry("raw_code", &node.raw_code)?;
             map.serialize_entry("language", "sql")?;
-            let refs: Vec<Value> = parents()
+            let refs: Vec<ManifestRef<'_>> = parents()
                 .filter(|p| matches!(p.resource_type, ResourceType::Model | ResourceType::Seed))
-                .map(|p| json!({"name": p.name, "package": null, "version": null}))
+                .map(|p| ManifestRef {
+                    name: &p.name,
+                    package: None,
+                    version: None,
+                })
                 .collect();
             map.serialize_entry("refs", &refs)?;
             let sources: Vec<[&str; 2]> = parents()
@@ -162,7 +200,13 @@ impl Serialize for ManifestNode<'_> {
                 .collect();
             map.serialize_entry("sources", &sources)?;
             let nodes: Vec<&str> = parents().map(|p| p.unique_id.as_str()).collect();
-            map.serialize_entry("depends_on", &json!({"macros": [], "nodes": nodes}))?;
+            map.serialize_entry(
+                "depends_on",
+                &DependsOn {
+                    macros: [],
+                    nodes,
+                },
+            )?;
         }
         if let Some(sql) = &state.compiled {
             let path = compiled_path(
@@ -297,13 +341,13 @@ fn write_node_map(
             .map(|&index| {
                 let mut part = json(&compiled.project.nodes[index].unique_id);
                 part.push(b':');
-                let entry = json(&ManifestNode { compiled, index });
+                let node = ManifestNode { compiled, index };
                 if in_list {
                     part.push(b'[');
-                    part.extend(entry);
+                    let _ = serde_json::to_writer(&mut part, &node);
                     part.push(b']');
                 } else {
-                    part.extend(entry);
+                    let _ = serde_json::to_writer(&mut part, &node);
                 }
                 part
             })
