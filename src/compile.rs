@@ -146,17 +146,13 @@ pub fn compile(
     // Relations as known before any template runs: folder + YAML config.
     let static_relations: Vec<RelationRef> = project
         .nodes
-        .iter()
+        .par_iter()
         .map(|n| project.relation_of(n))
         .collect();
     let static_catalog = Arc::new(catalog_for(
         &project,
         &static_relations,
-        &project
-            .nodes
-            .iter()
-            .map(|n| n.config.clone())
-            .collect::<Vec<_>>(),
+        project.nodes.par_iter().map(|n| &n.config),
     ));
 
     // Parse: render every model and test once, recording refs and config().
@@ -188,7 +184,7 @@ pub fn compile(
     let mut errors = Vec::new();
     let mut nodes: Vec<CompiledNode> = project
         .nodes
-        .iter()
+        .par_iter()
         .map(|n| CompiledNode {
             config: n.config.clone(),
             ..CompiledNode::default()
@@ -227,14 +223,18 @@ pub fn compile(
     }
 
     // Final relations and catalog, now that in-file config is known.
-    let final_configs: Vec<NodeConfig> = nodes.iter().map(|n| n.config.clone()).collect();
+    let final_configs: Vec<NodeConfig> = nodes.par_iter().map(|n| n.config.clone()).collect();
     let final_relations: Vec<RelationRef> = project
         .nodes
-        .iter()
+        .par_iter()
         .zip(&final_configs)
         .map(|(node, config)| project.relation_with(node, config))
         .collect();
-    let catalog = Arc::new(catalog_for(&project, &final_relations, &final_configs));
+    let catalog = Arc::new(catalog_for(
+        &project,
+        &final_relations,
+        final_configs.par_iter(),
+    ));
 
     // A generic test of a disabled node is disabled with it.
     let mut final_configs = final_configs;
@@ -275,7 +275,7 @@ pub fn compile(
     // The graph.
     let graph_nodes: Vec<GraphNode> = project
         .nodes
-        .iter()
+        .par_iter()
         .zip(&nodes)
         .map(|(node, compiled)| GraphNode {
             unique_id: node.unique_id.clone(),
@@ -465,7 +465,11 @@ fn test_call<'a>(project: &Project, test: &'a data_tests::GenericTest) -> TestCa
     }
 }
 
-fn catalog_for(project: &Project, relations: &[RelationRef], configs: &[NodeConfig]) -> Catalog {
+fn catalog_for<'a>(
+    project: &Project,
+    relations: &[RelationRef],
+    configs: impl IndexedParallelIterator<Item = &'a NodeConfig>,
+) -> Catalog {
     let mut refable = HashMap::new();
     let mut sources = HashMap::new();
     let mut disabled = Vec::new();
@@ -520,7 +524,6 @@ fn catalog_for(project: &Project, relations: &[RelationRef], configs: &[NodeConf
         sources,
         relations: relations.to_vec(),
         ephemeral: configs
-            .iter()
             .map(|c| c.materialized() == "ephemeral")
             .collect(),
         disabled,
