@@ -976,7 +976,9 @@ fn debug(common: &CommonArgs, reporter: &Reporter) -> Result<Outcome, Diagnostic
 struct Stages {
     clock: Instant,
     last: std::time::Duration,
-    marks: Vec<(&'static str, f64, Option<u64>)>,
+    last_cpu: Option<f64>,
+    /// Name, wall seconds, CPU seconds of all threads, peak KiB.
+    marks: Vec<(&'static str, f64, Option<f64>, Option<u64>)>,
 }
 
 impl Stages {
@@ -984,6 +986,7 @@ impl Stages {
         Self {
             clock,
             last: std::time::Duration::ZERO,
+            last_cpu: cpu_seconds(),
             marks: Vec::new(),
         }
     }
@@ -992,19 +995,40 @@ impl Stages {
         let now = self.clock.elapsed();
         let seconds = now.saturating_sub(self.last).as_secs_f64();
         self.last = now;
-        self.marks.push((name, seconds, peak_rss_kib()));
+        let cpu = cpu_seconds();
+        let spent = cpu.zip(self.last_cpu).map(|(now, before)| now - before);
+        self.last_cpu = cpu;
+        self.marks.push((name, seconds, spent, peak_rss_kib()));
     }
+}
+
+/// CPU time of the whole process so far (user + system, every thread), in
+/// seconds, where the OS says (`/proc/self/stat`, in ticks of 1/100 s).
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |at: usize| fields.get(at)?.parse::<f64>().ok();
+    // utime and stime are fields 14 and 15 of the line: 12 and 13 after the name.
+    Some((ticks(11)? + ticks(12)?) / 100.0)
 }
 
 impl std::fmt::Display for Stages {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for (i, (name, seconds, peak)) in self.marks.iter().enumerate() {
+        for (i, (name, seconds, cpu, peak)) in self.marks.iter().enumerate() {
             if i > 0 {
                 f.write_str(", ")?;
             }
             write!(f, "{name} {seconds:.3}s")?;
+            let mut details = Vec::new();
+            if let Some(cpu) = cpu {
+                details.push(format!("cpu {cpu:.2}s"));
+            }
             if let Some(kib) = peak {
-                write!(f, " (peak {} MB)", kib / 1024)?;
+                details.push(format!("peak {} MB", kib / 1024));
+            }
+            if !details.is_empty() {
+                write!(f, " ({})", details.join(", "))?;
             }
         }
         Ok(())
