@@ -200,13 +200,7 @@ impl Serialize for ManifestNode<'_> {
                 .collect();
             map.serialize_entry("sources", &sources)?;
             let nodes: Vec<&str> = parents().map(|p| p.unique_id.as_str()).collect();
-            map.serialize_entry(
-                "depends_on",
-                &DependsOn {
-                    macros: [],
-                    nodes,
-                },
-            )?;
+            map.serialize_entry("depends_on", &DependsOn { macros: [], nodes })?;
         }
         if let Some(sql) = &state.compiled {
             let path = compiled_path(

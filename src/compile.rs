@@ -523,9 +523,7 @@ fn catalog_for<'a>(
         refable,
         sources,
         relations: relations.to_vec(),
-        ephemeral: configs
-            .map(|c| c.materialized() == "ephemeral")
-            .collect(),
+        ephemeral: configs.map(|c| c.materialized() == "ephemeral").collect(),
         disabled,
     }
 }

@@ -48,6 +48,8 @@ pub struct Jinja {
     env: Environment<'static>,
     macros: Arc<MacroModules>,
     pub macro_names: Vec<String>,
+    /// The template name for each `test_<name>` macro (`test_template`).
+    test_templates: std::collections::HashMap<String, String>,
 }
 
 impl Jinja {
@@ -93,10 +95,17 @@ impl Jinja {
                 "cannot load macros: {error}"
             ))]);
         }
+        let test_templates = macros
+            .names
+            .iter()
+            .filter(|name| name.starts_with("test_"))
+            .map(|name| (name.clone(), test_template_name(&macros, name)))
+            .collect();
         Ok(Self {
             env,
             macro_names: macros.names.clone(),
             macros,
+            test_templates,
         })
     }
 
@@ -149,13 +158,12 @@ impl Jinja {
         (result, captured)
     }
 
-    /// The name of the template that calls `call`'s test macro: one per
-    /// macro and module, compiled once per run (`test_template_source`).
+    /// The name of the template that calls `call`'s test macro.
     fn test_template(&self, call: &TestCall<'_>) -> String {
-        let module = self
-            .macros
-            .module_for(&[call.macro_name.as_str(), WHERE_SUBQUERY]);
-        format!("{TEST_TEMPLATE}|{}|{module}", call.macro_name)
+        match self.test_templates.get(&call.macro_name) {
+            Some(name) => name.clone(),
+            None => test_template_name(&self.macros, &call.macro_name),
+        }
     }
 
     /// The import that puts the project's macros in scope for `source`:
@@ -291,6 +299,13 @@ impl Jinja {
 const TEST_TEMPLATE: &str = "__sb_test__";
 /// The macro that narrows a tested relation by the test's `where` config.
 const WHERE_SUBQUERY: &str = "get_where_subquery";
+
+/// The template that calls test macro `macro_name`: one per macro and
+/// module, compiled once per run (`test_template_source`).
+fn test_template_name(macros: &MacroModules, macro_name: &str) -> String {
+    let module = macros.module_for(&[macro_name, WHERE_SUBQUERY]);
+    format!("{TEST_TEMPLATE}|{macro_name}|{module}")
+}
 
 fn test_template_source(macros: &MacroModules, name: &str) -> Option<String> {
     let mut parts = name

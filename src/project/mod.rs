@@ -129,11 +129,23 @@ impl Project {
             singular_tests: files.singular_tests,
         };
         let mut errors = Vec::new();
-        let model_nodes: Vec<Result<Node, Diagnostic>> = files
-            .models
-            .par_iter()
-            .map(|model| project.model_node(model))
-            .collect();
+        // Model files and schema YAML are independent: read both at once.
+        let schema_texts = files.schema_files;
+        let (model_nodes, parsed): (Vec<Result<Node, Diagnostic>>, Vec<_>) = rayon::join(
+            || {
+                files
+                    .models
+                    .par_iter()
+                    .map(|model| project.model_node(model))
+                    .collect()
+            },
+            || {
+                schema_texts
+                    .into_par_iter()
+                    .map(|file| yaml::YamlFile::parse(&file.path, file.text))
+                    .collect()
+            },
+        );
         project.nodes.reserve(model_nodes.len());
         for node in model_nodes {
             match node {
@@ -148,11 +160,6 @@ impl Project {
             }
         }
         check_duplicates(&project.nodes, &mut errors);
-        let parsed: Vec<Result<yaml::YamlFile, Diagnostic>> = files
-            .schema_files
-            .into_par_iter()
-            .map(|file| yaml::YamlFile::parse(&file.path, file.text))
-            .collect();
         for file in parsed {
             match file {
                 Ok(parsed) => project.schema_files.push(parsed),
