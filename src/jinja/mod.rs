@@ -4,6 +4,7 @@
 //! fuel bound, and the mapping of template errors to project files.
 
 mod modules;
+mod native_tests;
 pub mod objects;
 pub mod scope;
 
@@ -50,6 +51,9 @@ pub struct Jinja {
     pub macro_names: Vec<String>,
     /// The template name for each `test_<name>` macro (`test_template`).
     test_templates: std::collections::HashMap<String, String>,
+    /// Test macros rendered in Rust: the project overrides none of their
+    /// macros (`native_tests`).
+    native_tests: std::collections::HashSet<&'static str>,
 }
 
 impl Jinja {
@@ -84,6 +88,23 @@ impl Jinja {
             return Err(errors);
         }
         let macros = Arc::new(MacroModules::new(files, kind.as_str()));
+        let from_sb = |name: &str| {
+            macros
+                .defining_file(name)
+                .is_some_and(|f| f < builtin.len())
+        };
+        let native_tests = native_tests::NATIVE_TESTS
+            .iter()
+            .copied()
+            .filter(|test| {
+                let default = format!("default__{test}");
+                let adapter_specific = format!("{}__{test}", kind.as_str());
+                from_sb(test)
+                    && from_sb(&default)
+                    && !macros.defines(&adapter_specific)
+                    && native_tests::HELPERS.iter().all(|helper| from_sb(helper))
+            })
+            .collect();
         // Macro modules are made on first use: each set of units a render
         // reaches becomes one template, compiled once per run.
         let loader_macros = Arc::clone(&macros);
@@ -106,6 +127,7 @@ impl Jinja {
             macro_names: macros.names.clone(),
             macros,
             test_templates,
+            native_tests,
         })
     }
 
@@ -129,27 +151,40 @@ impl Jinja {
             request.config.clone(),
             query,
             || {
-                let ctx = minijinja::context! {
-                    this => scope::this_value(),
-                    target => catalog.target.clone(),
-                    project_name => catalog.project_name.clone(),
-                    execute => request.mode == Mode::Execute,
-                    model => request.model.clone(),
+                let ctx = || {
+                    minijinja::context! {
+                        this => scope::this_value(),
+                        target => catalog.target.clone(),
+                        project_name => catalog.project_name.clone(),
+                        execute => request.mode == Mode::Execute,
+                        model => request.model.clone(),
+                    }
                 };
                 match &request.test {
                     Some(call) => {
-                        let template = self.env.get_template(&self.test_template(call))?;
                         let (model, args) = call.values()?;
+                        if self.native_tests.contains(call.macro_name.as_str())
+                            && let Some(sql) = native_tests::render(
+                                &call.macro_name,
+                                &model,
+                                &args,
+                                scope::config_value("where").as_ref(),
+                                catalog.kind == AdapterKind::Bigquery,
+                            )
+                        {
+                            return Ok(sql);
+                        }
+                        let template = self.env.get_template(&self.test_template(call))?;
                         template.render(minijinja::context! {
                             __sb_test_model => model,
                             __sb_test_args => args,
-                            ..ctx
+                            ..ctx()
                         })
                     }
                     None => self
                         .env
                         .template_from_named_str(request.name, &full)?
-                        .render(ctx),
+                        .render(ctx()),
                 }
             },
         );

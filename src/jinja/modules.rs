@@ -145,6 +145,12 @@ impl MacroModules {
         self.by_name.contains_key(name)
     }
 
+    /// The index (in the order given to `new`) of the file whose definition
+    /// of `name` wins.
+    pub fn defining_file(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).map(|&id| self.units[id].file)
+    }
+
     /// The module to import `names` from: the units they reach, or every
     /// unit when one of them looks macros up by name.
     pub fn module_for(&self, names: &[&str]) -> String {
