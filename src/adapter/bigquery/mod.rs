@@ -1156,11 +1156,44 @@ mod tests {
         assert!(seen.lock().expect("log").len() >= 5);
     }
 
-    #[test]
-    fn a_large_load_stages_in_a_self_expiring_table_and_drops_stale_ones() {
+    /// Loads `batches` of `id`s into `raw.plans` through the stand-in at
+    /// `url`, in upload parts of 10 bytes so every load is resumable.
+    fn load_ids_into_raw_plans(url: String, batches: &[Vec<i64>]) -> BuildOutcome {
         use duckdb::arrow::array::Int64Array;
         use duckdb::arrow::datatypes::{DataType, Field, Schema};
 
+        let target =
+            fields(&json!({"project": "acme", "dataset": "analytics", "upload_chunk_bytes": 10}));
+        let settings = Settings::from_fields(&target, Some(url)).expect("settings");
+        let adapter =
+            BigQueryAdapter::open(settings, "inv", Arc::new(|_: &str| {})).expect("adapter");
+        let mut connection = adapter.connect_bigquery();
+        let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
+        let mut batches = batches.iter().map(|ids| {
+            RecordBatch::try_new(
+                Arc::clone(&schema),
+                vec![Arc::new(Int64Array::from(ids.clone()))],
+            )
+            .expect("a batch")
+        });
+        connection
+            .load_batches(
+                &BatchLoad {
+                    relation: RelationRef {
+                        database: None,
+                        schema: "raw".into(),
+                        identifier: "plans".into(),
+                    },
+                    schema: Arc::clone(&schema),
+                    append: false,
+                },
+                &mut batches,
+            )
+            .expect("loaded")
+    }
+
+    #[test]
+    fn a_large_load_stages_in_a_self_expiring_table_and_drops_stale_ones() {
         let (url, seen) = client::tests::fake_server_with(|request| {
             let path = request.path.split('?').next().unwrap_or_default();
             let done = json!({"jobReference": {"projectId": "acme", "jobId": "j1"}, "status": {"state": "DONE"}});
@@ -1186,36 +1219,8 @@ mod tests {
             };
             client::tests::Answer::from((200, answer))
         });
-        let target =
-            fields(&json!({"project": "acme", "dataset": "analytics", "upload_chunk_bytes": 10}));
-        let settings = Settings::from_fields(&target, Some(url)).expect("settings");
-        let adapter =
-            BigQueryAdapter::open(settings, "inv", Arc::new(|_: &str| {})).expect("adapter");
-        let mut connection = adapter.connect_bigquery();
-        let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
-        let batch_schema = Arc::clone(&schema);
-        let batches = (0..3).map(move |i| {
-            RecordBatch::try_new(
-                Arc::clone(&batch_schema),
-                vec![Arc::new(Int64Array::from(vec![i * 2, i * 2 + 1]))],
-            )
-            .expect("a batch")
-        });
         let started = SystemTime::now();
-        let outcome = connection
-            .load_batches(
-                &BatchLoad {
-                    relation: RelationRef {
-                        database: None,
-                        schema: "raw".into(),
-                        identifier: "plans".into(),
-                    },
-                    schema,
-                    append: false,
-                },
-                &mut batches.into_iter(),
-            )
-            .expect("loaded");
+        let outcome = load_ids_into_raw_plans(url, &[vec![0, 1], vec![2, 3], vec![4, 5]]);
         assert_eq!(outcome.message, "LOAD (6 rows)");
 
         let requests = seen.lock().expect("log").clone();
@@ -1285,9 +1290,6 @@ mod tests {
     /// gets back the expiration it had: none.
     #[test]
     fn a_swapped_in_table_keeps_its_own_expiration() {
-        use duckdb::arrow::array::Int64Array;
-        use duckdb::arrow::datatypes::{DataType, Field, Schema};
-
         let copied = Mutex::new(false);
         let (url, seen) = client::tests::fake_server_with(move |request| {
             let path = request.path.split('?').next().unwrap_or_default();
@@ -1319,35 +1321,7 @@ mod tests {
             };
             client::tests::Answer::from((200, answer))
         });
-        let target =
-            fields(&json!({"project": "acme", "dataset": "analytics", "upload_chunk_bytes": 10}));
-        let settings = Settings::from_fields(&target, Some(url)).expect("settings");
-        let adapter =
-            BigQueryAdapter::open(settings, "inv", Arc::new(|_: &str| {})).expect("adapter");
-        let mut connection = adapter.connect_bigquery();
-        let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
-        let batch_schema = Arc::clone(&schema);
-        let batches = (0..2).map(move |i| {
-            RecordBatch::try_new(
-                Arc::clone(&batch_schema),
-                vec![Arc::new(Int64Array::from(vec![i]))],
-            )
-            .expect("a batch")
-        });
-        let outcome = connection
-            .load_batches(
-                &BatchLoad {
-                    relation: RelationRef {
-                        database: None,
-                        schema: "raw".into(),
-                        identifier: "plans".into(),
-                    },
-                    schema,
-                    append: false,
-                },
-                &mut batches.into_iter(),
-            )
-            .expect("loaded");
+        let outcome = load_ids_into_raw_plans(url, &[vec![0], vec![1]]);
         let patched = seen
             .lock()
             .expect("log")
