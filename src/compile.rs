@@ -106,7 +106,7 @@ impl CompiledProject {
     ) -> Result<String, Diagnostic> {
         let node = &self.project.nodes[index];
         let compiled = &self.nodes[index];
-        let model = Self::model_value(&self.project, index, &compiled.config);
+        let model = || Self::model_value(&self.project, index, &compiled.config);
         let name = format!("{} ({what})", node.original_file_path);
         let request = RenderRequest {
             node: index,
@@ -116,7 +116,7 @@ impl CompiledProject {
             mode: Mode::Execute,
             is_incremental: false,
             config: compiled.config.0.clone(),
-            model,
+            model: &model,
             test: None,
         };
         self.jinja.render(&self.catalog, &request, None).0
@@ -426,7 +426,7 @@ fn render_model(
     query: Option<crate::jinja::QueryFn>,
 ) -> (Result<String, Diagnostic>, Captured) {
     let node = &project.nodes[index];
-    let model = CompiledProject::model_value(project, index, config);
+    let model = || CompiledProject::model_value(project, index, config);
     // The name picks minijinja's auto-escaping by its extension: a generic
     // test declared in a `.yml` file must still render as SQL.
     let name = node.compiled_file();
@@ -438,7 +438,7 @@ fn render_model(
         mode,
         is_incremental,
         config: config.0.clone(),
-        model,
+        model: &model,
         test: node
             .generic_test
             .as_deref()

@@ -142,7 +142,6 @@ impl Jinja {
             Some(_) => String::new(),
             None => self.prelude_for(request.source),
         };
-        let full = format!("{prelude}{}", request.source);
         let (result, captured) = scope::with_scope(
             catalog,
             request.node,
@@ -157,35 +156,34 @@ impl Jinja {
                         target => catalog.target.clone(),
                         project_name => catalog.project_name.clone(),
                         execute => request.mode == Mode::Execute,
-                        model => request.model.clone(),
+                        model => (request.model)(),
                     }
                 };
-                match &request.test {
-                    Some(call) => {
-                        let (model, args) = call.values()?;
-                        if self.native_tests.contains(call.macro_name.as_str())
-                            && let Some(sql) = native_tests::render(
-                                &call.macro_name,
-                                &model,
-                                &args,
-                                scope::config_value("where").as_ref(),
-                                catalog.kind == AdapterKind::Bigquery,
-                            )
-                        {
-                            return Ok(sql);
-                        }
-                        let template = self.env.get_template(&self.test_template(call))?;
-                        template.render(minijinja::context! {
-                            __sb_test_model => model,
-                            __sb_test_args => args,
-                            ..ctx()
-                        })
-                    }
-                    None => self
+                let Some(call) = &request.test else {
+                    let full = format!("{prelude}{}", request.source);
+                    return self
                         .env
                         .template_from_named_str(request.name, &full)?
-                        .render(ctx()),
+                        .render(ctx());
+                };
+                let (model, args) = call.values()?;
+                if self.native_tests.contains(call.macro_name.as_str())
+                    && let Some(sql) = native_tests::render(
+                        &call.macro_name,
+                        &model,
+                        &args,
+                        scope::config_value("where").as_ref(),
+                        catalog.kind == AdapterKind::Bigquery,
+                    )
+                {
+                    return Ok(sql);
                 }
+                let template = self.env.get_template(&self.test_template(call))?;
+                template.render(minijinja::context! {
+                    __sb_test_model => model,
+                    __sb_test_args => args,
+                    ..ctx()
+                })
             },
         );
         let result =
@@ -426,8 +424,9 @@ pub struct RenderRequest<'a> {
     pub is_incremental: bool,
     /// The node's config before in-file `config()` calls, for `config.get`.
     pub config: serde_json::Map<String, serde_json::Value>,
-    /// Node facts exposed as `model` (name, unique_id, config, ...).
-    pub model: Value,
+    /// Makes the node facts exposed as `model` (name, unique_id, config,
+    /// ...), only for renders that go through a template.
+    pub model: &'a dyn Fn() -> Value,
     /// For a generic test: its call, rendered through a shared template
     /// instead of `source`.
     pub test: Option<TestCall<'a>>,
