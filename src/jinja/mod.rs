@@ -48,7 +48,6 @@ pub fn to_value<T: serde::Serialize>(value: &T) -> Value {
 pub struct Jinja {
     env: Environment<'static>,
     macros: Arc<MacroModules>,
-    pub macro_names: Vec<String>,
     /// The template name for each `test_<name>` macro (`test_template`).
     test_templates: std::collections::HashMap<String, String>,
     /// Test macros rendered in Rust: the project overrides none of their
@@ -124,7 +123,6 @@ impl Jinja {
             .collect();
         Ok(Self {
             env,
-            macro_names: macros.names.clone(),
             macros,
             test_templates,
             native_tests,
@@ -210,7 +208,7 @@ impl Jinja {
         let dynamic = source.contains("dispatch") || source.contains("context");
         let mut used: Vec<&str> = Vec::new();
         if dynamic {
-            used.extend(self.macro_names.iter().map(String::as_str));
+            used.extend(self.macros.names.iter().map(String::as_str));
         } else {
             for word in identifiers(source) {
                 if self.macros.defines(word) && !used.contains(&word) {
