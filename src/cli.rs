@@ -40,11 +40,15 @@ pub enum Command {
     Docs(DocsArgs),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum LogFormat {
-    #[default]
-    Text,
-    Json,
+pub use crate::report::LogFormat;
+
+/// `--threads N`: a whole number of at least 1 (nothing could run with 0).
+fn thread_count(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err("sb needs at least 1 thread: pass --threads 1 or more".to_owned()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{text}` is not a whole number of threads")),
+    }
 }
 
 /// Flags every command accepts.
@@ -63,7 +67,7 @@ pub struct CommonArgs {
     #[arg(long)]
     pub vars: Option<String>,
     /// Models built at once (default: the target's `threads`)
-    #[arg(long)]
+    #[arg(long, value_parser = thread_count)]
     pub threads: Option<usize>,
     /// Rebuild incremental models from scratch
     #[arg(long)]

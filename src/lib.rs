@@ -30,9 +30,11 @@ pub mod docs;
 pub mod execute;
 pub mod graph;
 pub mod jinja;
+pub mod profile;
 pub mod project;
 pub mod report;
 pub mod resource;
+pub mod session;
 pub mod synth;
 pub mod table;
 
@@ -61,13 +63,19 @@ pub fn main(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> Exit
             });
         }
     };
-    let common = cli.command.common();
-    let reporter = report::Reporter::new(common.log_format, common.quiet, common.verbose);
+    let session = session::Session::new(&cli.command, session::Environment::from_process());
+    let common = &session.flags;
+    let reporter = report::Reporter::new(
+        common.log_format,
+        common.quiet,
+        common.verbose,
+        !session.env.no_color,
+    );
     // Deep template recursion needs more stack than rayon's default.
     let _ = rayon::ThreadPoolBuilder::new()
         .stack_size(16 * 1024 * 1024)
         .build_global();
-    match commands::execute(&cli.command, &reporter) {
+    match commands::execute(&cli.command, &session, &reporter) {
         Ok(commands::Outcome::Success) => ExitCode::from(EXIT_OK),
         Ok(commands::Outcome::Failed) => ExitCode::from(EXIT_FAILED),
         Err(diagnostics) => {

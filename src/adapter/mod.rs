@@ -3,6 +3,7 @@
 //! catalog and builds relations. Only execution and seeding talk to adapters.
 
 pub mod bigquery;
+pub mod dialect;
 pub mod duckdb;
 pub mod sql_text;
 
@@ -28,10 +29,7 @@ impl AdapterKind {
 
     /// Quotes one identifier in this warehouse's SQL dialect.
     pub fn quote(self, ident: &str) -> String {
-        match self {
-            Self::Duckdb => format!("\"{}\"", ident.replace('"', "\"\"")),
-            Self::Bigquery => format!("`{}`", ident.replace('`', "\\`")),
-        }
+        self.dialect().quote(ident)
     }
 
     /// The fully qualified, quoted name of a relation.

@@ -46,10 +46,18 @@ pub struct Site {
 }
 
 /// Writes the site for `compiled` and says where it is.
-pub fn generate(compiled: &CompiledProject, reporter: &Reporter) -> Result<Site, Diagnostics> {
+/// The warehouse of the project's target, opened by the `sb docs` command
+/// only when the docs need it.
+pub type OpenAdapter<'a> = dyn Fn() -> Result<Box<dyn crate::adapter::Adapter>, Diagnostics> + 'a;
+
+pub fn generate(
+    compiled: &CompiledProject,
+    reporter: &Reporter,
+    open_adapter: &OpenAdapter<'_>,
+) -> Result<Site, Diagnostics> {
     let clock = Instant::now();
     let boards = dashboards::load(compiled)?;
-    let mut warehouse = Warehouse::open(compiled, reporter);
+    let mut warehouse = Warehouse::open(compiled, reporter, open_adapter);
     let catalog = warehouse
         .connection
         .as_mut()
@@ -119,7 +127,11 @@ struct Warehouse {
 }
 
 impl Warehouse {
-    fn open(compiled: &CompiledProject, reporter: &Reporter) -> Self {
+    fn open(
+        compiled: &CompiledProject,
+        reporter: &Reporter,
+        open_adapter: &OpenAdapter<'_>,
+    ) -> Self {
         let none = Self {
             connection: None,
             _adapter: None,
@@ -132,8 +144,7 @@ impl Warehouse {
                 _ => return none,
             }
         }
-        let invocation = crate::artifacts::Invocation::new("docs", serde_json::Map::new());
-        let adapter = match crate::commands::open_adapter(project, &invocation.id) {
+        let adapter = match open_adapter() {
             Ok(adapter) => adapter,
             Err(diagnostics) => {
                 for diagnostic in &diagnostics.0 {

@@ -206,11 +206,16 @@ impl<E: Fn(SchedulerEvent) + Sync + ?Sized> Shared<'_, E> {
     fn finish(&self, state: &mut State, i: usize, status: JobStatus) {
         state.running = state.running.saturating_sub(1);
         state.unfinished = state.unfinished.saturating_sub(1);
+        state.results.push((i, Outcome::Finished(status)));
+        self.emit(SchedulerEvent::Finished(i, status));
+        self.settle(state, i, status);
+    }
+
+    /// A node is done with `status`: release or skip what waits on it.
+    fn settle(&self, state: &mut State, i: usize, status: JobStatus) {
         if let Some(slot) = state.slots.get_mut(i) {
             *slot = Slot::Done;
         }
-        state.results.push((i, Outcome::Finished(status)));
-        self.emit(SchedulerEvent::Finished(i, status));
         if status == JobStatus::Failed {
             if self.options.fail_fast {
                 state.stopped = true;
@@ -346,6 +351,30 @@ where
     J: Fn(usize) -> JobStatus + Sync + ?Sized,
     E: Fn(SchedulerEvent) + Sync + ?Sized,
 {
+    run_after(dag, selected, &[], options, job, on_event)
+}
+
+/// [`run_with`] after `settled`: nodes that an earlier stage of the same
+/// command already ran (the synthesizer's loads), with their status. A
+/// failed one skips what depends on it, and under `--fail-fast` stops the
+/// run, exactly as a failed job does; settled nodes get no outcome here.
+pub fn run_after<J, E>(
+    dag: &Dag,
+    selected: &BTreeSet<usize>,
+    settled: &[(usize, JobStatus)],
+    options: SchedulerOptions,
+    job: &J,
+    on_event: &E,
+) -> Vec<(usize, Outcome)>
+where
+    J: Fn(usize) -> JobStatus + Sync + ?Sized,
+    E: Fn(SchedulerEvent) + Sync + ?Sized,
+{
+    let settled: Vec<(usize, JobStatus)> = settled
+        .iter()
+        .copied()
+        .filter(|&(i, _)| i < dag.len() && !selected.contains(&i))
+        .collect();
     let selected: BTreeSet<usize> = selected
         .iter()
         .copied()
@@ -354,7 +383,14 @@ where
     if selected.is_empty() {
         return Vec::new();
     }
-    let plan = Plan::new(dag, &selected, options);
+    // Settled nodes are planned like selected ones, so what depends on
+    // them waits for them; they are then settled before any worker starts.
+    let planned: BTreeSet<usize> = selected
+        .iter()
+        .copied()
+        .chain(settled.iter().map(|&(i, _)| i))
+        .collect();
+    let plan = Plan::new(dag, &planned, options);
     let mut slots = vec![Slot::Idle; dag.len()];
     for &i in &selected {
         let count = plan.waits_on.get(i).map_or(0, BTreeSet::len);
@@ -379,6 +415,9 @@ where
     };
     {
         let mut state = shared.lock();
+        for &(i, status) in &settled {
+            shared.settle(&mut state, i, status);
+        }
         for &i in &selected {
             if state.slots.get(i) == Some(&Slot::Waiting(0)) {
                 shared.make_ready(&mut state, i);
@@ -468,6 +507,69 @@ mod tests {
                 .iter()
                 .all(|r| r.1 == Outcome::Finished(JobStatus::Success))
         );
+    }
+
+    #[test]
+    fn a_failed_earlier_stage_skips_what_depends_on_it() {
+        let nodes = diamond();
+        let dag = dag_of(&nodes);
+        let selected: BTreeSet<usize> = [1, 2, 3, 4].into_iter().collect();
+        let ran = Mutex::new(Vec::new());
+        let results = run_after(
+            &dag,
+            &selected,
+            &[(0, JobStatus::Failed)],
+            opts(2, false),
+            &|i| {
+                ran.lock().unwrap().push(i);
+                JobStatus::Success
+            },
+            &|_| {},
+        );
+        let outcomes = outcomes(&results);
+        assert_eq!(*ran.lock().unwrap(), vec![4]);
+        assert_eq!(outcomes[&1], Outcome::Skipped { because: 0 });
+        assert_eq!(outcomes[&3], Outcome::Skipped { because: 0 });
+        assert!(!outcomes.contains_key(&0), "settled nodes get no outcome");
+    }
+
+    #[test]
+    fn a_succeeded_earlier_stage_releases_its_children() {
+        let nodes = diamond();
+        let dag = dag_of(&nodes);
+        let selected: BTreeSet<usize> = [1, 2, 3].into_iter().collect();
+        let results = run_after(
+            &dag,
+            &selected,
+            &[(0, JobStatus::Success)],
+            opts(2, false),
+            &|_| JobStatus::Success,
+            &|_| {},
+        );
+        assert_eq!(results.len(), 3);
+        assert!(
+            results
+                .iter()
+                .all(|(_, o)| *o == Outcome::Finished(JobStatus::Success))
+        );
+    }
+
+    #[test]
+    fn a_failed_earlier_stage_under_fail_fast_runs_nothing() {
+        let nodes = diamond();
+        let dag = dag_of(&nodes);
+        let selected: BTreeSet<usize> = [1, 4].into_iter().collect();
+        let results = run_after(
+            &dag,
+            &selected,
+            &[(0, JobStatus::Failed)],
+            opts(2, true),
+            &|_| JobStatus::Success,
+            &|_| {},
+        );
+        let outcomes = outcomes(&results);
+        assert_eq!(outcomes[&1], Outcome::Skipped { because: 0 });
+        assert_eq!(outcomes[&4], Outcome::NotRun);
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod errors;
 mod example;
 mod incremental;
 mod jinja;
+mod layers;
 mod materializations;
 mod robustness;
 mod seeds;

@@ -1,0 +1,174 @@
+//! The shared body of `sb seed`, `run`, `test` and `build`: compile, select,
+//! load the synthesizer's tables when the command asks for them, check test
+//! columns, then build and test the selected nodes in graph order and finish
+//! with artifacts and the summary. Each command only says what it runs.
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use super::synthetic::{self, SynthRequest};
+use super::warehouse::create_schemas;
+use super::{Outcome, compile_project, dry_run, finish, open_adapter, select};
+use crate::diag::Diagnostics;
+use crate::execute::testing::{self, TestPlan};
+use crate::execute::{self, ConnectionPool, NodeResult, RunOptions, Status};
+use crate::report::Reporter;
+use crate::resource::ResourceType;
+use crate::session::Session;
+
+/// What a node-running command runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Work {
+    /// The resource types it builds or tests.
+    pub kinds: &'static [ResourceType],
+    /// Whether (and how) the synthesizer loads its tables first.
+    pub synthesize: Option<SynthRequest>,
+    /// Tests of one model run in one query instead of one query each.
+    pub batch_tests: bool,
+    /// `sb build`: a failed error-severity test skips what is built on the
+    /// data it tested.
+    pub tests_gate_children: bool,
+}
+
+pub fn exec(work: &Work, session: &Session, reporter: &Reporter) -> Result<Outcome, Diagnostics> {
+    let clock = Instant::now();
+    let common = &session.flags;
+    let kinds = work.kinds;
+    let compiled = compile_project(session)?;
+    if common.dry_run {
+        return dry_run::exec(&compiled, session, reporter, clock);
+    }
+    let synthetic = match work.synthesize {
+        Some(request) => synthetic::stage(&compiled, session, reporter, request)?,
+        None => None,
+    };
+    let mut selected: BTreeSet<usize> = select(&compiled, session, kinds, reporter)?
+        .into_iter()
+        .filter(|&i| compiled.nodes[i].config.materialized() != "ephemeral")
+        .collect();
+    let models: Vec<usize> = selected
+        .iter()
+        .copied()
+        .filter(|&i| compiled.nodes[i].compiled.is_some())
+        .collect();
+    crate::compile::write_compiled(&compiled, &models)?;
+    let adapter = open_adapter(&compiled.project, session, reporter)?;
+    let pool = ConnectionPool::new(adapter.as_ref());
+    let is_test = |i: &usize| compiled.project.nodes[*i].resource_type == ResourceType::Test;
+    if selected.iter().any(is_test) {
+        let mut rebuilt: BTreeSet<usize> =
+            selected.iter().copied().filter(|i| !is_test(i)).collect();
+        if let Some(stage) = &synthetic {
+            rebuilt.extend(stage.nodes);
+        }
+        let invalid = testing::check_columns(&compiled, &selected, &rebuilt, &pool);
+        if !invalid.is_empty() {
+            return Err(Diagnostics(invalid));
+        }
+    }
+    let options = RunOptions {
+        threads: session.threads(compiled.project.target.threads),
+        fail_fast: common.fail_fast,
+        full_refresh: common.full_refresh,
+        tests_gate_children: work.tests_gate_children,
+    };
+    let mut synth_results = Vec::new();
+    if let Some(stage) = &synthetic {
+        synth_results = synthetic::load(&compiled, &pool, stage, options.threads, reporter)?;
+        let failed: Vec<usize> = synth_results
+            .iter()
+            .filter(|r| r.status.is_failure())
+            .map(|r| r.index)
+            .collect();
+        // What is built on a table that failed to load is skipped, as
+        // downstream of a failed seed; with --fail-fast nothing else runs.
+        for failed_index in failed {
+            let cause = &compiled.project.nodes[failed_index].name;
+            let downstream: Vec<usize> = if options.fail_fast {
+                selected.iter().copied().collect()
+            } else {
+                compiled
+                    .dag
+                    .descendants(failed_index, None)
+                    .into_iter()
+                    .filter(|i| selected.contains(i))
+                    .collect()
+            };
+            for index in downstream {
+                selected.remove(&index);
+                synth_results.push(NodeResult::new(
+                    index,
+                    Status::Skipped,
+                    format!("skipped because `{cause}` failed"),
+                ));
+            }
+        }
+    }
+    let buildable: BTreeSet<usize> = selected.iter().copied().filter(|i| !is_test(i)).collect();
+    create_schemas(&compiled, &buildable, &pool)?;
+    let plan = TestPlan::new(&compiled, &selected, work.batch_tests);
+    let mut results = if selected.is_empty() {
+        if synthetic.is_none() {
+            reporter.warning(&format!(
+                "nothing to {}: the selection matched no {}",
+                session.command,
+                finish::count_of(0, kinds).trim_start_matches("0 ")
+            ));
+        }
+        Vec::new()
+    } else {
+        reporter.info(&format!(
+            "Running {} with {} on target `{}` ({})",
+            finish::count_of(selected.len(), kinds),
+            finish::count_of(options.threads, &[]),
+            compiled.project.target.name,
+            compiled.project.target.kind.as_str()
+        ));
+        let full_refresh = options.full_refresh;
+        execute::run_selected(
+            &compiled,
+            &pool,
+            &selected,
+            options,
+            reporter,
+            &|index, pool| {
+                if compiled.project.nodes[index].resource_type == ResourceType::Test {
+                    plan.run(index, pool)
+                } else {
+                    execute::build_node(&compiled, index, pool, full_refresh)
+                }
+            },
+        )
+    };
+    drop(pool);
+    let mut what = finish::count_of(results.len(), kinds);
+    if !synth_results.is_empty() {
+        let tables = synth_results
+            .iter()
+            .filter(|r| compiled.project.nodes[r.index].resource_type == ResourceType::Source)
+            .count();
+        what = format!(
+            "{tables} synthetic table{} and {what}",
+            if tables == 1 { "" } else { "s" }
+        );
+        synth_results.append(&mut results);
+        results = synth_results;
+    }
+    let outcome = finish::finish(
+        &compiled,
+        &session.invocation,
+        &results,
+        clock,
+        reporter,
+        &what,
+    )?;
+    if kinds.contains(&ResourceType::Test) {
+        crate::artifacts::write_junit(
+            &compiled,
+            &session.invocation,
+            &results,
+            clock.elapsed().as_secs_f64(),
+        )?;
+    }
+    Ok(outcome)
+}

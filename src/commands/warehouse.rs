@@ -1,0 +1,96 @@
+//! The warehouse side of a command: opening the target's adapter, and
+//! creating the schemas a run builds into before any worker starts.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use crate::adapter::{Adapter, AdapterKind};
+use crate::compile::CompiledProject;
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::execute::ConnectionPool;
+use crate::project::Project;
+use crate::report::Reporter;
+use crate::session::Session;
+
+/// Opens the warehouse of the project's target.
+pub fn open_adapter(
+    project: &Project,
+    session: &Session,
+    reporter: &Reporter,
+) -> Result<Box<dyn Adapter>, Diagnostics> {
+    let invocation_id = session.invocation.id.as_str();
+    match project.target.kind {
+        AdapterKind::Duckdb => {
+            let path = project
+                .target
+                .path
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(":memory:"));
+            let adapter = crate::adapter::duckdb::DuckDbAdapter::open(&path).map_err(|error| {
+                Diagnostic::error(format!(
+                    "cannot open the DuckDB file {}: {}",
+                    path.display(),
+                    error.message
+                ))
+                .help("check the target's `path` in project.yml; another process may hold the file open")
+            })?;
+            Ok(Box::new(adapter))
+        }
+        AdapterKind::Bigquery => {
+            let target = &project.target;
+            let settings = crate::adapter::bigquery::Settings::from_fields(
+                &target.fields,
+                session.env.bigquery_api_url.clone(),
+            )
+            .map_err(|why| {
+                Diagnostic::error(format!("target `{}`: {why}", target.name))
+                    .help("see SPEC's `prod` target for the BigQuery settings")
+            })?;
+            let notes = reporter.clone();
+            let log: crate::adapter::bigquery::client::Log =
+                std::sync::Arc::new(move |message: &str| notes.note(message));
+            let adapter =
+                crate::adapter::bigquery::BigQueryAdapter::open(settings, invocation_id, log)
+                    .map_err(|error| {
+                        Diagnostic::error(format!(
+                            "cannot connect to BigQuery (target `{}`): {}",
+                            target.name, error.message
+                        ))
+                        .help("set `keyfile` to a service-account key, or sign in with application default credentials; `api_url` (or SB_BIGQUERY_API_URL) points sb at an emulator")
+                    })?;
+            Ok(Box::new(adapter))
+        }
+    }
+}
+
+/// Creates, one at a time, every schema the selected nodes build into, so
+/// parallel workers never race to create the same one.
+pub fn create_schemas(
+    compiled: &CompiledProject,
+    selected: &BTreeSet<usize>,
+    pool: &ConnectionPool<'_>,
+) -> Result<(), Diagnostics> {
+    let schemas: BTreeSet<(Option<String>, String)> = selected
+        .iter()
+        .filter_map(|&i| compiled.nodes[i].relation.as_ref())
+        .map(|r| (r.database.clone(), r.schema.clone()))
+        .collect();
+    if schemas.is_empty() {
+        return Ok(());
+    }
+    let connection = pool
+        .take()
+        .map_err(|e| Diagnostic::error(format!("cannot connect: {}", e.message)))?;
+    for (database, schema) in &schemas {
+        let created = connection
+            .lock()
+            .map_err(|_| Diagnostic::error("connection lock poisoned"))?
+            .create_schema(database.as_deref(), schema);
+        created.map_err(|e| {
+            Diagnostic::error(format!("cannot create schema `{schema}`: {}", e.message))
+                .help("check that the target's database is writable")
+        })?;
+    }
+    pool.give_back(connection);
+    Ok(())
+}
