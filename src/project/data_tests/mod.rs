@@ -28,7 +28,7 @@ use crate::diag::Location;
 pub use call::{argument_call, jinja_literal};
 pub use check::{Param, check, test_signatures};
 pub use locate::locate_word;
-pub use naming::generic_test_name;
+pub use naming::{generic_test_name, hex};
 pub use nodes::add_test_nodes;
 pub use thresholds::{Condition, TestThresholds};
 

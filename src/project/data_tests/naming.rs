@@ -45,7 +45,7 @@ pub fn generic_test_name(
     if full.len() < 64 {
         return full;
     }
-    let hash = crate::artifacts::hex(&Sha256::digest(full.as_bytes()));
+    let hash = hex(&Sha256::digest(full.as_bytes()));
     let short: String = identifier.chars().take(30).collect();
     format!("{short}_{}", &hash[..32])
 }
@@ -55,7 +55,19 @@ pub fn generic_test_name(
 /// test keeps its id while none of them changes.
 pub(super) fn test_id_hash(name: &str, tested_id: &str, yaml_path: &str) -> String {
     let digest = Sha256::digest(format!("{name}\n{tested_id}\n{yaml_path}"));
-    crate::artifacts::hex(&digest)[..10].to_owned()
+    hex(&digest)[..10].to_owned()
+}
+
+/// Bytes as lower-case hexadecimal, the form of every hash sb writes (test
+/// ids and names here, checksums and invocation ids in the artifacts).
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    out
 }
 
 fn python_str(value: &Value) -> String {
