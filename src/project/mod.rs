@@ -5,6 +5,7 @@
 pub mod config;
 pub mod data_tests;
 pub mod discover;
+pub mod render;
 pub mod schema;
 pub mod settings;
 pub mod synthetic;

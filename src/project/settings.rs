@@ -388,7 +388,7 @@ impl<'a> Renderer<'a> {
     ) -> Result<Value, Diagnostic> {
         Ok(match value {
             Value::String(text) if text.contains("{{") || text.contains("{%") => {
-                let rendered = crate::jinja::render_project_string(text, vars).map_err(|message| {
+                let rendered = super::render::render_project_string(text, vars).map_err(|message| {
                     Diagnostic::error(format!("cannot render `{key}` in project.yml: {message}"))
                         .at(self.file.locate_key(key, 1))
                         .help("only `env_var('NAME', 'default')` and `var('name')` can be used in project.yml; set the variable or give a default")
