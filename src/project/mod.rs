@@ -18,7 +18,8 @@ use rayon::prelude::*;
 use serde_json::{Map, Value};
 
 use crate::adapter::RelationRef;
-use crate::diag::{Diagnostic, Diagnostics, Location};
+use crate::diag::suggest::closest_names;
+use crate::diag::{Diagnostic, Diagnostics, Location, did_you_mean};
 use crate::resource::ResourceType;
 pub use config::NodeConfig;
 pub use settings::{Settings, Target};
@@ -410,10 +411,10 @@ fn apply_level(
 /// The error for a config key sb does not know, with the closest names.
 pub fn unknown_config_key(key: &str, location: Location) -> Diagnostic {
     let normalized = config::normalize_key(key);
-    let close = crate::graph::closest_names(&normalized, config::KNOWN_KEYS.iter().copied(), 3);
+    let close = closest_names(&normalized, config::KNOWN_KEYS.iter().copied(), 3);
     Diagnostic::error(format!("unknown config key `{key}`"))
         .at(location)
-        .help(crate::diag::did_you_mean(&close).unwrap_or_else(|| {
+        .help(did_you_mean(&close).unwrap_or_else(|| {
             "remove it, or use one of the config keys listed in SPEC (materialized, schema, alias, tags, ...)".into()
         }))
 }

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use crate::adapter::AdapterKind;
+use crate::diag::suggest::closest_names;
 use crate::diag::{Diagnostic, Location, did_you_mean};
-use crate::graph::closest_names;
 use crate::project::yaml::YamlFile;
 
 pub const PROJECT_FILE: &str = "project.yml";

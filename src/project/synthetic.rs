@@ -7,8 +7,8 @@ use chrono::NaiveDate;
 use indexmap::IndexMap;
 use serde_json::Value;
 
+use crate::diag::suggest::closest_names;
 use crate::diag::{Diagnostic, did_you_mean};
-use crate::graph::closest_names;
 use crate::project::settings::{PROJECT_FILE, Settings};
 use crate::project::{Node, Project, SourceInfo};
 use crate::resource::ResourceType;

@@ -12,8 +12,8 @@ use serde_json::Value;
 use super::GenericTest;
 use super::locate::locate_word;
 use super::thresholds::{TestThresholds, plain};
+use crate::diag::suggest::closest_names;
 use crate::diag::{Diagnostic, did_you_mean};
-use crate::graph::closest_names;
 use crate::project::{Project, SourceFile, slash};
 use crate::resource::ResourceType;
 
