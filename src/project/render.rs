@@ -10,12 +10,19 @@ use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior};
 /// as for model templates).
 const FUEL: u64 = 50_000_000;
 
+/// A `project.yml` string that does not render; shown as minijinja's
+/// detail (an unset variable, a syntax error), which follows "cannot render
+/// `<key>` in project.yml: " in the error.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.detail().unwrap_or("cannot render"))]
+pub struct RenderError(#[source] Error);
+
 /// The small environment that renders `project.yml` strings: only
 /// `env_var` and `var` are in scope.
 pub fn render_project_string(
     text: &str,
     vars: &serde_json::Map<String, serde_json::Value>,
-) -> Result<String, String> {
+) -> Result<String, RenderError> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_fuel(Some(FUEL));
@@ -40,6 +47,33 @@ pub fn render_project_string(
             )),
         }
     });
-    env.render_str(text, ())
-        .map_err(|error| error.detail().unwrap_or("cannot render").to_string())
+    env.render_str(text, ()).map_err(RenderError)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_vars_and_defaults_and_names_what_is_missing() {
+        let vars = serde_json::json!({"schema": "analytics"});
+        let vars = vars.as_object().unwrap();
+        assert_eq!(
+            render_project_string(
+                "{{ var('schema') }}_{{ env_var('SB_UNSET_FOR_TEST', 'dev') }}",
+                vars
+            )
+            .unwrap(),
+            "analytics_dev"
+        );
+        let missing = render_project_string("{{ var('nope') }}", vars).unwrap_err();
+        assert_eq!(missing.to_string(), "var `nope` is not set");
+        let missing =
+            render_project_string("{{ env_var('SB_UNSET_FOR_TEST') }}", vars).unwrap_err();
+        assert_eq!(
+            missing.to_string(),
+            "environment variable `SB_UNSET_FOR_TEST` is not set"
+        );
+    }
 }

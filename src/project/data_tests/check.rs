@@ -200,55 +200,78 @@ pub fn check(project: &Project, signatures: &BTreeMap<String, Vec<Param>>) -> Ve
     errors
 }
 
+/// Why a built-in test's arguments have the wrong shape; the text follows
+/// "test `<test>` on `<node>`: " in the error.
+#[derive(Debug, PartialEq, thiserror::Error)]
+enum BuiltinArgError {
+    #[error("`values` must be a non-empty list")]
+    Values,
+    #[error("give `min_value`, `max_value` or both")]
+    RangeBounds,
+    #[error("give `min`, `max` or both")]
+    RowCountBounds,
+    #[error("`{key}` must be a number, got `{got}`")]
+    NotANumber { key: &'static str, got: String },
+    #[error("`expected` must map each value to its expected share, e.g. {{US: 0.5, DE: 0.5}}")]
+    ExpectedShares,
+    #[error("`expected` lists no values")]
+    NoExpectedValues,
+    #[error("the share of `{value}` must be a number between 0 and 1, got `{got}`")]
+    Share { value: String, got: String },
+    #[error("`tolerance` must be a number of at least 0, got `{got}`")]
+    Tolerance { got: String },
+    #[error("`columns` must be a non-empty list of column names")]
+    Columns,
+}
+
 /// Checks that the built-in tests' arguments have the right shape.
-fn check_builtin_args(test: &GenericTest) -> Result<(), String> {
+fn check_builtin_args(test: &GenericTest) -> Result<(), BuiltinArgError> {
     let arg = |name: &str| test.args.get(name).filter(|v| !v.is_null());
     match test.test_name.as_str() {
         "accepted_values" => match arg("values") {
             Some(Value::Array(items)) if !items.is_empty() => Ok(()),
-            _ => Err("`values` must be a non-empty list".into()),
+            _ => Err(BuiltinArgError::Values),
         },
         "accepted_range" if arg("min_value").is_none() && arg("max_value").is_none() => {
-            Err("give `min_value`, `max_value` or both".into())
+            Err(BuiltinArgError::RangeBounds)
         }
         "row_count" => {
             if arg("min").is_none() && arg("max").is_none() {
-                return Err("give `min`, `max` or both".into());
+                return Err(BuiltinArgError::RowCountBounds);
             }
             for key in ["min", "max"] {
                 if let Some(value) = arg(key)
                     && !value.is_number()
                 {
-                    return Err(format!("`{key}` must be a number, got `{}`", plain(value)));
+                    return Err(BuiltinArgError::NotANumber {
+                        key,
+                        got: plain(value),
+                    });
                 }
             }
             Ok(())
         }
         "distribution" => {
             let Some(Value::Object(expected)) = arg("expected") else {
-                return Err(
-                    "`expected` must map each value to its expected share, e.g. {US: 0.5, DE: 0.5}"
-                        .into(),
-                );
+                return Err(BuiltinArgError::ExpectedShares);
             };
             if expected.is_empty() {
-                return Err("`expected` lists no values".into());
+                return Err(BuiltinArgError::NoExpectedValues);
             }
             for (value, share) in expected {
                 if !share.as_f64().is_some_and(|s| (0.0..=1.0).contains(&s)) {
-                    return Err(format!(
-                        "the share of `{value}` must be a number between 0 and 1, got `{}`",
-                        plain(share)
-                    ));
+                    return Err(BuiltinArgError::Share {
+                        value: value.clone(),
+                        got: plain(share),
+                    });
                 }
             }
             if let Some(tolerance) = arg("tolerance")
                 && !tolerance.as_f64().is_some_and(|t| t >= 0.0)
             {
-                return Err(format!(
-                    "`tolerance` must be a number of at least 0, got `{}`",
-                    plain(tolerance)
-                ));
+                return Err(BuiltinArgError::Tolerance {
+                    got: plain(tolerance),
+                });
             }
             Ok(())
         }
@@ -258,7 +281,7 @@ fn check_builtin_args(test: &GenericTest) -> Result<(), String> {
             {
                 Ok(())
             }
-            _ => Err("`columns` must be a non-empty list of column names".into()),
+            _ => Err(BuiltinArgError::Columns),
         },
         _ => Ok(()),
     }
@@ -268,6 +291,8 @@ fn check_builtin_args(test: &GenericTest) -> Result<(), String> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::diag::Location;
+    use serde_json::json;
 
     #[test]
     fn signatures_mark_required_params() {
@@ -291,5 +316,42 @@ mod tests {
                 ("pairs", false)
             ]
         );
+    }
+
+    #[test]
+    fn builtin_argument_errors_keep_their_texts() {
+        let with = |test_name: &str, args: Value| GenericTest {
+            test_name: test_name.to_string(),
+            attached: 0,
+            column: None,
+            args: args.as_object().unwrap().clone(),
+            location: Location::file_only(std::path::Path::new("models/schema.yml")),
+            column_location: None,
+        };
+        let message = |test: GenericTest| check_builtin_args(&test).unwrap_err().to_string();
+        assert_eq!(
+            message(with("accepted_values", json!({"values": []}))),
+            "`values` must be a non-empty list"
+        );
+        assert_eq!(
+            message(with("row_count", json!({"min": "ten"}))),
+            "`min` must be a number, got `ten`"
+        );
+        assert_eq!(
+            message(with("distribution", json!({}))),
+            "`expected` must map each value to its expected share, e.g. {US: 0.5, DE: 0.5}"
+        );
+        assert_eq!(
+            message(with("distribution", json!({"expected": {"US": 2}}))),
+            "the share of `US` must be a number between 0 and 1, got `2`"
+        );
+        assert_eq!(
+            message(with(
+                "distribution",
+                json!({"expected": {"US": 1.0}, "tolerance": -1})
+            )),
+            "`tolerance` must be a number of at least 0, got `-1`"
+        );
+        assert!(check_builtin_args(&with("accepted_range", json!({"min_value": 1}))).is_ok());
     }
 }
