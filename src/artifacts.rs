@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::compile::{CompiledProject, compiled_path, write_file};
 use crate::diag::Diagnostic;
 use crate::execute::NodeResult;
+pub use crate::project::data_tests::hex;
 use crate::resource::ResourceType;
 
 const MANIFEST_SCHEMA: &str = "https://schemas.getdbt.com/dbt/manifest/v12.json";
@@ -61,16 +62,6 @@ impl Invocation {
             "adapter_type": compiled.project.target.kind.as_str(),
         })
     }
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
-    }
-    out
 }
 
 /// sha256 of a node's defining text, as dbt's `checksum`.

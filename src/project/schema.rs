@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
+use crate::diag::suggest::closest_names;
 use crate::diag::{Diagnostic, did_you_mean};
-use crate::graph::closest_names;
 use crate::project::yaml::YamlFile;
 use crate::project::{Column, Node, NodeConfig, Project, SourceInfo, config, unknown_config_key};
 use crate::resource::ResourceType;

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use crate::adapter::AdapterKind;
+use crate::diag::suggest::closest_names;
 use crate::diag::{Diagnostic, Location, did_you_mean};
-use crate::graph::closest_names;
 use crate::project::yaml::YamlFile;
 
 pub const PROJECT_FILE: &str = "project.yml";
@@ -388,7 +388,7 @@ impl<'a> Renderer<'a> {
     ) -> Result<Value, Diagnostic> {
         Ok(match value {
             Value::String(text) if text.contains("{{") || text.contains("{%") => {
-                let rendered = crate::jinja::render_project_string(text, vars).map_err(|message| {
+                let rendered = super::render::render_project_string(text, vars).map_err(|message| {
                     Diagnostic::error(format!("cannot render `{key}` in project.yml: {message}"))
                         .at(self.file.locate_key(key, 1))
                         .help("only `env_var('NAME', 'default')` and `var('name')` can be used in project.yml; set the variable or give a default")

@@ -23,6 +23,7 @@ use duckdb::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeU
 use duckdb::arrow::record_batch::RecordBatch;
 
 use super::sample::{AliasTable, Rng, Weighted, apportion, clamped_normal_centre};
+use crate::project::synthetic::StreamingSettings;
 
 /// Users are drawn in chunks of this many, each from its own random stream.
 pub const CHUNK_ROWS: u64 = 65_536;
@@ -35,25 +36,6 @@ pub const EVENT_SLICE_ROWS: u64 = crate::adapter::MAX_SLICE_ROWS as u64;
 const STREAM_USERS: u64 = 1;
 const STREAM_CONTENT: u64 = 2;
 const STREAM_EVENTS: u64 = 3;
-
-/// The design's plan mix (share of users).
-pub const DEFAULT_PLANS: &[(&str, f64)] = &[
-    ("Standard", 0.3888),
-    ("Basic", 0.2607),
-    ("Premium", 0.1832),
-    ("Family", 0.0888),
-    ("Student", 0.0785),
-];
-
-/// The design's device mix (share of events).
-pub const DEFAULT_DEVICES: &[(&str, f64)] = &[
-    ("Smart TV", 0.2207),
-    ("Desktop", 0.1942),
-    ("Mobile", 0.2148),
-    ("Tablet", 0.1242),
-    ("Gaming Console", 0.1131),
-    ("Streaming Stick", 0.1330),
-];
 
 /// Per device: mean and spread of bandwidth (Mbps) and the hours of the day
 /// it is used most (a second, smaller peak for phones and tablets).
@@ -189,40 +171,6 @@ const TITLE_NOUNS: &[&str] = &[
     "Lantern", "Frontier", "Tide", "Archive", "Summit", "Carnival", "Compass", "Shadow", "Bridge",
     "Canyon", "Mirror", "Orbit",
 ];
-
-/// The synthesizer's settings for the streaming dataset.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StreamingSettings {
-    pub users: u64,
-    pub content: u64,
-    pub events: u64,
-    pub seed: u64,
-    pub start_date: NaiveDate,
-    pub days: u32,
-    pub plans: Vec<(String, f64)>,
-    pub devices: Vec<(String, f64)>,
-}
-
-impl Default for StreamingSettings {
-    fn default() -> Self {
-        Self {
-            users: 10_000,
-            content: 200,
-            events: 100_000,
-            seed: 42,
-            start_date: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default(),
-            days: 90,
-            plans: DEFAULT_PLANS
-                .iter()
-                .map(|(n, s)| ((*n).to_owned(), *s))
-                .collect(),
-            devices: DEFAULT_DEVICES
-                .iter()
-                .map(|(n, s)| ((*n).to_owned(), *s))
-                .collect(),
-        }
-    }
-}
 
 /// Users and titles, kept in memory: events sample them.
 pub struct Universe {

@@ -2,8 +2,12 @@
 //! and column, shows the source line with carets, and says what to do.
 //! Every mistake a user can make becomes a [`Diagnostic`]; `report` prints it.
 
+pub mod suggest;
+
 use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
+
+pub use suggest::did_you_mean;
 
 /// A place in a project file. Lines and columns are 1-based; `len` is the
 /// number of characters to underline (at least one is drawn).
@@ -278,21 +282,6 @@ impl fmt::Display for Diagnostics {
 }
 
 impl std::error::Error for Diagnostics {}
-
-/// Formats "did you mean" help from a list of close names.
-pub fn did_you_mean(close: &[String]) -> Option<String> {
-    match close {
-        [] => None,
-        [one] => Some(format!("did you mean `{one}`?")),
-        many => Some(format!(
-            "did you mean one of: {}?",
-            many.iter()
-                .map(|n| format!("`{n}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
-    }
-}
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
