@@ -206,6 +206,41 @@ fn query_converts_nested_and_temporal_values() {
     assert_eq!(get("arr").0, json!([1, 2]));
 }
 
+/// The ends of DuckDB's date and timestamp range lie beyond chrono's
+/// (years -262143 to 262142), and chrono spells years past 9999 with a `+`:
+/// the date arithmetic in `values` is sb's own for these.
+#[test]
+fn query_formats_dates_and_timestamps_at_the_ends_of_duckdb_range() {
+    let db = TempDb::new("extremes");
+    let mut conn = db.conn();
+    let result = conn
+        .query(
+            "select date '5881580-07-10' as d_max, date '12345-06-07' as d_five_digits, \
+             timestamp '294247-01-10 04:00:54.775806' as ts_max, \
+             date '5877641-06-25 (BC)' as d_min, timestamp '290309-12-22 (BC) 00:00:00' as ts_min, \
+             date 'infinity' as d_inf, timestamp '-infinity' as ts_neg_inf",
+            None,
+        )
+        .expect("query");
+    let row: Vec<&str> = result.rows[0]
+        .iter()
+        .map(|value| value.as_str().expect("text"))
+        .collect();
+    assert_eq!(
+        row,
+        [
+            "5881580-07-10",
+            "12345-06-07",
+            "294247-01-10T04:00:54.775806",
+            // Astronomical years: 1 BC is year 0.
+            "-5877640-06-25",
+            "-290308-12-22T00:00:00",
+            "infinity",
+            "-infinity"
+        ]
+    );
+}
+
 #[test]
 fn query_reads_types_the_driver_cannot_decode_as_text() {
     let db = TempDb::new("undecodable");
