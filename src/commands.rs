@@ -362,7 +362,7 @@ pub fn open_adapter(
                 Diagnostic::error(format!("target `{}`: {why}", target.name))
                     .help("see SPEC's `prod` target for the BigQuery settings")
             })?;
-            let log: crate::adapter::bigquery::client::Log =
+            let log: crate::adapter::bigquery::rest::Log =
                 std::sync::Arc::new(|message: &str| crate::report::adapter_note(message));
             let adapter =
                 crate::adapter::bigquery::BigQueryAdapter::open(settings, invocation_id, log)
