@@ -100,6 +100,13 @@ fn load_options(common: &CommonArgs) -> Result<LoadOptions, Diagnostic> {
         project_dir,
         target: common.target.clone(),
         vars,
+        bigquery: crate::adapter::bigquery::Overrides {
+            api_url: std::env::var(crate::adapter::bigquery::settings::API_URL_ENV).ok(),
+            retry_initial: std::env::var(crate::adapter::bigquery::settings::RETRY_INITIAL_MS_ENV)
+                .ok()
+                .and_then(|ms| ms.parse::<u64>().ok())
+                .map(std::time::Duration::from_millis),
+        },
     })
 }
 
@@ -354,18 +361,16 @@ pub fn open_adapter(
         }
         AdapterKind::Bigquery => {
             let target = &project.target;
-            let settings = crate::adapter::bigquery::Settings::from_fields(
-                &target.fields,
-                std::env::var(crate::adapter::bigquery::API_URL_ENV).ok(),
-            )
-            .map_err(|why| {
-                Diagnostic::error(format!("target `{}`: {why}", target.name))
-                    .help("see SPEC's `prod` target for the BigQuery settings")
+            let config = target.bigquery.clone().ok_or_else(|| {
+                Diagnostic::error(format!(
+                    "target `{}` was loaded without its BigQuery settings",
+                    target.name
+                ))
             })?;
             let log: crate::adapter::bigquery::rest::Log =
                 std::sync::Arc::new(|message: &str| crate::report::adapter_note(message));
             let adapter =
-                crate::adapter::bigquery::BigQueryAdapter::open(settings, invocation_id, log)
+                crate::adapter::bigquery::BigQueryAdapter::open(config, invocation_id, log)
                     .map_err(|error| {
                         Diagnostic::error(format!(
                             "cannot connect to BigQuery (target `{}`): {}",
@@ -900,6 +905,7 @@ fn clean(common: &CommonArgs, reporter: &Reporter) -> Result<Outcome, Diagnostic
         &options.project_dir,
         options.target.as_deref(),
         &options.vars,
+        &options.bigquery,
     )?;
     let target = options.project_dir.join(&settings.target_path);
     if target.exists() {

@@ -214,7 +214,7 @@ impl BigQueryConnection {
         } else {
             "WRITE_TRUNCATE"
         };
-        let chunk_bytes = self.shared.settings.upload_chunk_bytes;
+        let chunk_bytes = self.shared.config.upload_chunk_bytes;
         let staging = RelationRef {
             database: relation.database.clone(),
             schema: relation.schema.clone(),
@@ -307,8 +307,8 @@ mod tests {
     use serde_json::json;
 
     use super::super::rest::stand_in::{Answer, Seen, fake_server_with};
-    use super::super::settings::Settings;
     use super::super::settings::tests::fields;
+    use super::super::settings::{Overrides, TargetConfig};
     use super::super::{BigQueryAdapter, Connection};
     use super::*;
     use crate::adapter::BatchLoad;
@@ -321,9 +321,13 @@ mod tests {
 
         let target =
             fields(&json!({"project": "acme", "dataset": "analytics", "upload_chunk_bytes": 10}));
-        let settings = Settings::from_fields(&target, Some(url)).expect("settings");
+        let overrides = Overrides {
+            api_url: Some(url),
+            ..Overrides::default()
+        };
+        let config = TargetConfig::from_fields(&target, &overrides).expect("settings");
         let adapter =
-            BigQueryAdapter::open(settings, "inv", Arc::new(|_: &str| {})).expect("adapter");
+            BigQueryAdapter::open(config, "inv", Arc::new(|_: &str| {})).expect("adapter");
         let mut connection = adapter.connect_bigquery();
         let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
         let mut batches = batches.iter().map(|ids| {

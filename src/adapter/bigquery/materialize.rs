@@ -167,8 +167,8 @@ mod tests {
     use serde_json::{Map, json};
 
     use super::super::rest::stand_in::fake_server;
-    use super::super::settings::Settings;
     use super::super::settings::tests::fields;
+    use super::super::settings::{Overrides, TargetConfig};
     use super::super::{BigQueryAdapter, Connection};
     use super::*;
     use crate::adapter::Materialization;
@@ -212,9 +212,13 @@ mod tests {
             }
         });
         let target = fields(&json!({"project": "acme", "dataset": "analytics"}));
-        let settings = Settings::from_fields(&target, Some(url)).expect("settings");
+        let overrides = Overrides {
+            api_url: Some(url),
+            ..Overrides::default()
+        };
+        let config = TargetConfig::from_fields(&target, &overrides).expect("settings");
         let adapter =
-            BigQueryAdapter::open(settings, "inv", Arc::new(|_: &str| {})).expect("adapter");
+            BigQueryAdapter::open(config, "inv", Arc::new(|_: &str| {})).expect("adapter");
         let mut connection = adapter.connect_bigquery();
         let mut config = Map::new();
         config.insert(

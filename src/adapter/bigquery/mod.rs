@@ -27,7 +27,6 @@ mod staging;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use duckdb::arrow::record_batch::RecordBatch;
 use serde_json::{Map, Value};
@@ -40,7 +39,7 @@ use super::{
 use auth::Credentials;
 use rest::upload::UploadPolicy;
 use rest::{Api, ApiError, Log, RetryPolicy};
-pub use settings::{API_URL_ENV, Settings, label_text};
+pub use settings::{Overrides, TargetConfig, label_text};
 use sql::TableOptions;
 
 const KIND: AdapterKind = AdapterKind::Bigquery;
@@ -50,7 +49,7 @@ const GOOGLE_ROOT: &str = "https://bigquery.googleapis.com";
 struct Shared {
     api: Arc<Api>,
     runtime: tokio::runtime::Runtime,
-    settings: Settings,
+    config: TargetConfig,
     invocation_id: String,
     datasets: Mutex<HashSet<(String, String)>>,
 }
@@ -64,27 +63,27 @@ impl BigQueryAdapter {
     /// Sets up the client. Credentials come from `keyfile`, or application
     /// default credentials; none with `api_url` (an emulator). `log`
     /// receives retry and cancellation notes.
-    pub fn open(settings: Settings, invocation_id: &str, log: Log) -> Result<Self, AdapterError> {
+    pub fn open(config: TargetConfig, invocation_id: &str, log: Log) -> Result<Self, AdapterError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("sb-bigquery")
             .enable_all()
             .build()
             .map_err(|err| AdapterError::new(format!("cannot start the BigQuery client: {err}")))?;
-        let root = settings.api_url.as_deref().unwrap_or(GOOGLE_ROOT);
+        let root = config.api_url.as_deref().unwrap_or(GOOGLE_ROOT);
         let mut api = runtime
             .block_on(async {
-                let credentials = if settings.api_url.is_some() {
+                let credentials = if config.api_url.is_some() {
                     Credentials::none()
-                } else if let Some(keyfile) = &settings.keyfile {
+                } else if let Some(keyfile) = &config.keyfile {
                     Credentials::from_file(keyfile).await?
                 } else {
                     Credentials::application_default().await?
                 };
                 Api::new(
                     root,
-                    settings.project.clone(),
-                    settings.location.clone(),
+                    config.project.clone(),
+                    config.location.clone(),
                     &credentials,
                     Arc::clone(&log),
                 )
@@ -92,19 +91,17 @@ impl BigQueryAdapter {
             })
             .map_err(AdapterError::new)?;
         api.upload = UploadPolicy {
-            resumable_threshold: settings.resumable_threshold_bytes,
-            resumable_chunk: settings.resumable_chunk_bytes,
+            resumable_threshold: config.resumable_threshold_bytes,
+            resumable_chunk: config.resumable_chunk_bytes,
         };
         api.retry = RetryPolicy {
-            retries: settings.retries,
+            retries: config.retries,
             ..RetryPolicy::default()
         };
-        if let Ok(ms) = std::env::var("SB_BIGQUERY_RETRY_INITIAL_MS")
-            && let Ok(ms) = ms.parse::<u64>()
-        {
-            api.retry.initial = Duration::from_millis(ms);
+        if let Some(initial) = config.retry_initial {
+            api.retry.initial = initial;
         }
-        api.job_timeout = settings.job_timeout;
+        api.job_timeout = config.job_timeout;
         let api = Arc::new(api);
         // Ctrl-C: cancel what is running in BigQuery, then leave.
         let watcher = Arc::clone(&api);
@@ -126,7 +123,7 @@ impl BigQueryAdapter {
             shared: Arc::new(Shared {
                 api,
                 runtime,
-                settings,
+                config,
                 invocation_id: invocation_id.to_owned(),
                 datasets: Mutex::new(HashSet::new()),
             }),
@@ -174,12 +171,12 @@ impl BigQueryConnection {
         relation
             .database
             .as_deref()
-            .unwrap_or(&self.shared.settings.project)
+            .unwrap_or(&self.shared.config.project)
     }
 
     fn labels(&self) -> Value {
         let mut labels = Map::new();
-        for (key, value) in &self.shared.settings.labels {
+        for (key, value) in &self.shared.config.labels {
             labels.insert(key.clone(), Value::from(value.as_str()));
         }
         labels.insert(
@@ -197,8 +194,8 @@ impl BigQueryConnection {
         sql::query_configuration(
             &sql::query_comment(&self.shared.invocation_id, self.node.as_deref()),
             sql,
-            &self.shared.settings.priority,
-            self.shared.settings.maximum_bytes_billed,
+            &self.shared.config.priority,
+            self.shared.config.maximum_bytes_billed,
             &self.labels(),
             dry_run,
         )
@@ -440,7 +437,7 @@ impl Connection for BigQueryConnection {
     }
 
     fn maximum_bytes_billed(&self) -> Option<u64> {
-        self.shared.settings.maximum_bytes_billed
+        self.shared.config.maximum_bytes_billed
     }
 }
 
