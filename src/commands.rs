@@ -369,15 +369,20 @@ pub fn open_adapter(
             })?;
             let log: crate::adapter::bigquery::rest::Log =
                 std::sync::Arc::new(|message: &str| crate::report::adapter_note(message));
-            let adapter =
-                crate::adapter::bigquery::BigQueryAdapter::open(config, invocation_id, log)
-                    .map_err(|error| {
-                        Diagnostic::error(format!(
-                            "cannot connect to BigQuery (target `{}`): {}",
-                            target.name, error.message
-                        ))
-                        .help("set `keyfile` to a service-account key, or sign in with application default credentials; `api_url` (or SB_BIGQUERY_API_URL) points sb at an emulator")
-                    })?;
+            let interrupt = crate::interrupt::Interrupt::install();
+            let opened = crate::adapter::bigquery::BigQueryAdapter::open(
+                config,
+                invocation_id,
+                log,
+                &interrupt,
+            );
+            let adapter = opened.map_err(|error| {
+                Diagnostic::error(format!(
+                    "cannot connect to BigQuery (target `{}`): {}",
+                    target.name, error.message
+                ))
+                .help("set `keyfile` to a service-account key, or sign in with application default credentials; `api_url` (or SB_BIGQUERY_API_URL) points sb at an emulator")
+            })?;
             Ok(Box::new(adapter))
         }
     }

@@ -146,7 +146,13 @@ pub fn query(project: &str, sql: &str) -> Vec<Vec<String>> {
         ..Overrides::default()
     };
     let config = TargetConfig::from_fields(&fields, &overrides).expect("settings");
-    let adapter = BigQueryAdapter::open(config, "tests", Arc::new(|_: &str| {})).expect("adapter");
+    let adapter = BigQueryAdapter::open(
+        config,
+        "tests",
+        Arc::new(|_: &str| {}),
+        &sb::interrupt::Interrupt::new(),
+    )
+    .expect("adapter");
     let mut connection = adapter.connect().expect("connection");
     let result = connection
         .query(sql, None)

@@ -312,6 +312,7 @@ mod tests {
     use super::super::{BigQueryAdapter, Connection};
     use super::*;
     use crate::adapter::BatchLoad;
+    use crate::interrupt::Interrupt;
 
     /// Loads `batches` of `id`s into `raw.plans` through the stand-in at
     /// `url`, in upload parts of 10 bytes so every load is resumable.
@@ -327,7 +328,8 @@ mod tests {
         };
         let config = TargetConfig::from_fields(&target, &overrides).expect("settings");
         let adapter =
-            BigQueryAdapter::open(config, "inv", Arc::new(|_: &str| {})).expect("adapter");
+            BigQueryAdapter::open(config, "inv", Arc::new(|_: &str| {}), &Interrupt::new())
+                .expect("adapter");
         let mut connection = adapter.connect_bigquery();
         let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
         let mut batches = batches.iter().map(|ids| {

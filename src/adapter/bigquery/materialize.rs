@@ -172,6 +172,7 @@ mod tests {
     use super::super::{BigQueryAdapter, Connection};
     use super::*;
     use crate::adapter::Materialization;
+    use crate::interrupt::Interrupt;
 
     #[test]
     fn a_table_whose_partitioning_changes_is_dropped_and_created_again() {
@@ -218,7 +219,8 @@ mod tests {
         };
         let config = TargetConfig::from_fields(&target, &overrides).expect("settings");
         let adapter =
-            BigQueryAdapter::open(config, "inv", Arc::new(|_: &str| {})).expect("adapter");
+            BigQueryAdapter::open(config, "inv", Arc::new(|_: &str| {}), &Interrupt::new())
+                .expect("adapter");
         let mut connection = adapter.connect_bigquery();
         let mut config = Map::new();
         config.insert(

@@ -12,9 +12,11 @@
 //! table (`staging`) that one copy job then swaps in; staging tables an
 //! interrupted load left behind are deleted by the next load of the table.
 //!
-//! This file opens the adapter and answers the `Connection` calls; the
-//! builds are in `materialize`, the loads in `load`, the target's settings
-//! in `settings`, the statements' text in `sql`.
+//! This file opens the adapter (which cancels its running jobs when the
+//! process is interrupted, through a hook on `crate::interrupt`) and answers
+//! the `Connection` calls; the builds are in `materialize`, the loads in
+//! `load`, the target's settings in `settings`, the statements' text in
+//! `sql`.
 
 mod auth;
 pub mod convert;
@@ -36,6 +38,7 @@ use super::{
     Adapter, AdapterError, AdapterKind, BatchLoad, BuildOutcome, ColumnInfo, Connection, CsvLoad,
     Materialization, MaterializeRequest, QueryResult, RelationKind, RelationRef,
 };
+use crate::interrupt::Interrupt;
 use auth::Credentials;
 use rest::upload::UploadPolicy;
 use rest::{Api, ApiError, Log, RetryPolicy};
@@ -47,11 +50,28 @@ const KIND: AdapterKind = AdapterKind::Bigquery;
 const GOOGLE_ROOT: &str = "https://bigquery.googleapis.com";
 
 struct Shared {
-    api: Arc<Api>,
+    api: Api,
     runtime: tokio::runtime::Runtime,
     config: TargetConfig,
     invocation_id: String,
     datasets: Mutex<HashSet<(String, String)>>,
+}
+
+impl Shared {
+    /// Cancels every job still running and says how many there were.
+    fn cancel_running_jobs(&self, log: &Log) {
+        let jobs = self.api.running_jobs();
+        self.runtime.block_on(async {
+            for job in &jobs {
+                self.api.cancel(job).await;
+            }
+        });
+        log(&format!(
+            "interrupted: cancelled {} running BigQuery job{}",
+            jobs.len(),
+            if jobs.len() == 1 { "" } else { "s" }
+        ));
+    }
 }
 
 /// A BigQuery target, shared by every worker.
@@ -62,8 +82,14 @@ pub struct BigQueryAdapter {
 impl BigQueryAdapter {
     /// Sets up the client. Credentials come from `keyfile`, or application
     /// default credentials; none with `api_url` (an emulator). `log`
-    /// receives retry and cancellation notes.
-    pub fn open(config: TargetConfig, invocation_id: &str, log: Log) -> Result<Self, AdapterError> {
+    /// receives retry and cancellation notes. On `interrupt`, the jobs
+    /// running in BigQuery are cancelled.
+    pub fn open(
+        config: TargetConfig,
+        invocation_id: &str,
+        log: Log,
+        interrupt: &Interrupt,
+    ) -> Result<Self, AdapterError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("sb-bigquery")
@@ -102,32 +128,22 @@ impl BigQueryAdapter {
             api.retry.initial = initial;
         }
         api.job_timeout = config.job_timeout;
-        let api = Arc::new(api);
-        // Ctrl-C: cancel what is running in BigQuery, then leave.
-        let watcher = Arc::clone(&api);
-        runtime.spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                let jobs = watcher.running_jobs();
-                for job in &jobs {
-                    watcher.cancel(job).await;
-                }
-                log(&format!(
-                    "interrupted: cancelled {} running BigQuery job{}",
-                    jobs.len(),
-                    if jobs.len() == 1 { "" } else { "s" }
-                ));
-                std::process::exit(130);
+        let shared = Arc::new(Shared {
+            api,
+            runtime,
+            config,
+            invocation_id: invocation_id.to_owned(),
+            datasets: Mutex::new(HashSet::new()),
+        });
+        // Ctrl-C: cancel what is running in BigQuery before the process
+        // ends. Weak: an adapter already dropped has nothing running.
+        let watched = Arc::downgrade(&shared);
+        interrupt.on_interrupt(move || {
+            if let Some(shared) = watched.upgrade() {
+                shared.cancel_running_jobs(&log);
             }
         });
-        Ok(Self {
-            shared: Arc::new(Shared {
-                api,
-                runtime,
-                config,
-                invocation_id: invocation_id.to_owned(),
-                datasets: Mutex::new(HashSet::new()),
-            }),
-        })
+        Ok(Self { shared })
     }
 
     pub fn connect_bigquery(&self) -> BigQueryConnection {
