@@ -16,6 +16,7 @@
 //! - [`report`]: the only writer of user-facing output.
 //! - [`docs`]: `sb docs`, the static site: pages, lineage graph, dashboards.
 //! - [`diag`]: diagnostics with file, line, column and help.
+//! - [`interrupt`]: Ctrl-C: one listener, the flag, the cancel hooks.
 //! - [`commands`]: each command, composed from the stages above.
 //!
 //! Exit codes are decided here, in [`main`], and nowhere else.
@@ -29,6 +30,7 @@ pub mod diag;
 pub mod docs;
 pub mod execute;
 pub mod graph;
+pub mod interrupt;
 pub mod jinja;
 pub mod profile;
 pub mod project;

@@ -1,6 +1,6 @@
 //! One invocation of sb, gathered once before any work starts: the command's
 //! flags, the environment variables sb reads, the invocation id, the thread
-//! count asked for on the command line, and the interrupt flag. Environment
+//! count asked for on the command line, and the interrupt handle. Environment
 //! variables are read here and nowhere else; the stages below receive plain
 //! values from the session.
 
@@ -8,17 +8,18 @@ use serde_json::{Map, Value, json};
 
 use crate::artifacts::Invocation;
 use crate::cli::{Command, CommonArgs};
+use crate::interrupt::Interrupt;
 
-/// The environment variable that points sb at another BigQuery endpoint.
-pub const BIGQUERY_API_URL_ENV: &str = "SB_BIGQUERY_API_URL";
+use crate::adapter::bigquery::settings::{API_URL_ENV, RETRY_INITIAL_MS_ENV};
 
 /// The environment variables sb reads, read once.
 #[derive(Debug, Clone, Default)]
 pub struct Environment {
     /// `NO_COLOR` is set to something non-empty: no colours on a terminal.
     pub no_color: bool,
-    /// `SB_BIGQUERY_API_URL`: the service root of another endpoint.
-    pub bigquery_api_url: Option<String>,
+    /// `SB_BIGQUERY_API_URL` (another endpoint) and
+    /// `SB_BIGQUERY_RETRY_INITIAL_MS` (the first retry's delay).
+    pub bigquery: crate::adapter::bigquery::Overrides,
 }
 
 impl Environment {
@@ -26,7 +27,13 @@ impl Environment {
     pub fn from_process() -> Self {
         Self {
             no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
-            bigquery_api_url: std::env::var(BIGQUERY_API_URL_ENV).ok(),
+            bigquery: crate::adapter::bigquery::Overrides {
+                api_url: std::env::var(API_URL_ENV).ok(),
+                retry_initial: std::env::var(RETRY_INITIAL_MS_ENV)
+                    .ok()
+                    .and_then(|ms| ms.parse::<u64>().ok())
+                    .map(std::time::Duration::from_millis),
+            },
         }
     }
 }
@@ -58,6 +65,13 @@ impl Session {
     /// Worker threads: `--threads` when given, else the target's `threads`.
     pub fn threads(&self, target_threads: usize) -> usize {
         self.flags.threads.unwrap_or(target_threads)
+    }
+
+    /// The process's interrupt handle. Its Ctrl-C listener starts on the
+    /// first call, by the stage that can cancel work (the BigQuery adapter);
+    /// until then Ctrl-C keeps its default effect.
+    pub fn interrupt(&self) -> Interrupt {
+        Interrupt::install()
     }
 
     /// Whether `--select` or `--exclude` narrows the run.

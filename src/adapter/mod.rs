@@ -114,6 +114,19 @@ pub struct MaterializeRequest {
     pub config: serde_json::Map<String, serde_json::Value>,
 }
 
+/// Reads a string or a list of strings (anything else is stringified): how
+/// list-valued config keys (`cluster_by`, `tags`, `unique_key`) are read,
+/// here so that both the project and an adapter can read them.
+pub fn as_string_list(value: Option<&serde_json::Value>) -> Vec<String> {
+    use serde_json::Value;
+    match value {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(items)) => items.iter().flat_map(|v| as_string_list(Some(v))).collect(),
+        Some(other) => vec![other.to_string()],
+    }
+}
+
 /// A CSV file to load as a table, replacing any previous version atomically.
 #[derive(Debug, Clone)]
 pub struct CsvLoad {

@@ -11,6 +11,7 @@ pub fn exec(session: &Session, reporter: &Reporter) -> Result<Outcome, Diagnosti
         &options.project_dir,
         options.target.as_deref(),
         &options.vars,
+        &options.bigquery,
     )?;
     let target = options.project_dir.join(&settings.target_path);
     if target.exists() {

@@ -86,6 +86,7 @@ fn load_options(session: &Session) -> Result<LoadOptions, Diagnostic> {
         project_dir,
         target: common.target.clone(),
         vars,
+        bigquery: session.env.bigquery.clone(),
     })
 }
 

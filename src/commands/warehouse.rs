@@ -38,26 +38,28 @@ pub fn open_adapter(
         }
         AdapterKind::Bigquery => {
             let target = &project.target;
-            let settings = crate::adapter::bigquery::Settings::from_fields(
-                &target.fields,
-                session.env.bigquery_api_url.clone(),
-            )
-            .map_err(|why| {
-                Diagnostic::error(format!("target `{}`: {why}", target.name))
-                    .help("see SPEC's `prod` target for the BigQuery settings")
+            let config = target.bigquery.clone().ok_or_else(|| {
+                Diagnostic::error(format!(
+                    "target `{}` was loaded without its BigQuery settings",
+                    target.name
+                ))
             })?;
             let notes = reporter.clone();
-            let log: crate::adapter::bigquery::client::Log =
+            let log: crate::adapter::bigquery::rest::Log =
                 std::sync::Arc::new(move |message: &str| notes.note(message));
-            let adapter =
-                crate::adapter::bigquery::BigQueryAdapter::open(settings, invocation_id, log)
-                    .map_err(|error| {
-                        Diagnostic::error(format!(
-                            "cannot connect to BigQuery (target `{}`): {}",
-                            target.name, error.message
-                        ))
-                        .help("set `keyfile` to a service-account key, or sign in with application default credentials; `api_url` (or SB_BIGQUERY_API_URL) points sb at an emulator")
-                    })?;
+            let opened = crate::adapter::bigquery::BigQueryAdapter::open(
+                config,
+                invocation_id,
+                log,
+                &session.interrupt(),
+            );
+            let adapter = opened.map_err(|error| {
+                Diagnostic::error(format!(
+                    "cannot connect to BigQuery (target `{}`): {}",
+                    target.name, error.message
+                ))
+                .help("set `keyfile` to a service-account key, or sign in with application default credentials; `api_url` (or SB_BIGQUERY_API_URL) points sb at an emulator")
+            })?;
             Ok(Box::new(adapter))
         }
     }

@@ -5,6 +5,7 @@
 use serde_json::{Map, Value};
 
 use crate::adapter::IncrementalStrategy;
+pub use crate::adapter::as_string_list;
 
 /// Every config key sb accepts on models, seeds, sources and tests.
 pub const KNOWN_KEYS: &[&str] = &[
@@ -93,16 +94,6 @@ pub fn merge_into(base: &mut Map<String, Value>, overlay: &Map<String, Value>) {
         } else {
             base.insert(key.clone(), value.clone());
         }
-    }
-}
-
-/// Reads a string or a list of strings (anything else is stringified).
-pub fn as_string_list(value: Option<&Value>) -> Vec<String> {
-    match value {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(items)) => items.iter().flat_map(|v| as_string_list(Some(v))).collect(),
-        Some(other) => vec![other.to_string()],
     }
 }
 

@@ -102,6 +102,8 @@ pub struct LoadOptions {
     pub project_dir: PathBuf,
     pub target: Option<String>,
     pub vars: Map<String, Value>,
+    /// What a BigQuery target takes from outside project.yml.
+    pub bigquery: crate::adapter::bigquery::Overrides,
 }
 
 /// A loaded project.
@@ -120,7 +122,12 @@ pub struct Project {
 impl Project {
     pub fn load(options: &LoadOptions) -> Result<Self, Diagnostics> {
         let root = options.project_dir.clone();
-        let (settings, target) = settings::load(&root, options.target.as_deref(), &options.vars)?;
+        let (settings, target) = settings::load(
+            &root,
+            options.target.as_deref(),
+            &options.vars,
+            &options.bigquery,
+        )?;
         let files = discover::discover(&root, &settings).map_err(Diagnostics::from)?;
         let mut project = Self {
             root,

@@ -1,12 +1,15 @@
 //! `project.yml`: the project's name, paths, variables, folder-scoped config
 //! and targets. Only `vars` and the selected target are rendered with Jinja
 //! (`env_var`, `var`), so a secret that only `prod` needs never stops `dev`.
+//! A BigQuery target is read into its adapter's typed settings here, once,
+//! so every command stops at a bad one with the key's place in project.yml.
 
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
 use crate::adapter::AdapterKind;
+use crate::adapter::bigquery;
 use crate::diag::suggest::closest_names;
 use crate::diag::{Diagnostic, Location, did_you_mean};
 use crate::project::yaml::YamlFile;
@@ -93,13 +96,18 @@ pub struct Target {
     pub path: Option<PathBuf>,
     /// Every rendered key of the target, for adapters and `target` in Jinja.
     pub fields: Map<String, Value>,
+    /// A BigQuery target's settings, read from `fields`; `None` on DuckDB.
+    pub bigquery: Option<bigquery::TargetConfig>,
 }
 
-/// Reads `project.yml` under `root` and resolves `target_name` (or the default).
+/// Reads `project.yml` under `root` and resolves `target_name` (or the
+/// default); `bigquery` is what a BigQuery target's settings take from
+/// outside the file.
 pub fn load(
     root: &Path,
     target_name: Option<&str>,
     cli_vars: &Map<String, Value>,
+    bigquery: &bigquery::Overrides,
 ) -> Result<(Settings, Target), Diagnostic> {
     let path = Path::new(PROJECT_FILE);
     let full = root.join(path);
@@ -207,7 +215,14 @@ pub fn load(
         vars,
         file: file.clone(),
     };
-    let target = resolve_target(root, &settings, &canonical, &renderer, target_name)?;
+    let target = resolve_target(
+        root,
+        &settings,
+        &canonical,
+        &renderer,
+        target_name,
+        bigquery,
+    )?;
     Ok((settings, target))
 }
 
@@ -223,6 +238,7 @@ fn resolve_target(
     canonical: &Map<String, Value>,
     renderer: &Renderer<'_>,
     requested: Option<&str>,
+    overrides: &bigquery::Overrides,
 ) -> Result<Target, Diagnostic> {
     let file = &settings.file;
     let targets = match canonical.get("targets") {
@@ -359,6 +375,15 @@ fn resolve_target(
     if kind == AdapterKind::Bigquery {
         fields.insert("dataset".into(), Value::from(schema.clone()));
     }
+    let bigquery = match kind {
+        AdapterKind::Duckdb => None,
+        AdapterKind::Bigquery => Some(bigquery::TargetConfig::parse(
+            &name,
+            &fields,
+            overrides,
+            |key| file.locate_key(key.unwrap_or(&name), target_line),
+        )?),
+    };
     Ok(Target {
         name,
         kind,
@@ -367,6 +392,7 @@ fn resolve_target(
         threads,
         path,
         fields,
+        bigquery,
     })
 }
 

@@ -572,6 +572,25 @@ fn bigquery_dry_run_prints_bytes_and_refuses_models_over_the_limit() {
         .stderr_contains("models/plans_view.sql");
 }
 
+/// A bad BigQuery setting stops `sb compile` already (no connection is
+/// made), pointing at its key in project.yml.
+#[test]
+fn bigquery_compile_stops_at_a_bad_target_setting() {
+    let project = Project::bare()
+        .file(
+            "project.yml",
+            project_yml("acme", "http://127.0.0.1:9", "    priority: sometimes"),
+        )
+        .file("models/small.sql", "select 1 as x\n");
+    project
+        .sb(&["compile"])
+        .code(2)
+        .stderr_contains(
+            "target `emu`: `priority` must be `interactive` or `batch`, not `sometimes`",
+        )
+        .stderr_contains("--> project.yml:11:5");
+}
+
 #[test]
 fn bigquery_ctrl_c_cancels_the_running_jobs_and_exits() {
     let (url, seen) = super::emulator::stuck_jobs_endpoint();

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use sb::adapter::Adapter;
-use sb::adapter::bigquery::{BigQueryAdapter, Settings};
+use sb::adapter::bigquery::{BigQueryAdapter, Overrides, TargetConfig};
 use serde_json::{Map, Value, json};
 
 pub struct Emulator {
@@ -141,9 +141,18 @@ pub fn query(project: &str, sql: &str) -> Vec<Vec<String>> {
     fields.insert("project".into(), json!(project));
     fields.insert("dataset".into(), json!("analytics"));
     fields.insert("location".into(), json!("US"));
-    let settings = Settings::from_fields(&fields, Some(emulator().url.clone())).expect("settings");
-    let adapter =
-        BigQueryAdapter::open(settings, "tests", Arc::new(|_: &str| {})).expect("adapter");
+    let overrides = Overrides {
+        api_url: Some(emulator().url.clone()),
+        ..Overrides::default()
+    };
+    let config = TargetConfig::from_fields(&fields, &overrides).expect("settings");
+    let adapter = BigQueryAdapter::open(
+        config,
+        "tests",
+        Arc::new(|_: &str| {}),
+        &sb::interrupt::Interrupt::new(),
+    )
+    .expect("adapter");
     let mut connection = adapter.connect().expect("connection");
     let result = connection
         .query(sql, None)

@@ -148,7 +148,7 @@ impl TableOptions {
                 );
             }
         };
-        let cluster_by = crate::project::config::as_string_list(config.get("cluster_by"))
+        let cluster_by = crate::adapter::as_string_list(config.get("cluster_by"))
             .iter()
             .flat_map(|c| {
                 c.split(',')

@@ -16,7 +16,7 @@
 
 use serde_json::{Value, json};
 
-use super::client::{Api, ApiError, encode};
+use super::{Api, ApiError, encode};
 
 /// Bodies larger than this go up in a resumable session.
 pub const RESUMABLE_THRESHOLD_BYTES: usize = 5 * 1024 * 1024;
@@ -343,7 +343,7 @@ mod tests {
     /// the rest; the last part answers with the job.
     #[test]
     fn a_resumable_upload_goes_on_from_what_the_session_holds() {
-        use super::super::client::tests::{Answer, api, block, fake_server_with};
+        use super::super::stand_in::{Answer, api, block, fake_server_with};
         use std::sync::Mutex;
 
         let held = Mutex::new(0_usize);
@@ -426,7 +426,7 @@ mod tests {
 
     #[test]
     fn small_uploads_go_in_one_multipart_request() {
-        use super::super::client::tests::{Answer, api, block, fake_server_with};
+        use super::super::stand_in::{Answer, api, block, fake_server_with};
 
         let (url, seen) = fake_server_with(|_| {
             Answer::from((
