@@ -22,33 +22,55 @@ mkdir -p "$OUT"
 
 # Blank what differs from run to run: times, ids, timestamps, thread names.
 normalize() {
-    python3 - "$1" <<'PY'
+    python3 - "$@" <<'PY'
 import json, re, sys
-path = sys.argv[1]
-text = open(path, encoding="utf-8").read()
-VOLATILE = {"invocation_id", "generated_at", "elapsed_time", "execution_time",
-            "started_at", "completed_at", "thread_id", "created_at", "timing",
-            "adapter_response", "invocation_started_at"}
-def scrub(value):
-    if isinstance(value, dict):
-        return {k: ("<volatile>" if k in VOLATILE else scrub(v)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [scrub(v) for v in value]
-    return value
-if path.endswith(".json"):
-    data = scrub(json.loads(text))
-    if isinstance(data, dict) and isinstance(data.get("results"), list):
-        data["results"].sort(key=lambda r: r.get("unique_id", ""))
-    text = json.dumps(data, indent=1, sort_keys=False)
-else:
-    text = re.sub(r"\[\d+\.\d+s\]", "[T]", text)
-    text = re.sub(r"in \d+\.\d+s", "in T", text)
-    text = re.sub(r"\d+\.\d+ ?(ms|s)\b", "T", text)
-    text = re.sub(r'time="[^"]*"', 'time="T"', text)
-    text = re.sub(r'timestamp="[^"]*"', 'timestamp="T"', text)
-    # Lines of parallel workers finish in any order: compare them sorted.
-    text = "\n".join(sorted(text.splitlines()))
-open(path, "w", encoding="utf-8").write(text)
+for path in sys.argv[1:]:
+  text = open(path, encoding="utf-8").read()
+  VOLATILE = {"invocation_id", "generated_at", "elapsed_time", "execution_time",
+              "started_at", "completed_at", "thread_id", "created_at", "timing",
+              "adapter_response", "invocation_started_at"}
+  def scrub(value):
+      if isinstance(value, dict):
+          return {k: ("<volatile>" if k in VOLATILE else scrub(v)) for k, v in value.items()}
+      if isinstance(value, list):
+          return [scrub(v) for v in value]
+      return value
+  if path.endswith(".json"):
+      data = scrub(json.loads(text))
+      if isinstance(data, dict) and isinstance(data.get("results"), list):
+          data["results"].sort(key=lambda r: r.get("unique_id", ""))
+      text = json.dumps(data, indent=1, sort_keys=False)
+  elif path.endswith(".sql"):
+      # Temporary tables are named after the process id.
+      text = re.sub(r"sb_incr_\d+_", "sb_incr_PID_", text)
+  elif path.endswith(".sb-written"):
+      # hash, size, modification time, path: the time differs run to run.
+      text = "\n".join(sorted(re.sub(r"^(\S+ \S+) \S+ ", r"\1 T ", line) for line in text.splitlines()))
+  else:
+      lines = []
+      for line in text.splitlines():
+          if line.startswith("{"):
+              try:
+                  record = json.loads(line)
+                  for key in ("index", "execution_time", "elapsed_time"):
+                      if key in record:
+                          record[key] = "<volatile>"
+                  line = json.dumps(record)
+              except ValueError:
+                  pass
+          # Progress lines are numbered in the order workers finish.
+          line = re.sub(r"^\s*\d+ of (\d+) ", r"N of \1 ", line)
+          lines.append(line)
+      text = "\n".join(lines)
+      text = re.sub(r"\[\d+\.\d+s\]", "[T]", text)
+      text = re.sub(r"in \d+\.\d+s", "in T", text)
+      text = re.sub(r"\d+\.\d+ ?(ms|s)\b", "T", text)
+      text = re.sub(r'time="[^"]*"', 'time="T"', text)
+      text = re.sub(r'timestamp="[^"]*"', 'timestamp="T"', text)
+      text = re.sub(r"sb_incr_\d+_", "sb_incr_PID_", text)
+      # Lines of parallel workers finish in any order: compare them sorted.
+      text = "\n".join(sorted(text.splitlines()))
+  open(path, "w", encoding="utf-8").write(text)
 PY
 }
 
@@ -65,9 +87,12 @@ run() {
     for sub in compiled run; do
         [ -d "$dir/target/$sub" ] && cp -r "$dir/target/$sub" "$keep/$sub"
     done
+    local files=()
     for file in "$keep"/stdout "$keep"/stderr "$keep"/*.json "$keep"/junit.xml; do
-        [ -f "$file" ] && normalize "$file"
+        [ -f "$file" ] && files+=("$file")
     done
+    while IFS= read -r file; do files+=("$file"); done < <(find "$keep" -name '.sb-written' -o -path "$keep/run/*" -name '*.sql')
+    normalize "${files[@]}"
 }
 
 # The same folder for both binaries, so absolute paths in artifacts match.
