@@ -9,8 +9,11 @@ use serde_json::{Map, Value, json};
 use crate::artifacts::Invocation;
 use crate::cli::{Command, CommonArgs};
 use crate::interrupt::Interrupt;
+use crate::project::EnvVars;
 
-use crate::adapter::bigquery::settings::{API_URL_ENV, RETRY_INITIAL_MS_ENV};
+use std::path::PathBuf;
+
+use crate::adapter::bigquery::settings::{API_URL_ENV, CredentialPaths, RETRY_INITIAL_MS_ENV};
 
 /// The environment variables sb reads, read once.
 #[derive(Debug, Clone, Default)]
@@ -20,12 +23,17 @@ pub struct Environment {
     /// `SB_BIGQUERY_API_URL` (another endpoint) and
     /// `SB_BIGQUERY_RETRY_INITIAL_MS` (the first retry's delay).
     pub bigquery: crate::adapter::bigquery::Overrides,
+    /// Every variable, for `env_var()` in project.yml and templates.
+    pub vars: EnvVars,
 }
 
 impl Environment {
     /// Reads the variables from the process environment.
     pub fn from_process() -> Self {
         Self {
+            vars: EnvVars::new(std::env::vars_os().filter_map(|(name, value)| {
+                Some((name.into_string().ok()?, value.into_string().ok()?))
+            })),
             no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
             bigquery: crate::adapter::bigquery::Overrides {
                 api_url: std::env::var(API_URL_ENV).ok(),
@@ -33,6 +41,16 @@ impl Environment {
                     .ok()
                     .and_then(|ms| ms.parse::<u64>().ok())
                     .map(std::time::Duration::from_millis),
+                credentials: CredentialPaths {
+                    named_key: std::env::var_os("GOOGLE_APPLICATION_CREDENTIALS")
+                        .map(PathBuf::from),
+                    gcloud_config: std::env::var_os("CLOUDSDK_CONFIG")
+                        .map(PathBuf::from)
+                        .or_else(|| {
+                            std::env::var_os("HOME")
+                                .map(|home| PathBuf::from(home).join(".config/gcloud"))
+                        }),
+                },
             },
         }
     }

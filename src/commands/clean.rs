@@ -12,6 +12,7 @@ pub fn exec(session: &Session, reporter: &Reporter) -> Result<Outcome, Diagnosti
         options.target.as_deref(),
         &options.vars,
         &options.bigquery,
+        &options.env,
     )?;
     let target = options.project_dir.join(&settings.target_path);
     if target.exists() {

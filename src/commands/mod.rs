@@ -87,6 +87,7 @@ fn load_options(session: &Session) -> Result<LoadOptions, Diagnostic> {
         target: common.target.clone(),
         vars,
         bigquery: session.env.bigquery.clone(),
+        env: session.env.vars.clone(),
     })
 }
 

@@ -5,6 +5,7 @@
 pub mod config;
 pub mod data_tests;
 pub mod discover;
+pub mod env;
 pub mod render;
 pub mod schema;
 pub mod settings;
@@ -22,6 +23,7 @@ use crate::diag::suggest::closest_names;
 use crate::diag::{Diagnostic, Diagnostics, Location, did_you_mean};
 use crate::resource::ResourceType;
 pub use config::NodeConfig;
+pub use env::EnvVars;
 pub use settings::{Settings, Target};
 
 /// A text file of the project, kept for error reporting.
@@ -104,6 +106,8 @@ pub struct LoadOptions {
     pub vars: Map<String, Value>,
     /// What a BigQuery target takes from outside project.yml.
     pub bigquery: crate::adapter::bigquery::Overrides,
+    /// The environment `env_var()` reads.
+    pub env: EnvVars,
 }
 
 /// A loaded project.
@@ -127,6 +131,7 @@ impl Project {
             options.target.as_deref(),
             &options.vars,
             &options.bigquery,
+            &options.env,
         )?;
         let files = discover::discover(&root, &settings).map_err(Diagnostics::from)?;
         let mut project = Self {

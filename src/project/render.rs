@@ -6,6 +6,8 @@
 use minijinja::value::Value;
 use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior};
 
+use super::env::EnvVars;
+
 /// Instructions one render may execute before sb stops it (the same bound
 /// as for model templates).
 const FUEL: u64 = 50_000_000;
@@ -22,20 +24,23 @@ pub struct RenderError(#[source] Error);
 pub fn render_project_string(
     text: &str,
     vars: &serde_json::Map<String, serde_json::Value>,
+    env: &EnvVars,
 ) -> Result<String, RenderError> {
+    let variables = env.clone();
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_fuel(Some(FUEL));
-    env.add_function("env_var", |name: String, default: Option<Value>| {
-        match (std::env::var(&name), default) {
-            (Ok(value), _) => Ok(Value::from(value)),
-            (Err(_), Some(default)) => Ok(default),
-            (Err(_), None) => Err(Error::new(
+    env.add_function(
+        "env_var",
+        move |name: String, default: Option<Value>| match (variables.get(&name), default) {
+            (Some(value), _) => Ok(Value::from(value)),
+            (None, Some(default)) => Ok(default),
+            (None, None) => Err(Error::new(
                 ErrorKind::InvalidOperation,
                 format!("environment variable `{name}` is not set"),
             )),
-        }
-    });
+        },
+    );
     let vars = vars.clone();
     env.add_function("var", move |name: String, default: Option<Value>| {
         match (vars.get(&name), default) {
@@ -62,15 +67,21 @@ mod tests {
         assert_eq!(
             render_project_string(
                 "{{ var('schema') }}_{{ env_var('SB_UNSET_FOR_TEST', 'dev') }}",
-                vars
+                vars,
+                &EnvVars::default()
             )
             .unwrap(),
             "analytics_dev"
         );
-        let missing = render_project_string("{{ var('nope') }}", vars).unwrap_err();
-        assert_eq!(missing.to_string(), "var `nope` is not set");
         let missing =
-            render_project_string("{{ env_var('SB_UNSET_FOR_TEST') }}", vars).unwrap_err();
+            render_project_string("{{ var('nope') }}", vars, &EnvVars::default()).unwrap_err();
+        assert_eq!(missing.to_string(), "var `nope` is not set");
+        let missing = render_project_string(
+            "{{ env_var('SB_UNSET_FOR_TEST') }}",
+            vars,
+            &EnvVars::default(),
+        )
+        .unwrap_err();
         assert_eq!(
             missing.to_string(),
             "environment variable `SB_UNSET_FOR_TEST` is not set"

@@ -12,6 +12,7 @@ use crate::adapter::AdapterKind;
 use crate::adapter::bigquery;
 use crate::diag::suggest::closest_names;
 use crate::diag::{Diagnostic, Location, did_you_mean};
+use crate::project::env::EnvVars;
 use crate::project::yaml::YamlFile;
 
 pub const PROJECT_FILE: &str = "project.yml";
@@ -108,6 +109,7 @@ pub fn load(
     target_name: Option<&str>,
     cli_vars: &Map<String, Value>,
     bigquery: &bigquery::Overrides,
+    env: &EnvVars,
 ) -> Result<(Settings, Target), Diagnostic> {
     let path = Path::new(PROJECT_FILE);
     let full = root.join(path);
@@ -144,7 +146,7 @@ pub fn load(
         }
     }
 
-    let renderer = Renderer::new(&file);
+    let renderer = Renderer::new(&file, env);
     let mut vars = match canonical.get("vars") {
         Some(Value::Object(map)) => map.clone(),
         None | Some(Value::Null) => Map::new(),
@@ -399,11 +401,12 @@ fn resolve_target(
 /// Renders `{{ env_var(...) }}` and `{{ var(...) }}` inside string values.
 struct Renderer<'a> {
     file: &'a YamlFile,
+    env: &'a EnvVars,
 }
 
 impl<'a> Renderer<'a> {
-    fn new(file: &'a YamlFile) -> Self {
-        Self { file }
+    fn new(file: &'a YamlFile, env: &'a EnvVars) -> Self {
+        Self { file, env }
     }
 
     fn render_value(
@@ -414,7 +417,7 @@ impl<'a> Renderer<'a> {
     ) -> Result<Value, Diagnostic> {
         Ok(match value {
             Value::String(text) if text.contains("{{") || text.contains("{%") => {
-                let rendered = super::render::render_project_string(text, vars).map_err(|message| {
+                let rendered = super::render::render_project_string(text, vars, self.env).map_err(|message| {
                     Diagnostic::error(format!("cannot render `{key}` in project.yml: {message}"))
                         .at(self.file.locate_key(key, 1))
                         .help("only `env_var('NAME', 'default')` and `var('name')` can be used in project.yml; set the variable or give a default")

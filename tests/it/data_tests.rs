@@ -762,7 +762,7 @@ fn warehouse_calls(
         project_dir: project.path().to_path_buf(),
         target: None,
         vars: serde_json::Map::new(),
-        bigquery: sb::adapter::bigquery::Overrides::default(),
+        ..sb::project::LoadOptions::default()
     };
     let loaded = sb::project::Project::load(&options).unwrap();
     let compiled = sb::compile::compile(loaded, &[]).unwrap();

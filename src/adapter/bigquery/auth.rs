@@ -24,7 +24,7 @@
 use std::fmt;
 use std::future::Future;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +34,8 @@ use gcp_bigquery_client::error::BQError;
 use gcp_bigquery_client::yup_oauth2;
 use serde_json::Value;
 use yup_oauth2::{DefaultHyperClientBuilder, HyperClientBuilder};
+
+use super::settings::CredentialPaths;
 
 const SCOPE: &str = "https://www.googleapis.com/auth/bigquery";
 const DEFAULT_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
@@ -195,17 +197,17 @@ impl Credentials {
     /// Application default credentials: `GOOGLE_APPLICATION_CREDENTIALS`,
     /// then gcloud's well-known file, then the metadata server of a Google
     /// Cloud machine.
-    pub async fn application_default() -> Result<Self, String> {
-        let named = std::env::var_os("GOOGLE_APPLICATION_CREDENTIALS");
-        if let Some(path) = named.as_ref().filter(|p| !p.is_empty()) {
-            return Self::from_file(Path::new(path)).await;
+    pub async fn application_default(paths: &CredentialPaths) -> Result<Self, String> {
+        if let Some(path) = paths
+            .named_key
+            .as_ref()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            return Self::from_file(path).await;
         }
-        let config = std::env::var_os("CLOUDSDK_CONFIG")
-            .map(PathBuf::from)
-            .or_else(|| {
-                std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".config/gcloud"))
-            });
-        if let Some(well_known) = config
+        if let Some(well_known) = paths
+            .gcloud_config
+            .as_ref()
             .map(|dir| dir.join("application_default_credentials.json"))
             .filter(|p| p.is_file())
         {

@@ -104,7 +104,7 @@ impl BigQueryAdapter {
                 } else if let Some(keyfile) = &config.keyfile {
                     Credentials::from_file(keyfile).await?
                 } else {
-                    Credentials::application_default().await?
+                    Credentials::application_default(&config.credentials).await?
                 };
                 Api::new(
                     root,

@@ -31,6 +31,18 @@ pub struct Overrides {
     pub api_url: Option<String>,
     /// The wait before the first retry, instead of the retry policy's.
     pub retry_initial: Option<Duration>,
+    /// Where application default credentials are looked for.
+    pub credentials: CredentialPaths,
+}
+
+/// The places application default credentials come from, found by the
+/// caller in the environment: `GOOGLE_APPLICATION_CREDENTIALS`, and gcloud's
+/// configuration folder (`CLOUDSDK_CONFIG`, else `~/.config/gcloud`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CredentialPaths {
+    /// `GOOGLE_APPLICATION_CREDENTIALS` as set (it may be empty).
+    pub named_key: Option<PathBuf>,
+    pub gcloud_config: Option<PathBuf>,
 }
 
 /// A BigQuery target's settings, read from `project.yml`.
@@ -49,6 +61,8 @@ pub struct TargetConfig {
     pub retries: u32,
     /// The wait before the first retry, when [`Overrides`] set one.
     pub retry_initial: Option<Duration>,
+    /// Where to look for credentials when there is no `keyfile`.
+    pub credentials: CredentialPaths,
     pub upload_chunk_bytes: usize,
     /// Uploads larger than this go up in a resumable session.
     pub resumable_threshold_bytes: usize,
@@ -198,6 +212,7 @@ impl TargetConfig {
                 .or(number("job_retries")?)
                 .map_or(5, |n| n.min(20) as u32),
             retry_initial: overrides.retry_initial,
+            credentials: overrides.credentials.clone(),
             upload_chunk_bytes: number("upload_chunk_bytes")?
                 .map_or(DEFAULT_CHUNK_BYTES, |n| n.max(1) as usize),
             resumable_threshold_bytes: number("resumable_threshold_bytes")?
@@ -277,6 +292,7 @@ pub(crate) mod tests {
             &Overrides {
                 api_url: Some("http://127.0.0.1:1234".into()),
                 retry_initial: Some(Duration::from_millis(5)),
+                ..Overrides::default()
             },
         )
         .expect("valid");
