@@ -887,7 +887,8 @@ fn show(args: &ShowArgs, reporter: &Reporter) -> Result<Outcome, Diagnostics> {
 /// `sb docs`: writes the site, then serves it when `--serve` asks.
 fn docs(args: &DocsArgs, reporter: &Reporter) -> Result<Outcome, Diagnostics> {
     let compiled = compile_project(&args.common)?;
-    let site = crate::docs::generate(&compiled, reporter)?;
+    let open = || open_adapter(&compiled.project, &Invocation::new("docs", Map::new()).id);
+    let site = crate::docs::generate(&compiled, &open, reporter)?;
     if args.serve {
         crate::docs::serve::serve(&site.dir, args.port, reporter)?;
     }

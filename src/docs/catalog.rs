@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
+use super::OpenAdapter;
 use crate::adapter::{Adapter, AdapterKind, ColumnInfo, Connection, RelationRef};
 use crate::compile::CompiledProject;
 use crate::report::Reporter;
@@ -19,7 +20,12 @@ pub(super) struct Warehouse {
 }
 
 impl Warehouse {
-    pub(super) fn open(compiled: &CompiledProject, reporter: &Reporter) -> Self {
+    /// Opens the target through `open_adapter` unless it was never built.
+    pub(super) fn open(
+        compiled: &CompiledProject,
+        open_adapter: OpenAdapter<'_>,
+        reporter: &Reporter,
+    ) -> Self {
         let none = Self {
             connection: None,
             _adapter: None,
@@ -32,8 +38,7 @@ impl Warehouse {
                 _ => return none,
             }
         }
-        let invocation = crate::artifacts::Invocation::new("docs", serde_json::Map::new());
-        let adapter = match crate::commands::open_adapter(project, &invocation.id) {
+        let adapter = match open_adapter() {
             Ok(adapter) => adapter,
             Err(diagnostics) => {
                 for diagnostic in &diagnostics.0 {

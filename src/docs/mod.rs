@@ -8,6 +8,10 @@
 //! warehouse ([`catalog`]), the graph's layout ([`layout`]) and each chart's
 //! rows ([`dashboards`]). The page's own script (`site.js`) only draws it.
 //! plotly.js ships inside the binary and is written next to the page.
+//!
+//! Docs never opens the warehouse on its own terms: `sb docs` hands
+//! [`generate`] an opener ([`OpenAdapter`]), which is called only once the
+//! dashboards read cleanly and the target has been built.
 
 pub mod catalog;
 pub mod dashboards;
@@ -18,6 +22,7 @@ mod site;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use crate::adapter::Adapter;
 use crate::compile::CompiledProject;
 use crate::diag::Diagnostics;
 use crate::report::Reporter;
@@ -37,11 +42,19 @@ pub struct Site {
     pub charts: usize,
 }
 
+/// Opens the target's adapter, for docs to connect through. A failure is
+/// reported as a warning and the docs are written without the warehouse.
+pub type OpenAdapter<'a> = &'a dyn Fn() -> Result<Box<dyn Adapter>, Diagnostics>;
+
 /// Writes the site for `compiled` and says where it is.
-pub fn generate(compiled: &CompiledProject, reporter: &Reporter) -> Result<Site, Diagnostics> {
+pub fn generate(
+    compiled: &CompiledProject,
+    open_adapter: OpenAdapter<'_>,
+    reporter: &Reporter,
+) -> Result<Site, Diagnostics> {
     let clock = Instant::now();
     let boards = dashboards::load(compiled)?;
-    let mut warehouse = Warehouse::open(compiled, reporter);
+    let mut warehouse = Warehouse::open(compiled, open_adapter, reporter);
     let catalog = warehouse
         .connection
         .as_mut()
