@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::OpenAdapter;
+use super::{OpenAdapter, sql};
 use crate::adapter::{Adapter, AdapterKind, ColumnInfo, Connection, RelationRef};
 use crate::compile::CompiledProject;
 use crate::report::Reporter;
@@ -67,17 +67,14 @@ impl Warehouse {
 }
 
 /// Column names and types of every relation the project reads or builds:
-/// one catalog query on DuckDB, one lookup per relation elsewhere.
+/// one catalog query where the adapter has one (DuckDB), one lookup per
+/// relation elsewhere.
 pub(super) fn read_catalog(
     compiled: &CompiledProject,
     connection: &mut dyn Connection,
 ) -> ColumnCatalog {
     let mut catalog = ColumnCatalog::new();
-    if compiled.project.target.kind == AdapterKind::Duckdb {
-        let sql = "select table_schema, table_name, column_name, data_type \
-                   from information_schema.columns \
-                   where table_catalog = current_database() \
-                   order by table_schema, table_name, ordinal_position";
+    if let Some(sql) = sql::catalog_columns(compiled.project.target.kind) {
         if let Ok(result) = connection.query(sql, None) {
             for row in result.rows {
                 if let [

@@ -7,7 +7,8 @@
 //! as one JSON document (`site.rs`): node facts, column types from the
 //! warehouse ([`catalog`]), the graph's layout ([`layout`]) and each chart's
 //! rows ([`dashboards`]). The page's own script (`site.js`) only draws it.
-//! plotly.js ships inside the binary and is written next to the page.
+//! plotly.js ships inside the binary and is written next to the page. Every
+//! SQL text docs sends to the warehouse is written in `sql.rs`.
 //!
 //! Docs never opens the warehouse on its own terms: `sb docs` hands
 //! [`generate`] an opener ([`OpenAdapter`]), which is called only once the
@@ -18,6 +19,7 @@ pub mod dashboards;
 pub mod layout;
 pub mod serve;
 mod site;
+mod sql;
 
 use std::path::PathBuf;
 use std::time::Instant;

@@ -7,6 +7,7 @@ use crate::adapter::{Connection, RelationRef};
 use crate::compile::CompiledProject;
 use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
 use crate::docs::catalog::{ColumnCatalog, catalog_key, relation};
+use crate::docs::sql;
 use crate::graph::closest_names;
 
 /// Queries the rows of every chart. Without a connection, or when a chart's
@@ -86,13 +87,13 @@ fn fetch_one(
                 &columns,
                 &format!("model `{}`", chart.model.as_deref().unwrap_or_default()),
             )?;
-            format!("select * from {}", kind.render_relation(&relation))
+            sql::model_rows(kind, &relation)
         }
         (None, Some(sql)) => sql.trim().trim_end_matches(';').to_owned(),
         (None, None) => String::new(),
     };
     // The query's own columns, for checking the chart's names against them.
-    let probe = format!("select * from (\n{base}\n) as sb_chart limit 0");
+    let probe = sql::query_columns(kind, &base);
     let shape = connection.query(&probe, Some(0)).map_err(|error| {
         Diagnostic::error(format!(
             "the query of chart {label} failed: {}",
@@ -119,7 +120,6 @@ fn fetch_one(
             wanted_unique.push(column);
         }
     }
-    let quote = |c: &str| kind.quote(c);
     let sql = match &chart.agg {
         Some(agg) if !chart.y.is_empty() && chart.kind != "table" && chart.kind != "box" => {
             let keys: Vec<&String> = [&chart.x, &chart.color, &chart.facet, &chart.z]
@@ -133,31 +133,9 @@ fn fetch_one(
                     keys_unique.push(key);
                 }
             }
-            let mut select: Vec<String> = keys_unique.iter().map(|k| quote(k)).collect();
-            for y in &chart.y {
-                select.push(format!("{agg}({}) as {}", quote(y), quote(y)));
-            }
-            let group: Vec<String> = (1..=keys_unique.len()).map(|i| i.to_string()).collect();
-            let group_by = if group.is_empty() {
-                String::new()
-            } else {
-                format!(" group by {0} order by {0}", group.join(", "))
-            };
-            format!(
-                "select {} from (\n{base}\n) as sb_chart{group_by} limit {}",
-                select.join(", "),
-                chart.limit + 1
-            )
+            sql::aggregated_chart_rows(kind, &base, &keys_unique, agg, &chart.y, chart.limit + 1)
         }
-        _ => format!(
-            "select {} from (\n{base}\n) as sb_chart limit {}",
-            wanted_unique
-                .iter()
-                .map(|c| quote(c))
-                .collect::<Vec<_>>()
-                .join(", "),
-            chart.limit + 1
-        ),
+        _ => sql::chart_rows(kind, &base, &wanted_unique, chart.limit + 1),
     };
     let mut result = connection
         .query(&sql, Some(chart.limit + 1))
