@@ -52,6 +52,18 @@ pub trait Dialect: Send + Sync {
         false
     }
 
+    /// The query that lists every column of the target's database as rows
+    /// of `(schema, table, column, type)` in column order, for the docs'
+    /// catalog; `None` where columns are read relation by relation instead.
+    fn catalog_columns_sql(&self) -> Option<&'static str> {
+        Some(
+            "select table_schema, table_name, column_name, data_type \
+                   from information_schema.columns \
+                   where table_catalog = current_database() \
+                   order by table_schema, table_name, ordinal_position",
+        )
+    }
+
     /// Whether `strategy` can run here.
     fn supports_strategy(&self, strategy: IncrementalStrategy) -> bool {
         self.incremental_strategies().contains(&strategy)
@@ -108,6 +120,10 @@ impl Dialect for BigQueryDialect {
 
     fn supports_cluster_by(&self) -> bool {
         true
+    }
+
+    fn catalog_columns_sql(&self) -> Option<&'static str> {
+        None
     }
 }
 

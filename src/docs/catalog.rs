@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::{OpenAdapter, sql};
+use super::OpenAdapter;
 use crate::adapter::{Adapter, AdapterKind, ColumnInfo, Connection, RelationRef};
 use crate::compile::CompiledProject;
 use crate::report::Reporter;
@@ -74,7 +74,7 @@ pub(super) fn read_catalog(
     connection: &mut dyn Connection,
 ) -> ColumnCatalog {
     let mut catalog = ColumnCatalog::new();
-    if let Some(sql) = sql::catalog_columns(compiled.project.target.kind) {
+    if let Some(sql) = compiled.project.target.kind.dialect().catalog_columns_sql() {
         if let Ok(result) = connection.query(sql, None) {
             for row in result.rows {
                 if let [

@@ -1,25 +1,8 @@
-//! Every SQL text `sb docs` sends to the warehouse, one function per query,
-//! each taking the target's adapter kind: the catalog of columns and the
-//! queries behind each chart. Gathered here so that the differences between
-//! warehouses live in one place (and can move to a per-adapter dialect).
+//! Every SQL text `sb docs` sends to the warehouse for its charts, one
+//! function per query, each taking the target's adapter kind (the catalog
+//! query is the dialect's: `Dialect::catalog_columns_sql`).
 
 use crate::adapter::{AdapterKind, RelationRef};
-
-/// The query that lists every column of the target's database as rows of
-/// `(schema, table, column, type)`, in column order; `None` where the
-/// columns are read relation by relation instead (`Connection::columns`).
-pub fn catalog_columns(kind: AdapterKind) -> Option<&'static str> {
-    if kind == AdapterKind::Duckdb {
-        Some(
-            "select table_schema, table_name, column_name, data_type \
-                   from information_schema.columns \
-                   where table_catalog = current_database() \
-                   order by table_schema, table_name, ordinal_position",
-        )
-    } else {
-        None
-    }
-}
 
 /// Every row of a model: the base query of a chart that names `model:`.
 pub fn model_rows(kind: AdapterKind, relation: &RelationRef) -> String {
@@ -84,12 +67,12 @@ mod tests {
     fn chart_and_catalog_queries_keep_their_text() {
         let duckdb = AdapterKind::Duckdb;
         assert_eq!(
-            catalog_columns(duckdb),
+            duckdb.dialect().catalog_columns_sql(),
             Some(
                 "select table_schema, table_name, column_name, data_type from information_schema.columns where table_catalog = current_database() order by table_schema, table_name, ordinal_position"
             )
         );
-        assert_eq!(catalog_columns(AdapterKind::Bigquery), None);
+        assert_eq!(AdapterKind::Bigquery.dialect().catalog_columns_sql(), None);
         let relation = RelationRef {
             database: None,
             schema: "analytics".to_owned(),
