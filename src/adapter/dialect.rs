@@ -13,6 +13,21 @@ use super::{AdapterKind, IncrementalStrategy};
 pub trait Dialect: Send + Sync {
     fn kind(&self) -> AdapterKind;
 
+    /// The target keys that name the schema (BigQuery's dataset), first wins.
+    fn schema_keys(&self) -> &'static [&'static str] {
+        &["schema"]
+    }
+
+    /// The schema of a target that names none.
+    fn default_schema(&self) -> &'static str {
+        "main"
+    }
+
+    /// The target keys that name the database (BigQuery's project), first wins.
+    fn database_keys(&self) -> &'static [&'static str] {
+        &["database"]
+    }
+
     /// Quotes one identifier.
     fn quote(&self, ident: &str) -> String {
         format!("\"{}\"", ident.replace('"', "\"\""))
@@ -87,6 +102,18 @@ pub struct BigQueryDialect;
 impl Dialect for BigQueryDialect {
     fn kind(&self) -> AdapterKind {
         AdapterKind::Bigquery
+    }
+
+    fn schema_keys(&self) -> &'static [&'static str] {
+        &["dataset", "schema"]
+    }
+
+    fn default_schema(&self) -> &'static str {
+        "analytics"
+    }
+
+    fn database_keys(&self) -> &'static [&'static str] {
+        &["project", "database"]
     }
 
     fn quote(&self, ident: &str) -> String {

@@ -27,6 +27,13 @@ impl AdapterKind {
         }
     }
 
+    /// The kind a target's `type:` names.
+    pub fn parse(type_name: &str) -> Option<Self> {
+        [Self::Duckdb, Self::Bigquery]
+            .into_iter()
+            .find(|kind| kind.as_str() == type_name)
+    }
+
     /// Quotes one identifier in this warehouse's SQL dialect.
     pub fn quote(self, ident: &str) -> String {
         self.dialect().quote(ident)

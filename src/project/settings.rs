@@ -297,10 +297,11 @@ fn resolve_target(
             .map_err(|d| d.at(file.locate_key(key, target_line)))?;
         fields.insert(key.clone(), field);
     }
-    let kind = match fields.get("type").and_then(Value::as_str) {
-        Some("duckdb") => AdapterKind::Duckdb,
-        Some("bigquery") => AdapterKind::Bigquery,
-        other => {
+    let type_name = fields.get("type").and_then(Value::as_str);
+    let kind = match type_name.and_then(AdapterKind::parse) {
+        Some(kind) => kind,
+        None => {
+            let other = type_name;
             let shown = other.unwrap_or("(missing)");
             return Err(Diagnostic::error(format!(
                 "target `{name}` has unsupported type `{shown}`"
@@ -314,12 +315,12 @@ fn resolve_target(
         }
     };
     let get_str = |key: &str| fields.get(key).and_then(Value::as_str).map(str::to_string);
-    let schema = match kind {
-        AdapterKind::Duckdb => get_str("schema").unwrap_or_else(|| "main".into()),
-        AdapterKind::Bigquery => get_str("dataset")
-            .or_else(|| get_str("schema"))
-            .unwrap_or_else(|| "analytics".into()),
-    };
+    let dialect = kind.dialect();
+    let schema = dialect
+        .schema_keys()
+        .iter()
+        .find_map(|key| get_str(key))
+        .unwrap_or_else(|| dialect.default_schema().into());
     let threads = match fields.get("threads") {
         None => 4,
         Some(value) => match value
@@ -358,7 +359,7 @@ fn resolve_target(
                 .and_then(|p| p.file_stem())
                 .map(|s| s.to_string_lossy().into_owned())
         }),
-        AdapterKind::Bigquery => get_str("project").or_else(|| get_str("database")),
+        AdapterKind::Bigquery => dialect.database_keys().iter().find_map(|key| get_str(key)),
     };
     if kind == AdapterKind::Duckdb
         && let Some(catalog) = &database
