@@ -1,9 +1,11 @@
 //! The project graph: nodes joined by their `ref()`/`source()` dependencies,
 //! a deterministic build order, ancestor and descendant walks, the whole path
 //! of a dependency cycle, and the "did you mean" name matcher that every stage
-//! uses for hints. Node selection lives in [`selector`].
+//! uses for hints. Node selection lives in [`selector`], the `state:`
+//! comparison with an earlier manifest in [`state`].
 
 pub mod selector;
+pub mod state;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
