@@ -1,18 +1,23 @@
 //! The project graph: nodes joined by their `ref()`/`source()` dependencies,
 //! a deterministic build order, ancestor and descendant walks, the whole path
-//! of a dependency cycle, and the "did you mean" name matcher that every stage
-//! uses for hints. Node selection lives in [`selector`].
+//! of a dependency cycle (`cycle.rs`, with [`GraphError`]), and the "did you
+//! mean" name matcher that every stage uses for hints. Node selection lives
+//! in [`selector`], the `state:` comparison with an earlier manifest in
+//! [`state`].
 
+mod cycle;
 pub mod selector;
+pub mod state;
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
-use std::fmt;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 
 use petgraph::graph::{DiGraph, NodeIndex};
 
 pub use crate::diag::suggest::closest_names;
 use crate::resource::ResourceType;
+
+pub use cycle::GraphError;
 
 /// One node of the project as the graph sees it: identity, location, config
 /// and the unique ids it depends on.
@@ -56,53 +61,6 @@ impl GraphNode {
         }
     }
 }
-
-/// Why a set of nodes does not form a DAG.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GraphError {
-    /// The whole cycle, first node repeated at the end: `a -> b -> c -> a`.
-    /// It starts at the node with the smallest unique id in the cycle.
-    Cycle { path: Vec<usize> },
-    /// `depends_on` of `node` names a unique id that is not in the project.
-    UnknownDependency { node: usize, missing: String },
-}
-
-impl GraphError {
-    /// The message with node names filled in, e.g.
-    /// `dependency cycle: a -> b -> c -> a`.
-    pub fn describe(&self, nodes: &[GraphNode]) -> String {
-        let name = |i: usize| {
-            nodes
-                .get(i)
-                .map_or_else(|| format!("#{i}"), GraphNode::display_name)
-        };
-        match self {
-            Self::Cycle { path } => {
-                let names: Vec<String> = path.iter().map(|&i| name(i)).collect();
-                format!("dependency cycle: {}", names.join(" -> "))
-            }
-            Self::UnknownDependency { node, missing } => {
-                format!("`{}` depends on unknown node `{missing}`", name(*node))
-            }
-        }
-    }
-}
-
-impl fmt::Display for GraphError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Cycle { path } => {
-                let ids: Vec<String> = path.iter().map(|i| format!("#{i}")).collect();
-                write!(f, "dependency cycle: {}", ids.join(" -> "))
-            }
-            Self::UnknownDependency { node, missing } => {
-                write!(f, "node #{node} depends on unknown node `{missing}`")
-            }
-        }
-    }
-}
-
-impl std::error::Error for GraphError {}
 
 /// The dependency graph over a slice of [`GraphNode`]s; node `i` of the graph
 /// is `nodes[i]`, edges point from parent to child.
@@ -201,61 +159,6 @@ impl Dag {
             }
         }
         order
-    }
-
-    /// A concrete cycle through the cyclic component holding the smallest
-    /// unique id, starting and ending at that id.
-    fn find_cycle(&self) -> Vec<usize> {
-        let start = petgraph::algo::tarjan_scc(&self.graph)
-            .into_iter()
-            .filter_map(|scc| {
-                let members: Vec<usize> = scc.iter().map(|n| n.index()).collect();
-                let cyclic = members.len() > 1
-                    || members
-                        .first()
-                        .is_some_and(|&m| self.parents(m).contains(&m));
-                if !cyclic {
-                    return None;
-                }
-                let first = members
-                    .iter()
-                    .copied()
-                    .min_by(|&a, &b| by_id(&self.ids, a, b))?;
-                Some((members, first))
-            })
-            .min_by(|a, b| by_id(&self.ids, a.1, b.1));
-        let Some((members, start)) = start else {
-            return Vec::new();
-        };
-        let inside: BTreeSet<usize> = members.into_iter().collect();
-        // Breadth-first from `start` inside the component finds the shortest
-        // way back to it; children are visited in unique-id order.
-        let mut came_from: HashMap<usize, usize> = HashMap::new();
-        let mut queue = VecDeque::from([start]);
-        while let Some(at) = queue.pop_front() {
-            for &next in self.children(at) {
-                if next == start {
-                    let mut back = Vec::new();
-                    let mut cursor = at;
-                    while cursor != start {
-                        back.push(cursor);
-                        match came_from.get(&cursor) {
-                            Some(&prev) => cursor = prev,
-                            None => break,
-                        }
-                    }
-                    let mut path = vec![start];
-                    path.extend(back.into_iter().rev());
-                    path.push(start);
-                    return path;
-                }
-                if inside.contains(&next) && !came_from.contains_key(&next) {
-                    came_from.insert(next, at);
-                    queue.push_back(next);
-                }
-            }
-        }
-        vec![start, start]
     }
 
     fn id(&self, i: usize) -> &str {
@@ -381,7 +284,7 @@ pub(crate) mod tests {
         }
     }
 
-    fn names(nodes: &[GraphNode], idx: impl IntoIterator<Item = usize>) -> Vec<String> {
+    pub(crate) fn names(nodes: &[GraphNode], idx: impl IntoIterator<Item = usize>) -> Vec<String> {
         idx.into_iter().map(|i| nodes[i].name.clone()).collect()
     }
 
@@ -431,65 +334,6 @@ pub(crate) mod tests {
         assert_eq!(parents["model.proj.b"], ["model.proj.a"]);
         assert!(parents["model.proj.a"].is_empty());
         assert_eq!(dag.child_map()["model.proj.a"], ["model.proj.b"]);
-    }
-
-    #[test]
-    fn unknown_dependency_is_reported() {
-        let nodes = vec![model("a", &[]), model("b", &["nope"])];
-        let err = Dag::build(&nodes).unwrap_err();
-        assert_eq!(
-            err,
-            GraphError::UnknownDependency {
-                node: 1,
-                missing: "model.proj.nope".to_owned()
-            }
-        );
-        assert_eq!(
-            err.describe(&nodes),
-            "`b` depends on unknown node `model.proj.nope`"
-        );
-    }
-
-    #[test]
-    fn cycle_reports_whole_path_from_smallest_id() {
-        let nodes = vec![
-            model("x", &[]),
-            model("c", &["b"]),
-            model("b", &["a"]),
-            model("a", &["c", "x"]),
-            model("z", &["c"]),
-        ];
-        let err = Dag::build(&nodes).unwrap_err();
-        let GraphError::Cycle { path } = &err else {
-            panic!("{err:?}")
-        };
-        assert_eq!(names(&nodes, path.iter().copied()), ["a", "b", "c", "a"]);
-        assert_eq!(err.describe(&nodes), "dependency cycle: a -> b -> c -> a");
-    }
-
-    #[test]
-    fn self_loop_is_a_cycle() {
-        let nodes = vec![model("a", &[]), model("s", &["s", "a"])];
-        let err = Dag::build(&nodes).unwrap_err();
-        assert_eq!(err, GraphError::Cycle { path: vec![1, 1] });
-    }
-
-    #[test]
-    fn cycle_picks_the_shortest_way_back() {
-        // a -> b -> a and a -> c -> d -> a share a; the short one is reported.
-        let nodes = vec![
-            model("a", &["b", "d"]),
-            model("b", &["a"]),
-            model("c", &["a"]),
-            model("d", &["c"]),
-        ];
-        let err = Dag::build(&nodes).unwrap_err();
-        assert_eq!(
-            err,
-            GraphError::Cycle {
-                path: vec![0, 1, 0]
-            }
-        );
     }
 
     #[test]

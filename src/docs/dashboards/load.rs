@@ -14,8 +14,8 @@ use super::spec::{
     DEFAULT_LIMIT, Dashboard,
 };
 use crate::compile::CompiledProject;
+use crate::diag::suggest::closest_names;
 use crate::diag::{Diagnostic, Diagnostics, Location, did_you_mean};
-use crate::graph::closest_names;
 use crate::project::yaml::YamlFile;
 
 /// Reads every `dashboards/*.yml` file of the project, sorted by path.

@@ -5,10 +5,10 @@ use super::locate::{locate_column, locate_value_key};
 use super::spec::{Chart, ChartData, Dashboard};
 use crate::adapter::{Connection, RelationRef};
 use crate::compile::CompiledProject;
+use crate::diag::suggest::closest_names;
 use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
 use crate::docs::catalog::{ColumnCatalog, catalog_key, relation};
 use crate::docs::sql;
-use crate::graph::closest_names;
 
 /// Queries the rows of every chart. Without a connection, or when a chart's
 /// model is not built, the chart is drawn empty with the reason.

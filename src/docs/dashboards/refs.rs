@@ -7,9 +7,9 @@ use regex::Regex;
 
 use super::locate::inside_quotes;
 use crate::compile::CompiledProject;
+use crate::diag::suggest::closest_names;
 use crate::diag::{Diagnostic, did_you_mean};
 use crate::docs::catalog::relation;
-use crate::graph::closest_names;
 use crate::project::yaml::YamlFile;
 use crate::resource::ResourceType;
 
