@@ -393,6 +393,184 @@ mod tests {
         assert_eq!(sql.matches("from \"main\".\"t\"").count(), 1);
     }
 
+    /// A test of `name` on `column` with YAML `args`, as `check_of` reads it.
+    fn declared(
+        name: &str,
+        column: Option<&str>,
+        args: Value,
+        where_clause: Option<&str>,
+    ) -> BatchTest {
+        let test = GenericTest {
+            test_name: name.into(),
+            attached: 0,
+            column: column.map(str::to_string),
+            args: match args {
+                Value::Object(args) => args,
+                _ => serde_json::Map::new(),
+            },
+            location: crate::diag::Location::from_line_col(
+                std::path::Path::new("models/schema.yml"),
+                "",
+                1,
+                1,
+                1,
+            ),
+            column_location: None,
+        };
+        let check = check_of(&test, |to| {
+            (to == "ref('customers')").then(|| "\"main\".\"customers\"".to_string())
+        })
+        .unwrap();
+        BatchTest {
+            index: 0,
+            check,
+            where_clause: where_clause.map(str::to_string),
+        }
+    }
+
+    /// A test of every kind sb batches, several ways each.
+    fn every_kind() -> Vec<BatchTest> {
+        use serde_json::json;
+        vec![
+            declared("not_null", Some("id"), json!({}), None),
+            declared("unique", Some("id"), json!({}), Some("day > 1")),
+            declared(
+                "accepted_values",
+                Some("status"),
+                json!({"values": ["a", "it's", "back\\slash"]}),
+                None,
+            ),
+            declared(
+                "accepted_values",
+                Some("amount"),
+                json!({"values": [1, 2, 3], "quote": false}),
+                Some("amount > 0"),
+            ),
+            declared(
+                "accepted_range",
+                Some("amount"),
+                json!({"min_value": 0, "max_value": 100}),
+                None,
+            ),
+            declared(
+                "accepted_range",
+                Some("amount"),
+                json!({"min_value": "0", "inclusive": false}),
+                Some("day > 1"),
+            ),
+            declared(
+                "expression_is_true",
+                Some("amount"),
+                json!({"expression": "> 0"}),
+                None,
+            ),
+            declared(
+                "expression_is_true",
+                None,
+                json!({"expression": "a + b = c"}),
+                Some("day > 1"),
+            ),
+            declared("row_count", None, json!({"min": 1, "max": 1000}), None),
+            declared("row_count", None, json!({"max": 5}), Some("day > 1")),
+            declared(
+                "distribution",
+                Some("status"),
+                json!({"expected": {"a": 0.5, "it's": 0.5}}),
+                None,
+            ),
+            declared(
+                "distribution",
+                Some("status"),
+                json!({"expected": {"a": 1}, "tolerance": 0.1}),
+                Some("day > 1"),
+            ),
+            declared(
+                "unique_combination",
+                None,
+                json!({"columns": ["a", "b"]}),
+                None,
+            ),
+            declared(
+                "relationships",
+                Some("customer_id"),
+                json!({"to": "ref('customers')", "field": "id"}),
+                Some("day > 1"),
+            ),
+        ]
+    }
+
+    /// The batched, samples and single-test SQL of every kind on both
+    /// warehouses, byte for byte as the snapshots recorded it.
+    #[test]
+    fn batched_sql_is_unchanged() {
+        let tests = every_kind();
+        for kind in [AdapterKind::Duckdb, AdapterKind::Bigquery] {
+            let relation = kind.render_relation(&crate::adapter::RelationRef {
+                database: None,
+                schema: "main".into(),
+                identifier: "orders".into(),
+            });
+            let dialect = Dialect(kind);
+            let samples = samples_sql(
+                dialect,
+                &[
+                    (
+                        "test.p.not_null_orders_id",
+                        "select * from t where id is null\n",
+                    ),
+                    ("test.p.it's", "  select 1;"),
+                ],
+                5,
+            );
+            let single = [None, Some(10)]
+                .map(|limit| single_sql(dialect, "select * from t where id is null;", limit, 5))
+                .join("\n\n");
+            let sql = format!(
+                "{}\n\n-- samples\n{samples}\n\n-- single\n{single}",
+                batch_sql(dialect, &relation, &tests)
+            );
+            insta::assert_snapshot!(format!("batch_sql_{}", kind.as_str()), sql);
+        }
+    }
+
+    #[test]
+    fn unusual_tests_are_not_batched() {
+        let test = |name: &str, column: &str, args: Value| GenericTest {
+            test_name: name.into(),
+            attached: 0,
+            column: Some(column.into()),
+            args: match args {
+                Value::Object(args) => args,
+                _ => serde_json::Map::new(),
+            },
+            location: crate::diag::Location::from_line_col(
+                std::path::Path::new("models/schema.yml"),
+                "",
+                1,
+                1,
+                1,
+            ),
+            column_location: None,
+        };
+        let relation_of = |_: &str| Some("\"main\".\"customers\"".to_string());
+        for unusual in [
+            test("my_own_test", "id", serde_json::json!({})),
+            test("accepted_values", "id", serde_json::json!({})),
+            test(
+                "relationships",
+                "lower(id)",
+                serde_json::json!({"to": "ref('customers')", "field": "id"}),
+            ),
+            test(
+                "unique_combination",
+                "id",
+                serde_json::json!({"columns": ["a", 1]}),
+            ),
+        ] {
+            assert_eq!(check_of(&unusual, relation_of), None, "{unusual:?}");
+        }
+    }
+
     #[test]
     fn literals_follow_the_warehouse() {
         assert_eq!(
