@@ -4,6 +4,7 @@
 
 pub mod bigquery;
 pub mod duckdb;
+pub mod macros;
 pub mod sql_text;
 
 use std::fmt;

@@ -3,6 +3,7 @@
 //! the first failing rows and where the SQL sent is.
 
 use super::{Counted, TestPlan, short};
+use crate::adapter::macros::{FAILING_ROW, GenericTestKind};
 use crate::compile::CompiledProject;
 use crate::diag::{Diagnostic, Location};
 use crate::execute::sql_error::first_sql_line;
@@ -108,17 +109,10 @@ pub fn test_location(compiled: &CompiledProject, index: usize) -> Location {
 /// "duplicated values", "unexpected values", "failing rows" (dbt's counts).
 fn failure_noun(node: &Node, failures: u64) -> String {
     let one = failures == 1;
-    let (singular, plural) = match node.generic_test.as_ref().map(|t| t.test_name.as_str()) {
-        Some("unique") => ("duplicated value", "duplicated values"),
-        Some("unique_combination") => ("duplicated combination", "duplicated combinations"),
-        Some("accepted_values") => ("unexpected value", "unexpected values"),
-        Some("distribution") => (
-            "value off its expected share",
-            "values off their expected share",
-        ),
-        Some("relationships") => ("row without a parent", "rows without a parent"),
-        Some("row_count") => ("row count out of range", "row counts out of range"),
-        _ => ("failing row", "failing rows"),
-    };
+    let (singular, plural) = node
+        .generic_test
+        .as_ref()
+        .and_then(|t| GenericTestKind::named(&t.test_name))
+        .map_or(FAILING_ROW, |kind| kind.info().failing_row);
     (if one { singular } else { plural }).to_string()
 }

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::batch::{self, BatchTest};
 use super::{Batch, TestPlan};
+use crate::adapter::macros::GenericTestKind;
 use crate::compile::CompiledProject;
 use crate::resource::ResourceType;
 
@@ -76,7 +77,7 @@ impl<'a> TestPlan<'a> {
         let test = node.generic_test.as_ref()?;
         let config = &compiled.nodes[index].config;
         if overridden.contains(&test.test_name)
-            || !batch::BATCHABLE.contains(&test.test_name.as_str())
+            || GenericTestKind::named(&test.test_name).is_none()
             || stores_failures(config)
             || compiled.nodes[index].render_at_execution
         {

@@ -9,12 +9,12 @@ use std::time::Instant;
 use chrono::Utc;
 use serde_json::{Value, json};
 
-use super::batch::{self, BatchTest, Dialect};
+use super::batch::{self, BatchTest};
 use super::columns::column_diagnostic;
 use super::judge::test_location;
 use super::plan::stores_failures;
 use super::{Batch, BatchOutcome, Counted, SAMPLE_ROWS, TestPlan, short};
-use crate::adapter::{AdapterError, Materialization, MaterializeRequest, RelationRef};
+use crate::adapter::{AdapterError, AdapterKind, Materialization, MaterializeRequest, RelationRef};
 use crate::compile::{CompiledProject, write_file};
 use crate::diag::Diagnostic;
 use crate::execute::pool::{ConnectionPool, SharedConnection, lock};
@@ -57,8 +57,9 @@ impl TestPlan<'_> {
         result
     }
 
-    fn dialect(&self) -> Dialect {
-        Dialect(self.compiled.project.target.kind)
+    /// The warehouse the tests run on.
+    fn kind(&self) -> AdapterKind {
+        self.compiled.project.target.kind
     }
 
     fn evaluate_batch(&self, batch: &Batch, connection: &SharedConnection) -> BatchOutcome {
@@ -78,7 +79,7 @@ impl TestPlan<'_> {
         let mut checked_columns = false;
         while !tests.is_empty() {
             let owned: Vec<BatchTest> = tests.iter().map(|t| (*t).clone()).collect();
-            let sql = batch::batch_sql(self.dialect(), &relation, &owned);
+            let sql = batch::batch_sql(self.kind(), &relation, &owned);
             statements.push(sql.clone());
             let answer = lock(connection).query(&sql, Some(1));
             match answer {
@@ -170,7 +171,7 @@ impl TestPlan<'_> {
         if queries.is_empty() {
             return;
         }
-        let sql = batch::samples_sql(self.dialect(), &queries, SAMPLE_ROWS);
+        let sql = batch::samples_sql(self.kind(), &queries, SAMPLE_ROWS);
         statements.push(sql.clone());
         let Ok(answer) = lock(connection).query(&sql, None) else {
             return;
@@ -312,7 +313,7 @@ impl TestPlan<'_> {
         } else {
             sql
         };
-        let wrapped = batch::single_sql(self.dialect(), &source_sql, limit, SAMPLE_ROWS);
+        let wrapped = batch::single_sql(self.kind(), &source_sql, limit, SAMPLE_ROWS);
         statements.push(wrapped.clone());
         let _ = write_file(
             &run_sql_path(compiled, index),
