@@ -5,6 +5,7 @@
 pub mod bigquery;
 pub mod dialect;
 pub mod duckdb;
+pub mod macros;
 pub mod sql_text;
 
 use std::fmt;

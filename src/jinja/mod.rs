@@ -171,7 +171,7 @@ impl Jinja {
                         &model,
                         &args,
                         scope::config_value("where").as_ref(),
-                        catalog.kind == AdapterKind::Bigquery,
+                        catalog.kind,
                     )
                 {
                     return Ok(sql);

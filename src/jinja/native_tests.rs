@@ -5,16 +5,21 @@
 //! for byte, as `adapter/macros/generic_tests.sql` (checked by the tests
 //! below), without them. Anything unusual (a non-string column, a `where`
 //! that is not a string, values of other types) returns `None` and the test
-//! renders through Jinja as before.
+//! renders through Jinja as before. The tests' names and the string-literal
+//! spelling come from [`crate::adapter::macros`], which the batched test
+//! query shares.
 
 use minijinja::value::Value;
 
+use crate::adapter::AdapterKind;
+use crate::adapter::macros::{GenericTestKind, string_literal};
+
 /// The tests rendered here, by macro name.
-pub const NATIVE_TESTS: &[&str] = &[
-    "test_not_null",
-    "test_unique",
-    "test_accepted_values",
-    "test_relationships",
+pub const NATIVE_TESTS: [&str; 4] = [
+    GenericTestKind::NotNull.macro_name(),
+    GenericTestKind::Unique.macro_name(),
+    GenericTestKind::AcceptedValues.macro_name(),
+    GenericTestKind::Relationships.macro_name(),
 ];
 
 /// The macros each native test stands for, besides `test_<name>` and
@@ -28,25 +33,25 @@ pub const HELPERS: &[&str] = &[
 ];
 
 /// The query of test `macro_name` on `model` (the tested relation) with
-/// keyword `args`; `where_config` is the test's `where` config; `bigquery`
+/// keyword `args`; `where_config` is the test's `where` config; `kind`
 /// picks the string literal escaping.
 pub fn render(
     macro_name: &str,
     model: &Value,
     args: &Value,
     where_config: Option<&Value>,
-    bigquery: bool,
+    kind: AdapterKind,
 ) -> Option<String> {
     let model = where_subquery(model, where_config)?;
     let arg = |name: &str| args.get_attr(name).ok().filter(|v| !v.is_undefined());
     let column = arg("column_name")?;
     let column = column.as_str()?;
-    match macro_name {
-        "test_not_null" => Some(format!("select *\nfrom {model}\nwhere {column} is null")),
-        "test_unique" => Some(format!(
+    match GenericTestKind::of_macro(macro_name)? {
+        GenericTestKind::NotNull => Some(format!("select *\nfrom {model}\nwhere {column} is null")),
+        GenericTestKind::Unique => Some(format!(
             "select {column} as unique_field, count(*) as n_records\nfrom {model}\nwhere {column} is not null\ngroup by {column}\nhaving count(*) > 1"
         )),
-        "test_accepted_values" => {
+        GenericTestKind::AcceptedValues => {
             let values = arg("values")?;
             let quote = match arg("quote") {
                 None => true,
@@ -58,7 +63,7 @@ pub fn render(
                     return None;
                 }
                 list.push(if quote {
-                    string_literal(&value.to_string(), bigquery)
+                    string_literal(&value.to_string(), kind)
                 } else {
                     value.to_string()
                 });
@@ -68,7 +73,7 @@ pub fn render(
                 list.join(", ")
             ))
         }
-        "test_relationships" => {
+        GenericTestKind::Relationships => {
             let to = arg("to")?;
             let field = arg("field")?;
             let field = field.as_str()?;
@@ -97,16 +102,6 @@ fn where_subquery(relation: &Value, where_config: Option<&Value>) -> Option<Stri
     }
 }
 
-/// `sb_string_literal`: single quotes, doubled (DuckDB) or escaped with a
-/// backslash, as are backslashes (BigQuery).
-fn string_literal(text: &str, bigquery: bool) -> String {
-    if bigquery {
-        format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
-    } else {
-        format!("'{}'", text.replace('\'', "''"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -115,7 +110,6 @@ mod tests {
     use minijinja::{Environment, Error, State};
 
     use super::*;
-    use crate::adapter::AdapterKind;
     use crate::jinja::objects::AdapterObject;
 
     /// `config.get('where')` answering with a fixed value.
@@ -223,7 +217,7 @@ mod tests {
                         &Value::from(RELATION),
                         args,
                         Some(where_config),
-                        kind == AdapterKind::Bigquery,
+                        kind,
                     )
                     .expect("handled natively");
                     let jinja = through_jinja(kind, macro_name, args, where_config);
@@ -241,13 +235,25 @@ mod tests {
         let model = Value::from(RELATION);
         let numeric_column = args(&[("column_name", Value::from(3))]);
         assert_eq!(
-            render("test_not_null", &model, &numeric_column, None, false),
+            render(
+                "test_not_null",
+                &model,
+                &numeric_column,
+                None,
+                AdapterKind::Duckdb
+            ),
             None
         );
         let column = ("column_name", Value::from("c"));
         let nested = args(&[column.clone(), ("values", Value::from(vec![vec!["a"]]))]);
         assert_eq!(
-            render("test_accepted_values", &model, &nested, None, false),
+            render(
+                "test_accepted_values",
+                &model,
+                &nested,
+                None,
+                AdapterKind::Duckdb
+            ),
             None
         );
         let where_number = Value::from(1);
@@ -257,7 +263,7 @@ mod tests {
                 &model,
                 &args(&[column]),
                 Some(&where_number),
-                false
+                AdapterKind::Duckdb
             ),
             None
         );

@@ -4,7 +4,7 @@
     `bigquery__test_<name>`, and overrides it everywhere by defining its own
     `{% test <name> %}` block. Every query returns the failing rows; sb counts
     them. When none of these is overridden, sb evaluates the built-in tests of
-    one model together in one query (src/execute/batch.rs) with the same
+    one model together in one query (src/execute/testing/batch.rs) with the same
     counts as these per-test queries. -#}
 
 {% macro get_where_subquery(relation) -%}

@@ -5,7 +5,10 @@
 //! Tests that need a value's count (unique, distribution) or a whole group
 //! (unique_combination) get a window over the rows; relationships gets an
 //! `exists` flag per row. Each test keeps its own `where`. The SQL differs
-//! between warehouses only in the few spots [`Dialect`] names.
+//! between warehouses only in its string literals and string casts
+//! (written as `sb_string_literal` and `sb_cast_string` write them, by
+//! [`crate::adapter::macros`]) and in how a sampled row becomes text. The
+//! tests it knows are that module's table of built-in tests.
 
 use std::fmt::Write as _;
 use std::sync::LazyLock;
@@ -14,38 +17,15 @@ use regex::Regex;
 use serde_json::Value;
 
 use crate::adapter::AdapterKind;
+use crate::adapter::macros::{GenericTestKind, cast_string, string_literal};
 use crate::adapter::sql_text::strip_trailing;
 use crate::project::data_tests::GenericTest;
 
-/// The warehouse-specific spellings the batched SQL needs.
-#[derive(Debug, Clone, Copy)]
-pub struct Dialect(pub AdapterKind);
-
-impl Dialect {
-    /// A string literal, escaped as `sb_string_literal` escapes it.
-    pub fn string_literal(self, text: &str) -> String {
-        match self.0 {
-            AdapterKind::Duckdb => format!("'{}'", text.replace('\'', "''")),
-            AdapterKind::Bigquery => {
-                format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
-            }
-        }
-    }
-
-    /// `expression` cast to the string type, as `sb_cast_string` casts it.
-    pub fn cast_string(self, expression: &str) -> String {
-        match self.0 {
-            AdapterKind::Duckdb => format!("cast({expression} as varchar)"),
-            AdapterKind::Bigquery => format!("cast({expression} as string)"),
-        }
-    }
-
-    /// A whole row of `alias` as one readable string.
-    pub fn row_text(self, alias: &str) -> String {
-        match self.0 {
-            AdapterKind::Duckdb => format!("cast({alias} as varchar)"),
-            AdapterKind::Bigquery => format!("to_json_string({alias})"),
-        }
+/// A whole row of `alias` as one readable string.
+fn row_text(alias: &str, kind: AdapterKind) -> String {
+    match kind {
+        AdapterKind::Duckdb => format!("cast({alias} as varchar)"),
+        AdapterKind::Bigquery => format!("to_json_string({alias})"),
     }
 }
 
@@ -92,19 +72,6 @@ pub enum Check {
     },
 }
 
-/// The tests that can be batched; their names are also their macros'.
-pub const BATCHABLE: &[&str] = &[
-    "not_null",
-    "unique",
-    "accepted_values",
-    "accepted_range",
-    "expression_is_true",
-    "row_count",
-    "distribution",
-    "unique_combination",
-    "relationships",
-];
-
 /// A test as Jinja renders a value with `{{ value }}`.
 fn rendered(value: &Value) -> String {
     match value {
@@ -122,25 +89,25 @@ fn is_identifier(text: &str) -> bool {
 
 /// Reads a built-in generic test into a [`Check`]. `relation_of` renders the
 /// relation a `to: ref(...)`/`source(...)` argument names. `None` when the
-/// test is not one sb batches.
+/// test is not a built-in one, or has arguments sb does not batch.
 pub fn check_of(test: &GenericTest, relation_of: impl Fn(&str) -> Option<String>) -> Option<Check> {
     let arg = |name: &str| test.args.get(name).filter(|v| !v.is_null());
     let column = test.column.clone();
-    Some(match test.test_name.as_str() {
-        "not_null" => Check::NotNull { column: column? },
-        "unique" => Check::Unique { column: column? },
-        "accepted_values" => Check::AcceptedValues {
+    Some(match GenericTestKind::named(&test.test_name)? {
+        GenericTestKind::NotNull => Check::NotNull { column: column? },
+        GenericTestKind::Unique => Check::Unique { column: column? },
+        GenericTestKind::AcceptedValues => Check::AcceptedValues {
             column: column?,
             values: arg("values")?.as_array()?.clone(),
             quote: arg("quote").is_none_or(|q| q.as_bool().unwrap_or(true)),
         },
-        "accepted_range" => Check::AcceptedRange {
+        GenericTestKind::AcceptedRange => Check::AcceptedRange {
             column: column?,
             min: arg("min_value").map(rendered),
             max: arg("max_value").map(rendered),
             inclusive: arg("inclusive").is_none_or(|q| q.as_bool().unwrap_or(true)),
         },
-        "expression_is_true" => {
+        GenericTestKind::ExpressionIsTrue => {
             let expression = rendered(arg("expression")?);
             Check::ExpressionIsTrue {
                 expression: match column {
@@ -149,11 +116,11 @@ pub fn check_of(test: &GenericTest, relation_of: impl Fn(&str) -> Option<String>
                 },
             }
         }
-        "row_count" => Check::RowCount {
+        GenericTestKind::RowCount => Check::RowCount {
             min: arg("min").map(rendered),
             max: arg("max").map(rendered),
         },
-        "distribution" => Check::Distribution {
+        GenericTestKind::Distribution => Check::Distribution {
             column: column?,
             expected: arg("expected")?
                 .as_object()?
@@ -162,14 +129,14 @@ pub fn check_of(test: &GenericTest, relation_of: impl Fn(&str) -> Option<String>
                 .collect(),
             tolerance: arg("tolerance").map_or_else(|| "0.05".to_string(), rendered),
         },
-        "unique_combination" => Check::UniqueCombination {
+        GenericTestKind::UniqueCombination => Check::UniqueCombination {
             columns: arg("columns")?
                 .as_array()?
                 .iter()
                 .map(|c| c.as_str().map(str::to_string))
                 .collect::<Option<Vec<_>>>()?,
         },
-        "relationships" => {
+        GenericTestKind::Relationships => {
             let column = column?;
             let field = arg("field")?.as_str()?.to_string();
             if !is_identifier(&column) || !is_identifier(&field) {
@@ -181,7 +148,6 @@ pub fn check_of(test: &GenericTest, relation_of: impl Fn(&str) -> Option<String>
                 field,
             }
         }
-        _ => return None,
     })
 }
 
@@ -195,7 +161,7 @@ pub struct BatchTest {
 
 /// The aggregate query over `relation` whose column `sb_t<k>` is the number
 /// of failures of `tests[k]`.
-pub fn batch_sql(dialect: Dialect, relation: &str, tests: &[BatchTest]) -> String {
+pub fn batch_sql(kind: AdapterKind, relation: &str, tests: &[BatchTest]) -> String {
     let mut extra = Vec::new();
     let mut counts = Vec::new();
     for (k, test) in tests.iter().enumerate() {
@@ -231,7 +197,7 @@ pub fn batch_sql(dialect: Dialect, relation: &str, tests: &[BatchTest]) -> Strin
                     .iter()
                     .map(|v| {
                         if *quote {
-                            dialect.string_literal(&rendered(v))
+                            string_literal(&rendered(v), kind)
                         } else {
                             rendered(v)
                         }
@@ -275,11 +241,11 @@ pub fn batch_sql(dialect: Dialect, relation: &str, tests: &[BatchTest]) -> Strin
                 expected,
                 tolerance,
             } => {
-                let text = dialect.cast_string(column);
+                let text = cast_string(column, kind);
                 let total = count(&format!("{column} is not null"));
                 let mut parts = Vec::new();
                 for (value, share) in expected {
-                    let n = count(&format!("{text} = {}", dialect.string_literal(value)));
+                    let n = count(&format!("{text} = {}", string_literal(value, kind)));
                     parts.push(format!(
                         "case when abs(coalesce({n} / nullif({total}, 0), 0) - {share}) > {tolerance} then 1 else 0 end"
                     ));
@@ -290,7 +256,7 @@ pub fn batch_sql(dialect: Dialect, relation: &str, tests: &[BatchTest]) -> Strin
                 ));
                 let keys = expected
                     .iter()
-                    .map(|(value, _)| dialect.string_literal(value))
+                    .map(|(value, _)| string_literal(value, kind))
                     .collect::<Vec<_>>()
                     .join(", ");
                 parts.push(count(&format!(
@@ -326,14 +292,14 @@ pub fn batch_sql(dialect: Dialect, relation: &str, tests: &[BatchTest]) -> Strin
 
 /// One query that returns the first `per_test` failing rows of each test,
 /// as `(sb_test, sb_row)` pairs; `tests` are `(unique id, test SQL)`.
-pub fn samples_sql(dialect: Dialect, tests: &[(&str, &str)], per_test: usize) -> String {
+pub fn samples_sql(kind: AdapterKind, tests: &[(&str, &str)], per_test: usize) -> String {
     tests
         .iter()
         .map(|(id, sql)| {
             format!(
                 "(select {} as sb_test, {} as sb_row\nfrom (\n{}\n) as sb_failing_row\norder by sb_row\nlimit {per_test})",
-                dialect.string_literal(id),
-                dialect.row_text("sb_failing_row"),
+                string_literal(id, kind),
+                row_text("sb_failing_row", kind),
                 strip_trailing(sql.trim_start())
             )
         })
@@ -343,7 +309,7 @@ pub fn samples_sql(dialect: Dialect, tests: &[(&str, &str)], per_test: usize) ->
 
 /// One test's own query, wrapped to return its failure count (capped at
 /// `limit`) on every row and the first `per_test` failing rows as text.
-pub fn single_sql(dialect: Dialect, sql: &str, limit: Option<u64>, per_test: usize) -> String {
+pub fn single_sql(kind: AdapterKind, sql: &str, limit: Option<u64>, per_test: usize) -> String {
     let inner = match limit {
         Some(limit) => format!(
             "select * from (\n{}\n) as sb_limited limit {limit}",
@@ -353,7 +319,7 @@ pub fn single_sql(dialect: Dialect, sql: &str, limit: Option<u64>, per_test: usi
     };
     format!(
         "select {} as sb_row, count(*) over () as sb_failures\nfrom (\n{inner}\n) as sb_failing_row\norder by sb_row\nlimit {per_test}",
-        dialect.row_text("sb_failing_row")
+        row_text("sb_failing_row", kind)
     )
 }
 
@@ -380,7 +346,7 @@ mod tests {
                 where_clause: Some("day > 1".into()),
             },
         ];
-        let sql = batch_sql(Dialect(AdapterKind::Duckdb), "\"main\".\"t\"", &tests);
+        let sql = batch_sql(AdapterKind::Duckdb, "\"main\".\"t\"", &tests);
         assert!(
             sql.contains("count(case when true and (id is null) then 1 end) as sb_t0"),
             "{sql}"
@@ -393,15 +359,180 @@ mod tests {
         assert_eq!(sql.matches("from \"main\".\"t\"").count(), 1);
     }
 
+    /// A test of `name` on `column` with YAML `args`, as `check_of` reads it.
+    fn declared(
+        name: &str,
+        column: Option<&str>,
+        args: Value,
+        where_clause: Option<&str>,
+    ) -> BatchTest {
+        let test = GenericTest {
+            test_name: name.into(),
+            attached: 0,
+            column: column.map(str::to_string),
+            args: match args {
+                Value::Object(args) => args,
+                _ => serde_json::Map::new(),
+            },
+            location: crate::diag::Location::from_line_col(
+                std::path::Path::new("models/schema.yml"),
+                "",
+                1,
+                1,
+                1,
+            ),
+            column_location: None,
+        };
+        let check = check_of(&test, |to| {
+            (to == "ref('customers')").then(|| "\"main\".\"customers\"".to_string())
+        })
+        .unwrap();
+        BatchTest {
+            index: 0,
+            check,
+            where_clause: where_clause.map(str::to_string),
+        }
+    }
+
+    /// A test of every kind sb batches, several ways each.
+    fn every_kind() -> Vec<BatchTest> {
+        use serde_json::json;
+        vec![
+            declared("not_null", Some("id"), json!({}), None),
+            declared("unique", Some("id"), json!({}), Some("day > 1")),
+            declared(
+                "accepted_values",
+                Some("status"),
+                json!({"values": ["a", "it's", "back\\slash"]}),
+                None,
+            ),
+            declared(
+                "accepted_values",
+                Some("amount"),
+                json!({"values": [1, 2, 3], "quote": false}),
+                Some("amount > 0"),
+            ),
+            declared(
+                "accepted_range",
+                Some("amount"),
+                json!({"min_value": 0, "max_value": 100}),
+                None,
+            ),
+            declared(
+                "accepted_range",
+                Some("amount"),
+                json!({"min_value": "0", "inclusive": false}),
+                Some("day > 1"),
+            ),
+            declared(
+                "expression_is_true",
+                Some("amount"),
+                json!({"expression": "> 0"}),
+                None,
+            ),
+            declared(
+                "expression_is_true",
+                None,
+                json!({"expression": "a + b = c"}),
+                Some("day > 1"),
+            ),
+            declared("row_count", None, json!({"min": 1, "max": 1000}), None),
+            declared("row_count", None, json!({"max": 5}), Some("day > 1")),
+            declared(
+                "distribution",
+                Some("status"),
+                json!({"expected": {"a": 0.5, "it's": 0.5}}),
+                None,
+            ),
+            declared(
+                "distribution",
+                Some("status"),
+                json!({"expected": {"a": 1}, "tolerance": 0.1}),
+                Some("day > 1"),
+            ),
+            declared(
+                "unique_combination",
+                None,
+                json!({"columns": ["a", "b"]}),
+                None,
+            ),
+            declared(
+                "relationships",
+                Some("customer_id"),
+                json!({"to": "ref('customers')", "field": "id"}),
+                Some("day > 1"),
+            ),
+        ]
+    }
+
+    /// The batched, samples and single-test SQL of every kind on both
+    /// warehouses, byte for byte as the snapshots recorded it.
     #[test]
-    fn literals_follow_the_warehouse() {
-        assert_eq!(
-            Dialect(AdapterKind::Duckdb).string_literal("it's"),
-            "'it''s'"
-        );
-        assert_eq!(
-            Dialect(AdapterKind::Bigquery).string_literal("it's"),
-            "'it\\'s'"
-        );
+    fn batched_sql_is_unchanged() {
+        let tests = every_kind();
+        for kind in [AdapterKind::Duckdb, AdapterKind::Bigquery] {
+            let relation = kind.render_relation(&crate::adapter::RelationRef {
+                database: None,
+                schema: "main".into(),
+                identifier: "orders".into(),
+            });
+            let samples = samples_sql(
+                kind,
+                &[
+                    (
+                        "test.p.not_null_orders_id",
+                        "select * from t where id is null\n",
+                    ),
+                    ("test.p.it's", "  select 1;"),
+                ],
+                5,
+            );
+            let single = [None, Some(10)]
+                .map(|limit| single_sql(kind, "select * from t where id is null;", limit, 5))
+                .join("\n\n");
+            let sql = format!(
+                "{}\n\n-- samples\n{samples}\n\n-- single\n{single}",
+                batch_sql(kind, &relation, &tests)
+            );
+            insta::assert_snapshot!(format!("batch_sql_{}", kind.as_str()), sql);
+        }
+    }
+
+    #[test]
+    fn unusual_tests_are_not_batched() {
+        let test = |name: &str, column: &str, args: Value| GenericTest {
+            test_name: name.into(),
+            attached: 0,
+            column: Some(column.into()),
+            args: match args {
+                Value::Object(args) => args,
+                _ => serde_json::Map::new(),
+            },
+            location: crate::diag::Location::from_line_col(
+                std::path::Path::new("models/schema.yml"),
+                "",
+                1,
+                1,
+                1,
+            ),
+            column_location: None,
+        };
+        let relation_of = |_: &str| Some("\"main\".\"customers\"".to_string());
+        for unusual in [
+            test("my_own_test", "id", serde_json::json!({})),
+            test("accepted_values", "id", serde_json::json!({})),
+            test(
+                "relationships",
+                "lower(id)",
+                serde_json::json!({"to": "ref('customers')", "field": "id"}),
+            ),
+            test(
+                "unique_combination",
+                "id",
+                serde_json::json!({"columns": ["a", 1]}),
+            ),
+        ] {
+            assert_eq!(check_of(&unusual, relation_of), None, "{unusual:?}");
+        }
     }
 }

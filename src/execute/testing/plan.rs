@@ -1,0 +1,176 @@
+//! Planning a test run: which selected tests are batchable built-ins, and
+//! which of them share one query (the tests of one node that wait on the
+//! same selected nodes).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::{LazyLock, OnceLock};
+
+use regex::Regex;
+use serde_json::Value;
+
+use super::batch::{self, BatchTest};
+use super::{Batch, TestPlan};
+use crate::adapter::macros::GenericTestKind;
+use crate::compile::CompiledProject;
+use crate::resource::ResourceType;
+
+impl<'a> TestPlan<'a> {
+    /// Plans `selected` (tests among them; other nodes are ignored). With
+    /// `batching` off every test runs its own query.
+    pub fn new(compiled: &'a CompiledProject, selected: &BTreeSet<usize>, batching: bool) -> Self {
+        let mut plan = Self {
+            compiled,
+            batches: Vec::new(),
+            batch_of: HashMap::new(),
+        };
+        if !batching {
+            return plan;
+        }
+        let overridden = overridden_tests(compiled);
+        let mut keys: BTreeMap<(usize, Vec<usize>), usize> = BTreeMap::new();
+        for &index in selected {
+            let Some((attached, test)) = plan.batch_test(index, &overridden) else {
+                continue;
+            };
+            let waits: Vec<usize> = compiled.nodes[index]
+                .depends_on
+                .iter()
+                .copied()
+                .filter(|p| selected.contains(p))
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let Some(relation) = compiled.nodes[attached].relation.clone() else {
+                continue;
+            };
+            let batch = *keys.entry((attached, waits)).or_insert_with(|| {
+                plan.batches.push(Batch {
+                    id: String::new(),
+                    attached,
+                    relation,
+                    tests: Vec::new(),
+                    outcome: OnceLock::new(),
+                });
+                plan.batches.len() - 1
+            });
+            plan.batches[batch].tests.push(test);
+            plan.batch_of.insert(index, batch);
+        }
+        let mut per_node: HashMap<usize, usize> = HashMap::new();
+        for batch in &mut plan.batches {
+            let n = per_node.entry(batch.attached).or_default();
+            *n += 1;
+            let id = &compiled.project.nodes[batch.attached].unique_id;
+            batch.id = if *n == 1 {
+                format!("batch:{id}")
+            } else {
+                format!("batch:{id}#{n}")
+            };
+        }
+        plan
+    }
+
+    /// The batchable form of test `index`, with the node it tests.
+    fn batch_test(&self, index: usize, overridden: &HashSet<String>) -> Option<(usize, BatchTest)> {
+        let compiled = self.compiled;
+        let node = &compiled.project.nodes[index];
+        let test = node.generic_test.as_ref()?;
+        let config = &compiled.nodes[index].config;
+        if overridden.contains(&test.test_name)
+            || GenericTestKind::named(&test.test_name).is_none()
+            || stores_failures(config)
+            || compiled.nodes[index].render_at_execution
+        {
+            return None;
+        }
+        let attached = &compiled.project.nodes[test.attached];
+        let real = match attached.resource_type {
+            ResourceType::Seed | ResourceType::Source => true,
+            ResourceType::Model => {
+                compiled.nodes[test.attached].config.materialized() != "ephemeral"
+            }
+            ResourceType::Test => false,
+        };
+        if !real {
+            return None;
+        }
+        let check = batch::check_of(test, |to| self.relation_named(to))?;
+        let where_clause = config
+            .get("where")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .filter(|w| !w.trim().is_empty());
+        Some((
+            test.attached,
+            BatchTest {
+                index,
+                check,
+                where_clause,
+            },
+        ))
+    }
+
+    /// The rendered relation of `ref('x')` or `source('s', 't')`.
+    fn relation_named(&self, call: &str) -> Option<String> {
+        static REF: LazyLock<Regex> = LazyLock::new(|| {
+            Regex::new(r#"^\s*ref\s*\(\s*['"]([^'"]+)['"]\s*\)\s*$"#).expect("valid regex")
+        });
+        static SOURCE: LazyLock<Regex> = LazyLock::new(|| {
+            Regex::new(r#"^\s*source\s*\(\s*['"]([^'"]+)['"]\s*,\s*['"]([^'"]+)['"]\s*\)\s*$"#)
+                .expect("valid regex")
+        });
+        let catalog = &self.compiled.catalog;
+        let index = if let Some(found) = REF.captures(call) {
+            *catalog.refable.get(&found[1])?
+        } else {
+            let found = SOURCE.captures(call)?;
+            *catalog
+                .sources
+                .get(&(found[1].to_string(), found[2].to_string()))?
+        };
+        if catalog.ephemeral.get(index).copied().unwrap_or(true) {
+            return None;
+        }
+        let relation = catalog.relations.get(index)?;
+        Some(self.compiled.project.target.kind.render_relation(relation))
+    }
+}
+
+/// Whether a test keeps its failing rows in a table.
+pub(super) fn stores_failures(config: &crate::project::NodeConfig) -> bool {
+    matches!(config.get("store_failures"), Some(Value::Bool(true)))
+        || config
+            .get("store_failures_as")
+            .and_then(Value::as_str)
+            .is_some_and(|s| s == "table")
+}
+
+/// The built-in tests a project redefines: its own `{% test name %}`, or a
+/// `default__`/adapter-specific `test_name` macro. sb's batched SQL would
+/// not match them, so they run their own queries.
+fn overridden_tests(compiled: &CompiledProject) -> HashSet<String> {
+    static DEFINED: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"\{%-?\s*(macro|test)\s+([A-Za-z_][A-Za-z0-9_]*)").expect("valid regex")
+    });
+    let kind = compiled.project.target.kind.as_str();
+    let mut out = HashSet::new();
+    for file in &compiled.project.macro_files {
+        for found in DEFINED.captures_iter(&file.text) {
+            let name = &found[2];
+            if &found[1] == "test" {
+                out.insert(name.to_string());
+                continue;
+            }
+            for prefix in [
+                "test_".to_string(),
+                "default__test_".to_string(),
+                format!("{kind}__test_"),
+            ] {
+                if let Some(test) = name.strip_prefix(&prefix) {
+                    out.insert(test.to_string());
+                }
+            }
+        }
+    }
+    out
+}
