@@ -46,6 +46,7 @@ pub fn exec(
         compiled,
         &pool,
         &selected,
+        &[],
         options,
         reporter,
         &|index, pool| execute::dry_run_node(compiled, index, pool),

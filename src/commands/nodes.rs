@@ -11,7 +11,7 @@ use super::warehouse::create_schemas;
 use super::{Outcome, compile_project, dry_run, finish, open_adapter, select};
 use crate::diag::Diagnostics;
 use crate::execute::testing::{self, TestPlan};
-use crate::execute::{self, ConnectionPool, NodeResult, RunOptions, Status};
+use crate::execute::{self, ConnectionPool, RunOptions};
 use crate::report::Reporter;
 use crate::resource::ResourceType;
 use crate::session::Session;
@@ -42,7 +42,7 @@ pub fn exec(work: &Work, session: &Session, reporter: &Reporter) -> Result<Outco
         Some(request) => synthetic::stage(&compiled, session, reporter, request)?,
         None => None,
     };
-    let mut selected: BTreeSet<usize> = select(&compiled, session, kinds, reporter)?
+    let selected: BTreeSet<usize> = select(&compiled, session, kinds, reporter)?
         .into_iter()
         .filter(|&i| compiled.nodes[i].config.materialized() != "ephemeral")
         .collect();
@@ -75,34 +75,6 @@ pub fn exec(work: &Work, session: &Session, reporter: &Reporter) -> Result<Outco
     let mut synth_results = Vec::new();
     if let Some(stage) = &synthetic {
         synth_results = synthetic::load(&compiled, &pool, stage, options.threads, reporter)?;
-        let failed: Vec<usize> = synth_results
-            .iter()
-            .filter(|r| r.status.is_failure())
-            .map(|r| r.index)
-            .collect();
-        // What is built on a table that failed to load is skipped, as
-        // downstream of a failed seed; with --fail-fast nothing else runs.
-        for failed_index in failed {
-            let cause = &compiled.project.nodes[failed_index].name;
-            let downstream: Vec<usize> = if options.fail_fast {
-                selected.iter().copied().collect()
-            } else {
-                compiled
-                    .dag
-                    .descendants(failed_index, None)
-                    .into_iter()
-                    .filter(|i| selected.contains(i))
-                    .collect()
-            };
-            for index in downstream {
-                selected.remove(&index);
-                synth_results.push(NodeResult::new(
-                    index,
-                    Status::Skipped,
-                    format!("skipped because `{cause}` failed"),
-                ));
-            }
-        }
     }
     let buildable: BTreeSet<usize> = selected.iter().copied().filter(|i| !is_test(i)).collect();
     create_schemas(&compiled, &buildable, &pool)?;
@@ -129,6 +101,7 @@ pub fn exec(work: &Work, session: &Session, reporter: &Reporter) -> Result<Outco
             &compiled,
             &pool,
             &selected,
+            &synth_results,
             options,
             reporter,
             &|index, pool| {

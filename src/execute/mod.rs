@@ -148,12 +148,24 @@ pub struct RunOptions {
 /// A unit of work the scheduler can run for a node.
 pub type NodeJob<'a> = dyn Fn(usize, &ConnectionPool<'_>) -> NodeResult + Sync + 'a;
 
+/// What the scheduler makes of a node's status: failures skip downstream.
+fn job_status(status: Status) -> JobStatus {
+    match status {
+        Status::Error | Status::Fail => JobStatus::Failed,
+        Status::Warn => JobStatus::Warned,
+        _ => JobStatus::Success,
+    }
+}
+
 /// Runs `selected` nodes along the graph, printing a line as each finishes.
-/// `job` does one node; failed nodes skip their descendants.
+/// `job` does one node; failed nodes skip their descendants, and so do the
+/// failed ones of `settled` (an earlier stage of the same command, the
+/// synthesizer's loads).
 pub fn run_selected(
     compiled: &CompiledProject,
     pool: &ConnectionPool<'_>,
     selected: &BTreeSet<usize>,
+    settled: &[NodeResult],
     options: RunOptions,
     reporter: &Reporter,
     job: &NodeJob<'_>,
@@ -168,9 +180,14 @@ pub fn run_selected(
             results.insert(result.index, result);
         }
     };
-    let outcomes = scheduler::run_with(
+    let settled: Vec<(usize, JobStatus)> = settled
+        .iter()
+        .map(|result| (result.index, job_status(result.status)))
+        .collect();
+    let outcomes = scheduler::run_after(
         &compiled.dag,
         selected,
+        &settled,
         scheduler::SchedulerOptions {
             threads: options.threads.max(1),
             fail_fast: options.fail_fast,
@@ -178,11 +195,7 @@ pub fn run_selected(
         },
         &|index: usize| {
             let result = job(index, pool);
-            let status = match result.status {
-                Status::Error | Status::Fail => JobStatus::Failed,
-                Status::Warn => JobStatus::Warned,
-                _ => JobStatus::Success,
-            };
+            let status = job_status(result.status);
             record(result);
             status
         },
