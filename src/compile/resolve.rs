@@ -165,14 +165,8 @@ pub(super) fn graph_error(project: &Project, error: &GraphError) -> Diagnostic {
 /// Where `ref('name')` (or `source(..., 'name')`) appears in a template: the
 /// quoted name inside the call, else the first quoted occurrence.
 pub fn locate_ref(path: &Path, source: &str, name: &str) -> Location {
-    let escaped = regex::escape(name);
-    let call = regex::Regex::new(&format!(r#"(?:ref|source)\s*\([^)]*?['"]({escaped})['"]"#));
-    if let Some(found) = call
-        .ok()
-        .and_then(|re| re.captures(source))
-        .and_then(|c| c.get(1))
-    {
-        return Location::from_offset(path, source, found.start(), name.chars().count());
+    if let Some(found) = crate::jinja::scan::call_argument_offset(source, name) {
+        return Location::from_offset(path, source, found, name.chars().count());
     }
     for quote in ['\'', '"'] {
         if let Some(at) = source.find(&format!("{quote}{name}{quote}")) {

@@ -6,22 +6,22 @@
 //! This module owns [`Jinja`] (building it, rendering a node) and the
 //! rewrite of `{% test %}` blocks; the base environments live in
 //! `environment`, error mapping in `errors`, generic test calls in
-//! `test_call`.
+//! `test_call`, and every lexical scan of Jinja source in [`scan`].
 
 mod environment;
 mod errors;
 mod modules;
 mod native_tests;
 pub mod objects;
+pub mod scan;
 pub mod scope;
 mod test_call;
 
 use std::path::Path;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use minijinja::Environment;
 use minijinja::value::Value;
-use regex::Regex;
 
 use crate::adapter::AdapterKind;
 use crate::diag::Diagnostic;
@@ -34,19 +34,29 @@ pub use scope::{Captured, Catalog, Failure, Mode, QueryFn};
 pub use test_call::TestCall;
 use test_call::{test_template_name, test_template_source};
 
-static TEST_BLOCK: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\{%(-?)(\s*)test(\s+)([A-Za-z_][A-Za-z0-9_]*)").expect("valid regex")
-});
-static END_TEST_BLOCK: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\{%(-?)(\s*)endtest(\s*)(-?)%\}").expect("valid regex"));
-
 /// Rewrites `{% test name(...) %}` blocks as `{% macro test_name(...) %}`
 /// without moving any line, so positions in errors stay true.
 pub fn rewrite_test_blocks(text: &str) -> String {
-    let text = TEST_BLOCK.replace_all(text, "{%${1}${2}macro${3}test_${4}");
-    END_TEST_BLOCK
-        .replace_all(&text, "{%${1}${2}endmacro${3}${4}%}")
-        .into_owned()
+    let mut headers_rewritten = String::with_capacity(text.len() + 64);
+    let mut copied = 0;
+    for header in scan::block_headers(text).filter(|h| h.kind == scan::BlockKind::Test) {
+        headers_rewritten.push_str(&text[copied..header.keyword.start]);
+        headers_rewritten.push_str("macro");
+        headers_rewritten.push_str(&text[header.keyword.end..header.name.span.start]);
+        headers_rewritten.push_str("test_");
+        copied = header.name.span.start;
+    }
+    headers_rewritten.push_str(&text[copied..]);
+    let text = headers_rewritten;
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut copied = 0;
+    for tag in scan::end_test_tags(&text) {
+        out.push_str(&text[copied..tag.keyword.start]);
+        out.push_str("endmacro");
+        copied = tag.keyword.end;
+    }
+    out.push_str(&text[copied..]);
+    out
 }
 
 /// Converts any serializable value for templates.
@@ -212,7 +222,7 @@ impl Jinja {
         if dynamic {
             used.extend(self.macros.names.iter().map(String::as_str));
         } else {
-            for word in identifiers(source) {
+            for word in scan::identifiers(source) {
                 if self.macros.defines(word) && !used.contains(&word) {
                     used.push(word);
                 }
@@ -228,12 +238,6 @@ impl Jinja {
         };
         format!("{{% from '{module}' import {} %}}", used.join(", "))
     }
-}
-
-/// The identifier-like words of `text`, in order.
-fn identifiers(text: &str) -> impl Iterator<Item = &str> {
-    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .filter(|w| w.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_'))
 }
 
 /// The Jinja request for one node.
