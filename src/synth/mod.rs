@@ -3,27 +3,25 @@
 //! `synthetic`, and the load itself: the tables are offered to the adapter as
 //! independent slices that it pulls (DuckDB on all its threads), each slice
 //! drawn when asked for, so memory stays flat whatever the number of events.
+//!
+//! This module owns the load and its tables; the `synthetic:` settings live
+//! in `settings`, the slices handed to the warehouse in `slices`.
 
 pub mod sample;
+mod settings;
+mod slices;
 pub mod streaming;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use chrono::NaiveDate;
 use serde_json::Value;
 
-use duckdb::arrow::datatypes::SchemaRef;
-use duckdb::arrow::record_batch::RecordBatch;
-
-use crate::adapter::{
-    AdapterError, BatchLoad, BuildOutcome, Connection, MAX_SLICE_ROWS, RelationRef, SliceSource,
-};
-use crate::diag::{Diagnostic, did_you_mean};
-use crate::graph::closest_names;
-use crate::project::settings::Settings;
+use crate::adapter::{AdapterError, BatchLoad, BuildOutcome, Connection, RelationRef, SliceSource};
+pub use settings::{Overrides, settings};
+use slices::{EventSlices, Prebuilt};
 pub use streaming::StreamingSettings;
-use streaming::{EventChunk, Universe};
+use streaming::Universe;
 
 /// The source name models use: `source('synthetic', 'viewing_events')`.
 pub const SOURCE_NAME: &str = "synthetic";
@@ -33,185 +31,6 @@ pub const TABLES: [&str; 3] = ["users", "content", "viewing_events"];
 
 /// Days of events `sb seed --append` adds unless `--days` says otherwise.
 pub const DEFAULT_APPEND_DAYS: u32 = 7;
-
-const STREAMING_KEYS: &[&str] = &[
-    "users",
-    "content",
-    "events",
-    "seed",
-    "start_date",
-    "days",
-    "plans",
-    "devices",
-];
-
-/// Command-line overrides of `project.yml` (`sb seed --events N ...`).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Overrides {
-    pub users: Option<u64>,
-    pub content: Option<u64>,
-    pub events: Option<u64>,
-    pub seed: Option<u64>,
-    pub days: Option<u32>,
-}
-
-/// Reads `synthetic:` from `project.yml`; `None` when the project has none.
-pub fn settings(
-    project: &Settings,
-    overrides: &Overrides,
-) -> Result<Option<StreamingSettings>, Diagnostic> {
-    let file = &project.file;
-    let block_line = file.locate_key("synthetic", 1).line;
-    let at = |key: &str| file.locate_key(key, block_line);
-    let generators =
-        match &project.synthetic {
-            Value::Null => return Ok(None),
-            Value::Object(map) => map,
-            _ => {
-                return Err(Diagnostic::error("`synthetic` in project.yml must be a mapping")
-                .at(at("synthetic"))
-                .help("write `synthetic:` with a `streaming:` block below it (see the README)"));
-            }
-        };
-    let mut found = None;
-    for (name, value) in generators {
-        if name != "streaming" {
-            let close = closest_names(name, ["streaming"], 1);
-            return Err(Diagnostic::error(format!(
-                "unknown synthesizer `{name}` under `synthetic`"
-            ))
-            .at(at(name))
-            .help(
-                did_you_mean(&close)
-                    .unwrap_or_else(|| "the synthesizer sb ships is `streaming`".to_owned()),
-            ));
-        }
-        found = Some(value);
-    }
-    let Some(value) = found else {
-        return Ok(None);
-    };
-    let streaming_line = at("streaming").line;
-    let at = |key: &str| file.locate_key(key, streaming_line);
-    let empty = serde_json::Map::new();
-    let map = match value {
-        Value::Object(map) => map,
-        Value::Null => &empty,
-        _ => {
-            return Err(Diagnostic::error("`synthetic.streaming` must be a mapping")
-                .at(at("streaming"))
-                .help("give it keys such as `users: 10000` and `events: 100000`"));
-        }
-    };
-    for key in map.keys() {
-        if !STREAMING_KEYS.contains(&key.as_str()) {
-            let close = closest_names(key, STREAMING_KEYS.iter().copied(), 3);
-            return Err(Diagnostic::error(format!(
-                "unknown setting `{key}` in `synthetic.streaming`"
-            ))
-            .at(at(key))
-            .help(
-                did_you_mean(&close)
-                    .unwrap_or_else(|| format!("the settings are: {}", STREAMING_KEYS.join(", "))),
-            ));
-        }
-    }
-    let mut out = StreamingSettings::default();
-    let count = |key: &str, min: u64, default: u64| -> Result<u64, Diagnostic> {
-        match map.get(key) {
-            None => Ok(default),
-            Some(v) => match v.as_u64() {
-                Some(n) if n >= min => Ok(n),
-                _ => Err(Diagnostic::error(format!(
-                    "`{key}` in `synthetic.streaming` must be a whole number of at least {min}, not {v}"
-                ))
-                .at(at(key))
-                .help(format!("write e.g. `{key}: {default}`"))),
-            },
-        }
-    };
-    out.users = count("users", 1, out.users)?;
-    out.content = count("content", 1, out.content)?;
-    out.events = count("events", 0, out.events)?;
-    out.seed = count("seed", 0, out.seed)?;
-    let days = count("days", 1, u64::from(out.days))?;
-    out.days = u32::try_from(days)
-        .ok()
-        .filter(|&d| d <= 36_600)
-        .ok_or_else(|| {
-            Diagnostic::error(format!(
-                "`days` in `synthetic.streaming` is too large ({days})"
-            ))
-            .at(at("days"))
-            .help("use at most 36600 days (a century)")
-        })?;
-    if let Some(v) = map.get("start_date") {
-        let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
-        out.start_date = NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|_| {
-            Diagnostic::error(format!(
-                "`start_date` in `synthetic.streaming` must be a date like \"2026-01-01\", not {v}"
-            ))
-            .at(at("start_date"))
-            .help("write the first day of events as YYYY-MM-DD, in quotes")
-        })?;
-    }
-    if let Some(v) = map.get("plans") {
-        out.plans = shares("plans", v, &at)?;
-    }
-    if let Some(v) = map.get("devices") {
-        out.devices = shares("devices", v, &at)?;
-    }
-    if let Some(n) = overrides.users {
-        out.users = n.max(1);
-    }
-    if let Some(n) = overrides.content {
-        out.content = n.max(1);
-    }
-    if let Some(n) = overrides.events {
-        out.events = n;
-    }
-    if let Some(n) = overrides.seed {
-        out.seed = n;
-    }
-    Ok(Some(out))
-}
-
-/// A `name: share` mapping whose shares are in [0, 1] and sum to 1.
-fn shares(
-    key: &str,
-    value: &Value,
-    at: &dyn Fn(&str) -> crate::diag::Location,
-) -> Result<Vec<(String, f64)>, Diagnostic> {
-    let Value::Object(map) = value else {
-        return Err(Diagnostic::error(format!(
-            "`{key}` in `synthetic.streaming` must map each name to its share"
-        ))
-        .at(at(key))
-        .help(format!("write e.g. `{key}: {{Basic: 0.4, Premium: 0.6}}`")));
-    };
-    let mut out = Vec::new();
-    for (name, share) in map {
-        match share.as_f64() {
-            Some(s) if (0.0..=1.0).contains(&s) => out.push((name.clone(), s)),
-            _ => {
-                return Err(Diagnostic::error(format!(
-                    "the share of `{name}` in `{key}` must be a number between 0 and 1, not {share}"
-                ))
-                .at(at(name))
-                .help("write shares as fractions, e.g. 0.25 for a quarter"));
-            }
-        }
-    }
-    let total: f64 = out.iter().map(|(_, s)| s).sum();
-    if out.is_empty() || (total - 1.0).abs() > 0.001 {
-        return Err(Diagnostic::error(format!(
-            "the shares in `{key}` add up to {total:.4}, not 1"
-        ))
-        .at(at(key))
-        .help("adjust the shares so that they sum to 1 (within 0.001)"));
-    }
-    Ok(out)
-}
 
 /// Where each table goes.
 #[derive(Debug, Clone)]
@@ -348,77 +167,6 @@ pub fn load(
     progress(source.loaded.load(Ordering::Relaxed), total);
     loads.push(done);
     loads
-}
-
-/// Batches already in memory (users, titles), cut into slices without copying.
-struct Prebuilt {
-    schema: SchemaRef,
-    /// (batch, first row) of every slice.
-    slices: Vec<(usize, usize)>,
-    batches: Vec<RecordBatch>,
-}
-
-impl Prebuilt {
-    fn new(batches: Vec<RecordBatch>) -> Self {
-        let schema = batches.first().map_or_else(
-            || Arc::new(duckdb::arrow::datatypes::Schema::empty()),
-            RecordBatch::schema,
-        );
-        let slices = batches
-            .iter()
-            .enumerate()
-            .flat_map(|(b, batch)| {
-                (0..batch.num_rows())
-                    .step_by(MAX_SLICE_ROWS)
-                    .map(move |row| (b, row))
-            })
-            .collect();
-        Self {
-            schema,
-            slices,
-            batches,
-        }
-    }
-}
-
-impl SliceSource for Prebuilt {
-    fn schema(&self) -> SchemaRef {
-        Arc::clone(&self.schema)
-    }
-
-    fn slice_count(&self) -> usize {
-        self.slices.len()
-    }
-
-    fn slice(&self, index: usize) -> RecordBatch {
-        let (batch, row) = self.slices[index];
-        let batch = &self.batches[batch];
-        batch.slice(row, MAX_SLICE_ROWS.min(batch.num_rows() - row))
-    }
-}
-
-/// Viewing events, drawn slice by slice as the warehouse asks for them.
-struct EventSlices {
-    universe: Arc<Universe>,
-    chunks: Vec<EventChunk>,
-    loaded: AtomicU64,
-}
-
-impl SliceSource for EventSlices {
-    fn schema(&self) -> SchemaRef {
-        streaming::events_schema()
-    }
-
-    fn slice_count(&self) -> usize {
-        self.chunks.len()
-    }
-
-    fn slice(&self, index: usize) -> RecordBatch {
-        let batch = self.universe.event_batch(&self.chunks[index]);
-        self.loaded
-            .fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
-        batch
-    }
 }
 
 /// The last day (counted from `start_date`) and the largest id of the events
