@@ -2,41 +2,60 @@
 //! `config`, `var`, `env_var`, `adapter.dispatch`, ...), the project's macros
 //! visible to every template without an import, strict undefined values and a
 //! fuel bound, and the mapping of template errors to project files.
+//!
+//! This module owns [`Jinja`] (building it, rendering a node) and the
+//! rewrite of `{% test %}` blocks; the base environments live in
+//! `environment`, error mapping in `errors`, generic test calls in
+//! `test_call`, and every lexical scan of Jinja source in [`scan`].
 
+mod environment;
+mod errors;
 mod modules;
 mod native_tests;
 pub mod objects;
+pub mod scan;
 pub mod scope;
+mod test_call;
 
 use std::path::Path;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
-use minijinja::value::{Kwargs, Rest, Value};
-use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior};
-use regex::Regex;
+use minijinja::Environment;
+use minijinja::value::Value;
 
 use crate::adapter::AdapterKind;
-use crate::diag::{Diagnostic, Location, did_you_mean};
+use crate::diag::Diagnostic;
 use crate::project::SourceFile;
+use environment::base_environment;
+use errors::syntax_diagnostic;
 use modules::{MACROS_TEMPLATE, MacroFile, MacroModules};
 pub use scope::{Captured, Catalog, Failure, Mode, QueryFn};
-
-/// Instructions one render may execute before sb stops it.
-const FUEL: u64 = 50_000_000;
-
-static TEST_BLOCK: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\{%(-?)(\s*)test(\s+)([A-Za-z_][A-Za-z0-9_]*)").expect("valid regex")
-});
-static END_TEST_BLOCK: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\{%(-?)(\s*)endtest(\s*)(-?)%\}").expect("valid regex"));
+pub use test_call::TestCall;
+use test_call::{test_template_name, test_template_source};
 
 /// Rewrites `{% test name(...) %}` blocks as `{% macro test_name(...) %}`
 /// without moving any line, so positions in errors stay true.
 pub fn rewrite_test_blocks(text: &str) -> String {
-    let text = TEST_BLOCK.replace_all(text, "{%${1}${2}macro${3}test_${4}");
-    END_TEST_BLOCK
-        .replace_all(&text, "{%${1}${2}endmacro${3}${4}%}")
-        .into_owned()
+    let mut headers_rewritten = String::with_capacity(text.len() + 64);
+    let mut copied = 0;
+    for header in scan::block_headers(text).filter(|h| h.kind == scan::BlockKind::Test) {
+        headers_rewritten.push_str(&text[copied..header.keyword.start]);
+        headers_rewritten.push_str("macro");
+        headers_rewritten.push_str(&text[header.keyword.end..header.name.span.start]);
+        headers_rewritten.push_str("test_");
+        copied = header.name.span.start;
+    }
+    headers_rewritten.push_str(&text[copied..]);
+    let text = headers_rewritten;
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut copied = 0;
+    for tag in scan::end_test_tags(&text) {
+        out.push_str(&text[copied..tag.keyword.start]);
+        out.push_str("endmacro");
+        copied = tag.keyword.end;
+    }
+    out.push_str(&text[copied..]);
+    out
 }
 
 /// Converts any serializable value for templates.
@@ -189,14 +208,6 @@ impl Jinja {
         (result, captured)
     }
 
-    /// The name of the template that calls `call`'s test macro.
-    fn test_template(&self, call: &TestCall<'_>) -> String {
-        match self.test_templates.get(&call.macro_name) {
-            Some(name) => name.clone(),
-            None => test_template_name(&self.macros, &call.macro_name),
-        }
-    }
-
     /// The import that puts the project's macros in scope for `source`:
     /// only the macros it names, because importing is per render and a
     /// project may have hundreds. A template that looks macros up by name
@@ -210,7 +221,7 @@ impl Jinja {
         if dynamic {
             used.extend(self.macros.names.iter().map(String::as_str));
         } else {
-            for word in identifiers(source) {
+            for word in scan::identifiers(source) {
                 if self.macros.defines(word) && !used.contains(&word) {
                     used.push(word);
                 }
@@ -226,189 +237,6 @@ impl Jinja {
         };
         format!("{{% from '{module}' import {} %}}", used.join(", "))
     }
-
-    fn diagnostic(
-        &self,
-        error: &Error,
-        request: &RenderRequest<'_>,
-        captured: &Captured,
-        prelude_len: usize,
-    ) -> Diagnostic {
-        // Errors inside a macro point into the macros template: map them back.
-        let in_module = error
-            .name()
-            .and_then(|name| self.macros.locate(name, error.line().unwrap_or(1)));
-        let in_macros = error
-            .name()
-            .is_some_and(|name| name.starts_with(MACROS_TEMPLATE));
-        let (path, source, line, range) = if in_macros {
-            match in_module {
-                Some((file, line)) => (file.path.as_path(), file.text.as_str(), line, None),
-                None => (request.path, request.source, 1, None),
-            }
-        } else {
-            let range = error
-                .range()
-                .map(|r| r.start.saturating_sub(prelude_len)..r.end.saturating_sub(prelude_len));
-            (
-                request.path,
-                request.source,
-                error.line().unwrap_or(1),
-                range,
-            )
-        };
-        let locate = |needle: Option<&str>| -> Location {
-            if let Some(needle) = needle {
-                let found = Location::find(path, source, needle, line);
-                if found.line == line {
-                    return found;
-                }
-            }
-            match &range {
-                Some(r) if r.start < source.len() => Location::from_offset(
-                    path,
-                    source,
-                    r.start,
-                    r.end.saturating_sub(r.start).max(1),
-                ),
-                _ => {
-                    Location::from_line_col(path, source, line, 1 + leading_spaces(source, line), 1)
-                }
-            }
-        };
-        let macro_note = in_macros.then(|| format!("while rendering {}", request.path.display()));
-        let diagnostic = match &captured.failure {
-            Some(Failure::UnknownRef { name, close, disabled }) => {
-                let help = if *disabled {
-                    format!("model `{name}` is disabled (`enabled: false`); enable it or remove this ref")
-                } else {
-                    did_you_mean(close).unwrap_or_else(|| format!("create models/{name}.sql or a seed seeds/{name}.csv"))
-                };
-                Diagnostic::error(format!("unknown ref `{name}`"))
-                    .at(locate(Some(name)))
-                    .help(help)
-            }
-            Some(Failure::UnknownSource { source: s, table, close }) => {
-                Diagnostic::error(format!("unknown source `{s}.{table}`"))
-                    .at(locate(Some(table)))
-                    .help(did_you_mean(close).unwrap_or_else(|| {
-                        format!("declare it in a schema YAML file: sources: [{{name: {s}, tables: [{{name: {table}}}]}}]")
-                    }))
-            }
-            Some(Failure::MissingVar { name }) => Diagnostic::error(format!("required var `{name}` is not set"))
-                .at(locate(Some(name)))
-                .help(format!("set `{name}` under `vars:` in project.yml, pass --vars '{{{name}: ...}}', or give var() a default")),
-            Some(Failure::MissingEnvVar { name }) => {
-                Diagnostic::error(format!("environment variable `{name}` is not set"))
-                    .at(locate(Some(name)))
-                    .help(format!("export {name}=..., or give env_var() a default: env_var('{name}', '')"))
-            }
-            Some(Failure::UnknownConfigKey { key }) => {
-                let close = crate::graph::closest_names(key, crate::project::config::KNOWN_KEYS.iter().copied(), 3);
-                Diagnostic::error(format!("unknown config key `{key}`"))
-                    .at(locate(Some(key)))
-                    .help(did_you_mean(&close).unwrap_or_else(|| "remove it from config()".into()))
-            }
-            Some(Failure::Raised(message)) => Diagnostic::error(format!("compilation error: {message}"))
-                .at(locate(Some("raise_compiler_error")))
-                .help("the template raised this error on purpose (exceptions.raise_compiler_error); fix what it describes"),
-            Some(Failure::Query(message)) => Diagnostic::error(format!("run_query failed: {message}"))
-                .at(locate(Some("run_query")))
-                .help("fix the SQL passed to run_query()"),
-            None => jinja_error_diagnostic(error, locate(None)),
-        };
-        match macro_note {
-            Some(note) => diagnostic.note(note),
-            None => diagnostic,
-        }
-    }
-}
-
-/// Templates named `__sb_test__|<macro>|<module>` call a generic test's
-/// macro with the tested relation and the arguments as values, so every
-/// test of one kind shares one compiled template.
-const TEST_TEMPLATE: &str = "__sb_test__";
-/// The macro that narrows a tested relation by the test's `where` config.
-const WHERE_SUBQUERY: &str = "get_where_subquery";
-
-/// The template that calls test macro `macro_name`: one per macro and
-/// module, compiled once per run (`test_template_source`).
-fn test_template_name(macros: &MacroModules, macro_name: &str) -> String {
-    let module = macros.module_for(&[macro_name, WHERE_SUBQUERY]);
-    format!("{TEST_TEMPLATE}|{macro_name}|{module}")
-}
-
-fn test_template_source(macros: &MacroModules, name: &str) -> Option<String> {
-    let mut parts = name
-        .strip_prefix(TEST_TEMPLATE)?
-        .strip_prefix('|')?
-        .split('|');
-    let (macro_name, module) = (parts.next()?, parts.next()?);
-    let valid = macros.defines(macro_name) && macros.source(module).is_some();
-    valid.then(|| {
-        format!(
-            "{{% from '{module}' import {macro_name}, {WHERE_SUBQUERY} %}}\
-             {{{{ {macro_name}(model={WHERE_SUBQUERY}(__sb_test_model), **__sb_test_args) }}}}"
-        )
-    })
-}
-
-/// A generic test's call with its arguments as values. The node's source
-/// still holds the same call as code, for the manifest and for errors.
-pub struct TestCall<'a> {
-    /// `test_<name>`: the macro that writes the test's query.
-    pub macro_name: String,
-    /// The tested relation: `("ref", [model])` or `("source", [source, table])`.
-    pub model: (&'static str, Vec<String>),
-    pub column: Option<&'a str>,
-    pub args: &'a serde_json::Map<String, serde_json::Value>,
-}
-
-impl TestCall<'_> {
-    /// The relation and the keyword arguments, resolved in the current scope.
-    fn values(&self) -> Result<(Value, Value), Error> {
-        let model = call_value(self.model.0, &self.model.1)?;
-        let mut args = std::collections::BTreeMap::new();
-        if let Some(column) = self.column {
-            args.insert("column_name".to_string(), Value::from(column));
-        }
-        for (key, value) in self.args {
-            let value = match crate::project::data_tests::argument_call(key, value) {
-                Some((function, names)) => call_value(function, &names)?,
-                None => to_value(value),
-            };
-            args.insert(key.clone(), value);
-        }
-        Ok((model, Value::from(args)))
-    }
-}
-
-/// `ref(names...)` or `source(source, table)`, as a template would call it.
-fn call_value(function: &str, names: &[String]) -> Result<Value, Error> {
-    match (function, names) {
-        ("source", [source, table]) => scope::source_fn(source, table),
-        ("source", _) => Err(Error::new(
-            ErrorKind::MissingArgument,
-            "source() takes a source name and a table name",
-        )),
-        _ => {
-            let names: Vec<Value> = names.iter().map(|n| Value::from(n.as_str())).collect();
-            scope::ref_fn(&names)
-        }
-    }
-}
-
-/// The identifier-like words of `text`, in order.
-fn identifiers(text: &str) -> impl Iterator<Item = &str> {
-    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .filter(|w| w.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_'))
-}
-
-fn leading_spaces(source: &str, line: usize) -> usize {
-    source
-        .lines()
-        .nth(line.saturating_sub(1))
-        .map_or(0, |l| l.len() - l.trim_start().len())
 }
 
 /// The Jinja request for one node.
@@ -428,83 +256,4 @@ pub struct RenderRequest<'a> {
     /// For a generic test: its call, rendered through a shared template
     /// instead of `source`.
     pub test: Option<TestCall<'a>>,
-}
-
-fn jinja_error_diagnostic(error: &Error, location: Location) -> Diagnostic {
-    let detail = error.detail().unwrap_or("").to_string();
-    let (message, help) = match error.kind() {
-        ErrorKind::SyntaxError => (
-            format!("Jinja syntax error: {detail}"),
-            "check that every `{{`, `{%` and `{#` is closed and each block has its end tag".to_string(),
-        ),
-        ErrorKind::UndefinedError => (
-            format!("undefined value: {}", if detail.is_empty() { "a name is not defined".into() } else { detail }),
-            "define it with {% set %}, pass it as a var (var('name', default)), or check the spelling; macros live in macros/*.sql".to_string(),
-        ),
-        ErrorKind::UnknownFunction => (
-            format!("unknown function: {detail}"),
-            "define the macro in macros/*.sql, or check the spelling".to_string(),
-        ),
-        ErrorKind::OutOfFuel => (
-            "the template ran too long and was stopped".to_string(),
-            "look for a loop that never ends or a very large range()".to_string(),
-        ),
-        _ if detail.contains("recursion") => (
-            format!("template error: {detail}"),
-            "a macro calls itself without end; add a stopping condition".to_string(),
-        ),
-        kind => (
-            format!("template error: {}", if detail.is_empty() { kind.to_string() } else { detail }),
-            "fix the Jinja expression at the marked place".to_string(),
-        ),
-    };
-    Diagnostic::error(message).at(location).help(help)
-}
-
-/// Locates a syntax error in a file rendered without a prelude.
-fn syntax_diagnostic(error: &Error, path: &Path, source: &str, prelude_len: usize) -> Diagnostic {
-    let location = match error.range() {
-        Some(r) if r.start >= prelude_len => Location::from_offset(
-            path,
-            source,
-            r.start - prelude_len,
-            (r.end - r.start).max(1),
-        ),
-        _ => Location::from_line_col(path, source, error.line().unwrap_or(1), 1, 1),
-    };
-    jinja_error_diagnostic(error, location)
-}
-
-fn base_environment() -> Environment<'static> {
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_fuel(Some(FUEL));
-    env.set_recursion_limit(200);
-    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
-    minijinja_contrib::add_to_environment(&mut env);
-    env.add_function("ref", |args: Rest<Value>| scope::ref_fn(&args));
-    env.add_function("source", |source: String, table: String| {
-        scope::source_fn(&source, &table)
-    });
-    env.add_function("var", |name: String, default: Option<Value>| {
-        scope::var_fn(&name, default)
-    });
-    env.add_function("env_var", |name: String, default: Option<Value>| {
-        scope::env_var_fn(&name, default)
-    });
-    env.add_function("is_incremental", scope::is_incremental_fn);
-    env.add_function("run_query", |sql: String| scope::run_query_fn(&sql));
-    env.add_function(
-        "log",
-        |message: Value, _info: Option<Value>, kwargs: Kwargs| -> Result<Value, Error> {
-            let _info: Option<bool> = kwargs.get("info")?;
-            kwargs.assert_all_used()?;
-            scope::log(message.to_string());
-            Ok(Value::from(""))
-        },
-    );
-    env.add_function("return", |value: Value| value);
-    env.add_global("config", Value::from_object(objects::ConfigObject));
-    env.add_global("exceptions", Value::from_object(objects::Exceptions));
-    env
 }

@@ -7,20 +7,12 @@
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::PathBuf;
-use std::sync::LazyLock;
 
-use regex::Regex;
+use super::scan::{self, BlockKind};
 
 /// The name of the module holding every unit; smaller modules add
 /// `:<unit ids>` to it.
 pub const MACROS_TEMPLATE: &str = "__sb_macros__";
-
-static MACRO_NAME: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\{%-?\s*macro\s+([A-Za-z_][A-Za-z0-9_]*)").expect("valid regex"));
-static DISPATCH: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"dispatch\s*\(\s*(?:macro_name\s*=\s*)?['"]([A-Za-z_][A-Za-z0-9_]*)['"]"#)
-        .expect("valid regex")
-});
 
 /// One macro file, for mapping errors back to it.
 #[derive(Debug)]
@@ -76,15 +68,16 @@ impl MacroModules {
         }
         for (file, first_line, text) in pieces {
             let id = modules.units.len();
-            for capture in MACRO_NAME.captures_iter(&text) {
-                let name = capture[1].to_string();
+            let headers = scan::block_headers(&text).filter(|h| h.kind == BlockKind::Macro);
+            for header in headers {
+                let name = header.name.text.to_string();
                 if !modules.by_name.contains_key(&name) {
                     modules.names.push(name.clone());
                 }
                 modules.by_name.insert(name, id);
             }
-            let dynamic = text.matches("dispatch").count() != DISPATCH.find_iter(&text).count()
-                || super::identifiers(&text).any(|word| word == "context");
+            let dynamic = text.matches("dispatch").count() != scan::dispatch_names(&text).count()
+                || scan::identifiers(&text).any(|word| word == "context");
             modules.units.push(Unit {
                 file,
                 first_line,
@@ -127,12 +120,12 @@ impl MacroModules {
                 calls.push(id);
             }
         };
-        for word in super::identifiers(text) {
+        for word in scan::identifiers(text) {
             add(word);
         }
-        for capture in DISPATCH.captures_iter(text) {
-            add(&format!("{adapter}__{}", &capture[1]));
-            add(&format!("default__{}", &capture[1]));
+        for name in scan::dispatch_names(text) {
+            add(&format!("{adapter}__{}", name.text));
+            add(&format!("default__{}", name.text));
         }
         calls
     }

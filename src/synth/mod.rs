@@ -1,11 +1,15 @@
-//! The seed stage's synthesizer: the load of the tables that the
-//! `synthetic:` settings in `project.yml` describe (read and checked in
-//! [`crate::project::synthetic`], re-exported here): the tables are offered
-//! to the adapter as independent slices that it pulls (DuckDB on all its
-//! threads), each slice drawn when asked for, so memory stays flat whatever
-//! the number of events.
+//! The seed stage's synthesizer: `synthetic:` settings in `project.yml`
+//! (checked, with errors at their line), the tables it provides as the source
+//! `synthetic`, and the load itself: the tables are offered to the adapter as
+//! independent slices that it pulls (DuckDB on all its threads), each slice
+//! drawn when asked for, so memory stays flat whatever the number of events.
+//!
+//! This module owns the load and its tables; the `synthetic:` settings are
+//! read with the project (`project::synthetic`), the slices handed to the
+//! warehouse live in `slices`.
 
 pub mod sample;
+mod slices;
 pub mod streaming;
 
 use std::sync::Arc;
@@ -13,14 +17,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::Value;
 
-use duckdb::arrow::datatypes::SchemaRef;
-use duckdb::arrow::record_batch::RecordBatch;
-
-use crate::adapter::{
-    AdapterError, BatchLoad, BuildOutcome, Connection, MAX_SLICE_ROWS, RelationRef, SliceSource,
-};
+use crate::adapter::{AdapterError, BatchLoad, BuildOutcome, Connection, RelationRef, SliceSource};
 pub use crate::project::synthetic::{Overrides, SOURCE_NAME, StreamingSettings, TABLES, settings};
-use streaming::{EventChunk, Universe};
+use slices::{EventSlices, Prebuilt};
+use streaming::Universe;
 
 /// Days of events `sb seed --append` adds unless `--days` says otherwise.
 pub const DEFAULT_APPEND_DAYS: u32 = 7;
@@ -160,77 +160,6 @@ pub fn load(
     progress(source.loaded.load(Ordering::Relaxed), total);
     loads.push(done);
     loads
-}
-
-/// Batches already in memory (users, titles), cut into slices without copying.
-struct Prebuilt {
-    schema: SchemaRef,
-    /// (batch, first row) of every slice.
-    slices: Vec<(usize, usize)>,
-    batches: Vec<RecordBatch>,
-}
-
-impl Prebuilt {
-    fn new(batches: Vec<RecordBatch>) -> Self {
-        let schema = batches.first().map_or_else(
-            || Arc::new(duckdb::arrow::datatypes::Schema::empty()),
-            RecordBatch::schema,
-        );
-        let slices = batches
-            .iter()
-            .enumerate()
-            .flat_map(|(b, batch)| {
-                (0..batch.num_rows())
-                    .step_by(MAX_SLICE_ROWS)
-                    .map(move |row| (b, row))
-            })
-            .collect();
-        Self {
-            schema,
-            slices,
-            batches,
-        }
-    }
-}
-
-impl SliceSource for Prebuilt {
-    fn schema(&self) -> SchemaRef {
-        Arc::clone(&self.schema)
-    }
-
-    fn slice_count(&self) -> usize {
-        self.slices.len()
-    }
-
-    fn slice(&self, index: usize) -> RecordBatch {
-        let (batch, row) = self.slices[index];
-        let batch = &self.batches[batch];
-        batch.slice(row, MAX_SLICE_ROWS.min(batch.num_rows() - row))
-    }
-}
-
-/// Viewing events, drawn slice by slice as the warehouse asks for them.
-struct EventSlices {
-    universe: Arc<Universe>,
-    chunks: Vec<EventChunk>,
-    loaded: AtomicU64,
-}
-
-impl SliceSource for EventSlices {
-    fn schema(&self) -> SchemaRef {
-        streaming::events_schema()
-    }
-
-    fn slice_count(&self) -> usize {
-        self.chunks.len()
-    }
-
-    fn slice(&self, index: usize) -> RecordBatch {
-        let batch = self.universe.event_batch(&self.chunks[index]);
-        self.loaded
-            .fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
-        batch
-    }
 }
 
 /// The last day (counted from `start_date`) and the largest id of the events

@@ -1,0 +1,381 @@
+//! Node -> compiled SQL. Renders every model once in parse mode (recording
+//! `ref`, `source` and `config()`), merges in-file config, resolves final
+//! relations, builds the DAG, re-renders only the models whose references
+//! changed, inlines ephemeral models as CTEs, and writes `target/compiled/`.
+//!
+//! This module owns [`CompiledProject`] and the order of those phases; the
+//! renders live in `parse`, the catalog and config checks in `resolve`, the
+//! CTE inlining in `ephemeral` and the files in `write`.
+
+mod ephemeral;
+mod parse;
+mod resolve;
+mod write;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use serde_json::{Map, Value};
+
+use crate::adapter::RelationRef;
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::graph::{Dag, GraphNode};
+use crate::jinja::{Captured, Catalog, Jinja, Mode, RenderRequest};
+use crate::project::config::{self, NodeConfig};
+use crate::project::{Project, SourceFile, data_tests};
+use crate::resource::ResourceType;
+pub use ephemeral::inline_ephemerals;
+use parse::{render_model, test_diagnostic};
+pub use resolve::locate_ref;
+use resolve::{catalog_for, graph_error, validate_config};
+pub use write::{compiled_path, write_compiled, write_file};
+
+/// The result of compiling a project: every node with its final config,
+/// relation, dependencies and SQL, and the graph over them.
+pub struct CompiledProject {
+    pub project: Project,
+    pub jinja: Jinja,
+    pub catalog: Arc<Catalog>,
+    pub nodes: Vec<CompiledNode>,
+    pub graph_nodes: Vec<GraphNode>,
+    pub dag: Dag,
+}
+
+/// Compile results for one node (parallel to `project.nodes`).
+#[derive(Debug, Clone, Default)]
+pub struct CompiledNode {
+    pub config: NodeConfig,
+    pub relation: Option<RelationRef>,
+    /// Parents by node index (refs, then sources).
+    pub depends_on: Vec<usize>,
+    /// Rendered SQL before ephemeral CTEs are inlined.
+    pub rendered: Option<String>,
+    /// Final compiled SQL (models and tests).
+    pub compiled: Option<String>,
+    /// The template reads warehouse state (`is_incremental()`, `run_query`):
+    /// render it again just before it runs.
+    pub render_at_execution: bool,
+    pub logs: Vec<String>,
+}
+
+impl CompiledProject {
+    /// Facts about a node, exposed to templates as `model`.
+    pub fn model_value(
+        project: &Project,
+        index: usize,
+        config: &NodeConfig,
+    ) -> minijinja::value::Value {
+        let node = &project.nodes[index];
+        minijinja::value::Value::from_object(crate::jinja::objects::ModelFacts {
+            name: node.name.clone(),
+            unique_id: node.unique_id.clone(),
+            resource_type: node.resource_type.as_str(),
+            package_name: node.package_name.clone(),
+            original_file_path: node.original_file_path.clone(),
+            path: node.path.clone(),
+            fqn: node.fqn.clone(),
+            description: node.description.clone(),
+            config: config.clone(),
+        })
+    }
+
+    /// Renders a node's SQL for execution: ephemeral parents inlined and,
+    /// for templates that read warehouse state, `is_incremental()` and
+    /// `run_query` answered live.
+    pub fn render_for_execution(
+        &self,
+        index: usize,
+        is_incremental: bool,
+        query: Option<crate::jinja::QueryFn>,
+    ) -> Result<(String, Vec<String>), Diagnostic> {
+        let compiled = &self.nodes[index];
+        if !compiled.render_at_execution {
+            return Ok((compiled.compiled.clone().unwrap_or_default(), Vec::new()));
+        }
+        let (result, captured) = render_model(
+            &self.jinja,
+            &self.catalog,
+            &self.project,
+            index,
+            &compiled.config,
+            (Mode::Execute, is_incremental),
+            query,
+        );
+        let sql = result?;
+        Ok((
+            inline_ephemerals(&sql, index, &self.nodes, &self.catalog),
+            captured.logs,
+        ))
+    }
+
+    /// Renders a hook or other snippet in the context of node `index`.
+    pub fn render_snippet(
+        &self,
+        index: usize,
+        text: &str,
+        what: &str,
+    ) -> Result<String, Diagnostic> {
+        let node = &self.project.nodes[index];
+        let compiled = &self.nodes[index];
+        let model = || Self::model_value(&self.project, index, &compiled.config);
+        let name = format!("{} ({what})", node.original_file_path);
+        let request = RenderRequest {
+            node: index,
+            name: &name,
+            path: node.file_path(),
+            source: text,
+            mode: Mode::Execute,
+            is_incremental: false,
+            config: compiled.config.0.clone(),
+            model: &model,
+            test: None,
+        };
+        self.jinja.render(&self.catalog, &request, None).0
+    }
+
+    pub fn find(&self, resource_type: ResourceType, name: &str) -> Option<usize> {
+        self.project.find(resource_type, name)
+    }
+}
+
+/// Compiles `project` (all enabled nodes).
+pub fn compile(
+    project: Project,
+    builtin_macros: &[SourceFile],
+) -> Result<CompiledProject, Diagnostics> {
+    let mut builtins = builtin_macro_files();
+    builtins.extend_from_slice(builtin_macros);
+    let jinja =
+        Jinja::new(project.target.kind, &builtins, &project.macro_files).map_err(Diagnostics)?;
+    let signatures = data_tests::test_signatures(builtins.iter().chain(&project.macro_files));
+    let invalid_tests = data_tests::check(&project, &signatures);
+    if !invalid_tests.is_empty() {
+        return Err(Diagnostics(invalid_tests));
+    }
+    let count = project.nodes.len();
+
+    // Relations as known before any template runs: folder + YAML config.
+    let static_relations: Vec<RelationRef> = project
+        .nodes
+        .par_iter()
+        .map(|n| project.relation_of(n))
+        .collect();
+    let static_catalog = Arc::new(catalog_for(
+        &project,
+        &static_relations,
+        project.nodes.par_iter().map(|n| &n.config),
+    ));
+
+    // Parse: render every model and test once, recording refs and config().
+    let models: Vec<usize> = (0..count)
+        .filter(|&i| {
+            matches!(
+                project.nodes[i].resource_type,
+                ResourceType::Model | ResourceType::Test
+            ) && project.nodes[i].config.enabled()
+        })
+        .collect();
+    let parsed: Vec<(usize, Result<String, Diagnostic>, Captured)> = models
+        .par_iter()
+        .map(|&index| {
+            let config = &project.nodes[index].config;
+            let (result, captured) = render_model(
+                &jinja,
+                &static_catalog,
+                &project,
+                index,
+                config,
+                (Mode::Parse, false),
+                None,
+            );
+            (index, result, captured)
+        })
+        .collect();
+
+    let mut errors = Vec::new();
+    let mut nodes: Vec<CompiledNode> = project
+        .nodes
+        .par_iter()
+        .map(|n| CompiledNode {
+            config: n.config.clone(),
+            ..CompiledNode::default()
+        })
+        .collect();
+    for (index, result, captured) in parsed {
+        match result {
+            Ok(sql) => {
+                let compiled = &mut nodes[index];
+                let in_file: Map<String, Value> = captured.config.iter().cloned().collect();
+                config::merge_into(&mut compiled.config.0, &in_file);
+                compiled.rendered = Some(sql);
+                compiled.render_at_execution =
+                    captured.used_is_incremental || captured.used_run_query;
+                compiled.depends_on = captured
+                    .refs
+                    .iter()
+                    .chain(&captured.sources)
+                    .copied()
+                    .collect();
+                compiled.logs = captured.logs;
+            }
+            Err(diagnostic) => errors.push(test_diagnostic(&project, index, diagnostic)),
+        }
+    }
+    for &index in &models {
+        if project.nodes[index].resource_type == ResourceType::Test {
+            continue;
+        }
+        if let Err(diagnostic) = validate_config(&project, index, &nodes[index].config) {
+            errors.push(diagnostic);
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Diagnostics(errors));
+    }
+
+    // Final relations and catalog, now that in-file config is known.
+    let final_configs: Vec<NodeConfig> = nodes.par_iter().map(|n| n.config.clone()).collect();
+    let final_relations: Vec<RelationRef> = project
+        .nodes
+        .par_iter()
+        .zip(&final_configs)
+        .map(|(node, config)| project.relation_with(node, config))
+        .collect();
+    let catalog = Arc::new(catalog_for(
+        &project,
+        &final_relations,
+        final_configs.par_iter(),
+    ));
+
+    // A generic test of a disabled node is disabled with it.
+    let mut final_configs = final_configs;
+    for &index in &models {
+        if project.nodes[index].generic_test.is_some()
+            && nodes[index]
+                .depends_on
+                .iter()
+                .any(|&p| !final_configs[p].enabled())
+        {
+            for config in [&mut final_configs[index], &mut nodes[index].config] {
+                config.0.insert("enabled".into(), Value::Bool(false));
+            }
+        }
+    }
+    let models: Vec<usize> = models
+        .into_iter()
+        .filter(|&i| final_configs[i].enabled())
+        .collect();
+    // A ref to a model that turned out disabled is an error.
+    for &index in &models {
+        for &parent in &nodes[index].depends_on {
+            if !final_configs[parent].enabled() {
+                let node = &project.nodes[index];
+                let name = &project.nodes[parent].name;
+                errors.push(
+                    Diagnostic::error(format!("`{}` refs `{name}`, which is disabled", node.name))
+                        .at(locate_ref(node.file_path(), &node.raw_code, name))
+                        .help(format!("enable `{name}` or remove the ref")),
+                );
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Diagnostics(errors));
+    }
+
+    // The graph.
+    let graph_nodes: Vec<GraphNode> = project
+        .nodes
+        .par_iter()
+        .zip(&nodes)
+        .map(|(node, compiled)| GraphNode {
+            unique_id: node.unique_id.clone(),
+            name: node.name.clone(),
+            resource_type: node.resource_type,
+            original_file_path: node.original_file_path.clone(),
+            fqn: node.fqn.clone(),
+            tags: compiled.config.tags(),
+            config: compiled.config.0.clone(),
+            depends_on: compiled
+                .depends_on
+                .iter()
+                .map(|&p| project.nodes[p].unique_id.clone())
+                .collect(),
+            source_name: node.source.as_ref().map(|s| s.source_name.clone()),
+            package_name: node.package_name.clone(),
+        })
+        .collect();
+    let dag = Dag::build(&graph_nodes)
+        .map_err(|error| Diagnostics::from(graph_error(&project, &error)))?;
+
+    // Re-render models whose references resolve differently than at parse time.
+    let changed: Vec<bool> = (0..count)
+        .map(|i| {
+            static_relations[i] != final_relations[i]
+                || catalog.ephemeral[i] != static_catalog.ephemeral[i]
+        })
+        .collect();
+    let rerender: Vec<usize> = models
+        .iter()
+        .copied()
+        .filter(|&i| changed[i] || nodes[i].depends_on.iter().any(|&p| changed[p]))
+        .collect();
+    let rerendered: Vec<(usize, Result<String, Diagnostic>)> = rerender
+        .par_iter()
+        .map(|&index| {
+            let config = &final_configs[index];
+            let (result, _) = render_model(
+                &jinja,
+                &catalog,
+                &project,
+                index,
+                config,
+                (Mode::Compile, false),
+                None,
+            );
+            (index, result)
+        })
+        .collect();
+    for (index, result) in rerendered {
+        match result {
+            Ok(sql) => nodes[index].rendered = Some(sql),
+            Err(diagnostic) => errors.push(test_diagnostic(&project, index, diagnostic)),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Diagnostics(errors));
+    }
+
+    let compiled_sql: Vec<Option<String>> = (0..count)
+        .into_par_iter()
+        .map(|index| {
+            nodes[index]
+                .rendered
+                .as_ref()
+                .map(|sql| inline_ephemerals(sql, index, &nodes, &catalog))
+        })
+        .collect();
+    for (node, sql) in nodes.iter_mut().zip(compiled_sql) {
+        node.compiled = sql;
+    }
+    for (node, relation) in nodes.iter_mut().zip(final_relations) {
+        node.relation = Some(relation);
+    }
+    Ok(CompiledProject {
+        project,
+        jinja,
+        catalog,
+        nodes,
+        graph_nodes,
+        dag,
+    })
+}
+
+/// sb's own macros: the built-in generic tests and their helpers.
+pub fn builtin_macro_files() -> Vec<SourceFile> {
+    vec![SourceFile {
+        path: PathBuf::from("<sb>/generic_tests.sql"),
+        text: include_str!("../adapter/macros/generic_tests.sql").to_string(),
+    }]
+}

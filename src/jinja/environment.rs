@@ -1,0 +1,45 @@
+//! The plain minijinja environment every render starts from: sb's
+//! functions `ref`, `source`, `var`, `env_var`, `log`, ..., strict undefined
+//! values and a fuel bound.
+
+use minijinja::value::{Kwargs, Rest, Value};
+use minijinja::{Environment, Error, UndefinedBehavior};
+
+use super::{objects, scope};
+
+/// Instructions one render may execute before sb stops it.
+const FUEL: u64 = 50_000_000;
+
+pub(super) fn base_environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_fuel(Some(FUEL));
+    env.set_recursion_limit(200);
+    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    minijinja_contrib::add_to_environment(&mut env);
+    env.add_function("ref", |args: Rest<Value>| scope::ref_fn(&args));
+    env.add_function("source", |source: String, table: String| {
+        scope::source_fn(&source, &table)
+    });
+    env.add_function("var", |name: String, default: Option<Value>| {
+        scope::var_fn(&name, default)
+    });
+    env.add_function("env_var", |name: String, default: Option<Value>| {
+        scope::env_var_fn(&name, default)
+    });
+    env.add_function("is_incremental", scope::is_incremental_fn);
+    env.add_function("run_query", |sql: String| scope::run_query_fn(&sql));
+    env.add_function(
+        "log",
+        |message: Value, _info: Option<Value>, kwargs: Kwargs| -> Result<Value, Error> {
+            let _info: Option<bool> = kwargs.get("info")?;
+            kwargs.assert_all_used()?;
+            scope::log(message.to_string());
+            Ok(Value::from(""))
+        },
+    );
+    env.add_function("return", |value: Value| value);
+    env.add_global("config", Value::from_object(objects::ConfigObject));
+    env.add_global("exceptions", Value::from_object(objects::Exceptions));
+    env
+}

@@ -1,0 +1,93 @@
+//! Generic tests rendered through shared templates: a test's macro call with
+//! the tested relation and its arguments as values, and the one template per
+//! test macro and module that makes the call.
+
+use minijinja::value::Value;
+use minijinja::{Error, ErrorKind};
+
+use super::modules::MacroModules;
+use super::{Jinja, scope, to_value};
+
+/// Templates named `__sb_test__|<macro>|<module>` call a generic test's
+/// macro with the tested relation and the arguments as values, so every
+/// test of one kind shares one compiled template.
+const TEST_TEMPLATE: &str = "__sb_test__";
+/// The macro that narrows a tested relation by the test's `where` config.
+const WHERE_SUBQUERY: &str = "get_where_subquery";
+
+/// The template that calls test macro `macro_name`: one per macro and
+/// module, compiled once per run (`test_template_source`).
+pub(super) fn test_template_name(macros: &MacroModules, macro_name: &str) -> String {
+    let module = macros.module_for(&[macro_name, WHERE_SUBQUERY]);
+    format!("{TEST_TEMPLATE}|{macro_name}|{module}")
+}
+
+pub(super) fn test_template_source(macros: &MacroModules, name: &str) -> Option<String> {
+    let mut parts = name
+        .strip_prefix(TEST_TEMPLATE)?
+        .strip_prefix('|')?
+        .split('|');
+    let (macro_name, module) = (parts.next()?, parts.next()?);
+    let valid = macros.defines(macro_name) && macros.source(module).is_some();
+    valid.then(|| {
+        format!(
+            "{{% from '{module}' import {macro_name}, {WHERE_SUBQUERY} %}}\
+             {{{{ {macro_name}(model={WHERE_SUBQUERY}(__sb_test_model), **__sb_test_args) }}}}"
+        )
+    })
+}
+
+/// A generic test's call with its arguments as values. The node's source
+/// still holds the same call as code, for the manifest and for errors.
+pub struct TestCall<'a> {
+    /// `test_<name>`: the macro that writes the test's query.
+    pub macro_name: String,
+    /// The tested relation: `("ref", [model])` or `("source", [source, table])`.
+    pub model: (&'static str, Vec<String>),
+    pub column: Option<&'a str>,
+    pub args: &'a serde_json::Map<String, serde_json::Value>,
+}
+
+impl TestCall<'_> {
+    /// The relation and the keyword arguments, resolved in the current scope.
+    pub(super) fn values(&self) -> Result<(Value, Value), Error> {
+        let model = call_value(self.model.0, &self.model.1)?;
+        let mut args = std::collections::BTreeMap::new();
+        if let Some(column) = self.column {
+            args.insert("column_name".to_string(), Value::from(column));
+        }
+        for (key, value) in self.args {
+            let value = match crate::project::data_tests::argument_call(key, value) {
+                Some((function, names)) => call_value(function, &names)?,
+                None => to_value(value),
+            };
+            args.insert(key.clone(), value);
+        }
+        Ok((model, Value::from(args)))
+    }
+}
+
+/// `ref(names...)` or `source(source, table)`, as a template would call it.
+fn call_value(function: &str, names: &[String]) -> Result<Value, Error> {
+    match (function, names) {
+        ("source", [source, table]) => scope::source_fn(source, table),
+        ("source", _) => Err(Error::new(
+            ErrorKind::MissingArgument,
+            "source() takes a source name and a table name",
+        )),
+        _ => {
+            let names: Vec<Value> = names.iter().map(|n| Value::from(n.as_str())).collect();
+            scope::ref_fn(&names)
+        }
+    }
+}
+
+impl Jinja {
+    /// The name of the template that calls `call`'s test macro.
+    pub(super) fn test_template(&self, call: &TestCall<'_>) -> String {
+        match self.test_templates.get(&call.macro_name) {
+            Some(name) => name.clone(),
+            None => test_template_name(&self.macros, &call.macro_name),
+        }
+    }
+}
