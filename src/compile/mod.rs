@@ -146,8 +146,13 @@ pub fn compile(
 ) -> Result<CompiledProject, Diagnostics> {
     let mut builtins = builtin_macro_files();
     builtins.extend_from_slice(builtin_macros);
-    let jinja =
-        Jinja::new(project.target.kind, &builtins, &project.macro_files).map_err(Diagnostics)?;
+    let jinja = Jinja::new(
+        project.target.kind,
+        &builtins,
+        &project.macro_files,
+        &project.env,
+    )
+    .map_err(Diagnostics)?;
     let signatures = data_tests::test_signatures(builtins.iter().chain(&project.macro_files));
     let invalid_tests = data_tests::check(&project, &signatures);
     if !invalid_tests.is_empty() {

@@ -99,8 +99,11 @@ pub(super) fn validate_config(
     }
     let materialized = config.materialized();
     if !MATERIALIZATIONS[..4].contains(&materialized) {
-        let close =
-            crate::graph::closest_names(materialized, MATERIALIZATIONS[..4].iter().copied(), 2);
+        let close = crate::diag::suggest::closest_names(
+            materialized,
+            MATERIALIZATIONS[..4].iter().copied(),
+            2,
+        );
         return Err(Diagnostic::error(format!(
             "unknown materialization `{materialized}` for model `{}`",
             node.name

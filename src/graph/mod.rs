@@ -14,7 +14,6 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 
 use petgraph::graph::{DiGraph, NodeIndex};
 
-pub use crate::diag::suggest::closest_names;
 use crate::resource::ResourceType;
 
 pub use cycle::GraphError;

@@ -6,11 +6,13 @@ use minijinja::value::{Kwargs, Rest, Value};
 use minijinja::{Environment, Error, UndefinedBehavior};
 
 use super::{objects, scope};
+use crate::project::EnvVars;
 
 /// Instructions one render may execute before sb stops it.
 const FUEL: u64 = 50_000_000;
 
-pub(super) fn base_environment() -> Environment<'static> {
+pub(super) fn base_environment(env_vars: &EnvVars) -> Environment<'static> {
+    let env_vars = env_vars.clone();
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_fuel(Some(FUEL));
@@ -24,8 +26,8 @@ pub(super) fn base_environment() -> Environment<'static> {
     env.add_function("var", |name: String, default: Option<Value>| {
         scope::var_fn(&name, default)
     });
-    env.add_function("env_var", |name: String, default: Option<Value>| {
-        scope::env_var_fn(&name, default)
+    env.add_function("env_var", move |name: String, default: Option<Value>| {
+        scope::env_var_fn(&env_vars, &name, default)
     });
     env.add_function("is_incremental", scope::is_incremental_fn);
     env.add_function("run_query", |sql: String| scope::run_query_fn(&sql));

@@ -88,7 +88,7 @@ impl Jinja {
                     .help(format!("export {name}=..., or give env_var() a default: env_var('{name}', '')"))
             }
             Some(Failure::UnknownConfigKey { key }) => {
-                let close = crate::graph::closest_names(key, crate::project::config::KNOWN_KEYS.iter().copied(), 3);
+                let close = crate::diag::suggest::closest_names(key, crate::project::config::KNOWN_KEYS.iter().copied(), 3);
                 Diagnostic::error(format!("unknown config key `{key}`"))
                     .at(locate(Some(key)))
                     .help(did_you_mean(&close).unwrap_or_else(|| "remove it from config()".into()))

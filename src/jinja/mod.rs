@@ -25,7 +25,7 @@ use minijinja::value::Value;
 
 use crate::adapter::AdapterKind;
 use crate::diag::Diagnostic;
-use crate::project::SourceFile;
+use crate::project::{EnvVars, SourceFile};
 use environment::base_environment;
 use errors::syntax_diagnostic;
 use modules::{MACROS_TEMPLATE, MacroFile, MacroModules};
@@ -81,8 +81,9 @@ impl Jinja {
         kind: AdapterKind,
         builtin: &[SourceFile],
         macro_files: &[SourceFile],
+        env_vars: &EnvVars,
     ) -> Result<Self, Vec<Diagnostic>> {
-        let mut env = base_environment();
+        let mut env = base_environment(env_vars);
         env.add_global(
             "adapter",
             Value::from_object(objects::AdapterObject { kind }),

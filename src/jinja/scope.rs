@@ -12,6 +12,7 @@ use serde_json::Map;
 
 use crate::adapter::{AdapterKind, QueryResult, RelationRef};
 use crate::jinja::objects::{QueryTable, Relation};
+use crate::project::EnvVars;
 
 /// Why a render is happening.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,8 +222,11 @@ pub fn ref_fn(args: &[Value]) -> Result<Value, Error> {
             Ok(relation_value(&catalog, index))
         } else {
             let disabled = catalog.disabled.contains(&name);
-            let close =
-                crate::graph::closest_names(&name, catalog.refable.keys().map(String::as_str), 3);
+            let close = crate::diag::suggest::closest_names(
+                &name,
+                catalog.refable.keys().map(String::as_str),
+                3,
+            );
             s.captured.failure = Some(Failure::UnknownRef {
                 name: name.clone(),
                 close,
@@ -255,7 +259,7 @@ pub fn source_fn(source: &str, table: &str) -> Result<Value, Error> {
             .keys()
             .map(|(a, b)| format!("{a}.{b}"))
             .collect();
-        let close = crate::graph::closest_names(
+        let close = crate::diag::suggest::closest_names(
             &format!("{source}.{table}"),
             known.iter().map(String::as_str),
             3,
@@ -289,11 +293,11 @@ pub fn var_fn(name: &str, default: Option<Value>) -> Result<Value, Error> {
 }
 
 /// `env_var('NAME', default)`.
-pub fn env_var_fn(name: &str, default: Option<Value>) -> Result<Value, Error> {
-    match (std::env::var(name), default) {
-        (Ok(value), _) => Ok(Value::from(value)),
-        (Err(_), Some(default)) => Ok(default),
-        (Err(_), None) => Err(fail(
+pub fn env_var_fn(env: &EnvVars, name: &str, default: Option<Value>) -> Result<Value, Error> {
+    match (env.get(name), default) {
+        (Some(value), _) => Ok(Value::from(value)),
+        (None, Some(default)) => Ok(default),
+        (None, None) => Err(fail(
             Failure::MissingEnvVar {
                 name: name.to_string(),
             },

@@ -121,6 +121,8 @@ pub struct Project {
     pub schema_files: Vec<yaml::YamlFile>,
     /// `tests/**/*.sql` singular tests.
     pub singular_tests: Vec<SourceFile>,
+    /// The environment `env_var()` reads in templates.
+    pub env: EnvVars,
 }
 
 impl Project {
@@ -142,6 +144,7 @@ impl Project {
             macro_files: files.macros,
             schema_files: Vec::new(),
             singular_tests: files.singular_tests,
+            env: options.env.clone(),
         };
         let mut errors = Vec::new();
         // Model files and schema YAML are independent: read both at once.

@@ -207,3 +207,27 @@ fn only_the_running_stages_see_connections() {
         "files outside {SEE_CONNECTIONS:?} naming Connection: {offenders:?}"
     );
 }
+
+#[test]
+fn only_the_session_reads_the_environment() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let reads = Regex::new(r"\benv::(var|var_os|vars|vars_os)\(").expect("valid regex");
+    let mut offenders = Vec::new();
+    for file in files {
+        let relative = file.strip_prefix(&src).expect("under src");
+        // main.rs tunes the allocator before anything else runs.
+        if relative == Path::new("session.rs") || relative == Path::new("main.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).expect("readable source");
+        if reads.is_match(&product_code(&file, &text)) {
+            offenders.push(relative.display().to_string());
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "files reading environment variables outside session.rs: {offenders:?}"
+    );
+}

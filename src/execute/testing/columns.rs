@@ -46,7 +46,7 @@ pub fn column_diagnostic(
     let missing = missing_of(test, columns);
     let column = missing.first()?;
     let attached = &compiled.project.nodes[test.attached];
-    let close = crate::graph::closest_names(column, columns.iter().map(String::as_str), 3);
+    let close = crate::diag::suggest::closest_names(column, columns.iter().map(String::as_str), 3);
     let location = match (
         &test.column_location,
         test.column.as_deref() == Some(column.as_str()),
