@@ -82,6 +82,16 @@ pub enum IncrementalStrategy {
 impl IncrementalStrategy {
     pub const NAMES: [&'static str; 4] = ["merge", "append", "delete+insert", "insert_overwrite"];
 
+    /// The name `incremental_strategy` spells it with.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Merge => "merge",
+            Self::Append => "append",
+            Self::DeleteInsert => "delete+insert",
+            Self::InsertOverwrite => "insert_overwrite",
+        }
+    }
+
     pub fn parse(text: &str) -> Option<Self> {
         match text {
             "merge" => Some(Self::Merge),

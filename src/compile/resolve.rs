@@ -127,7 +127,79 @@ pub(super) fn validate_config(
             crate::adapter::IncrementalStrategy::NAMES.join(", ")
         )));
     }
+    validate_for_dialect(project, index, config)
+}
+
+/// The model's config against what its target's warehouse can build (the
+/// dialect table): an incremental strategy or table option it lacks is an
+/// error now, at the config, instead of a failed build later.
+fn validate_for_dialect(
+    project: &Project,
+    index: usize,
+    config: &NodeConfig,
+) -> Result<(), Diagnostic> {
+    let node = &project.nodes[index];
+    let kind = project.target.kind;
+    let dialect = kind.dialect();
+    let target = &project.target.name;
+    if config.materialized() == "incremental"
+        && let Some(strategy) = config.incremental_strategy()
+        && !dialect.supports_strategy(strategy)
+    {
+        let name = config.str("incremental_strategy").unwrap_or_default();
+        let supported: Vec<&str> = dialect
+            .incremental_strategies()
+            .iter()
+            .map(|s| s.as_str())
+            .collect();
+        return Err(Diagnostic::error(format!(
+            "incremental_strategy `{name}` of model `{}` is not supported on {} (target `{target}`)",
+            node.name,
+            kind.as_str()
+        ))
+        .at(locate_config(project, index, "incremental_strategy"))
+        .help(format!("use one of: {}", supported.join(", "))));
+    }
+    // `cluster_by` is only a hint, which DuckDB ignores as dbt-duckdb does.
+    for (key, supported) in [("partition_by", dialect.supports_partition_by())] {
+        if !supported && config.get(key).is_some() {
+            return Err(Diagnostic::error(format!(
+                "`{key}` of model `{}` is not supported on {} (target `{target}`)",
+                node.name,
+                kind.as_str()
+            ))
+            .at(locate_config(project, index, key))
+            .help(format!(
+                "remove `{key}`, or give it only where the target supports it (`{{% if target.type == 'bigquery' %}}`)"
+            )));
+        }
+    }
     Ok(())
+}
+
+/// Where a model's config `key` is written: in the model file (`config()`),
+/// else in the schema YAML entry of the model, else in project.yml's folder
+/// config, else the model file's first line.
+fn locate_config(project: &Project, index: usize, key: &str) -> Location {
+    let node = &project.nodes[index];
+    if node.raw_code.contains(key) {
+        return Location::find(node.file_path(), &node.raw_code, key, 1);
+    }
+    for file in &project.schema_files {
+        let entry = file.locate_named(&node.name);
+        if file.source.contains(&format!("name: {}", node.name)) {
+            if file.source.contains(key) {
+                return file.locate_key(key, entry.line);
+            }
+        }
+    }
+    let settings = Path::new(crate::project::settings::PROJECT_FILE);
+    if let Ok(source) = std::fs::read_to_string(project.root.join(settings))
+        && source.contains(key)
+    {
+        return Location::find(settings, &source, key, 1);
+    }
+    Location::find(node.file_path(), &node.raw_code, "", 1)
 }
 
 pub(super) fn graph_error(project: &Project, error: &GraphError) -> Diagnostic {

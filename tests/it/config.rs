@@ -280,3 +280,45 @@ fn schema_named_like_the_database_file_is_refused_with_a_fix() {
     output.stderr_contains("project.yml:6:5");
     output.stderr_contains("rename the schema");
 }
+
+#[test]
+fn insert_overwrite_on_duckdb_fails_at_compile_at_its_config() {
+    let project = Project::new().file(
+        "models/daily.sql",
+        "{{ config(materialized='incremental', incremental_strategy='insert_overwrite') }}\nselect 1 as id",
+    );
+
+    let output = project.sb(&["compile"]);
+
+    output
+        .code(2)
+        .no_panic()
+        .stderr_contains(
+            "incremental_strategy `insert_overwrite` of model `daily` is not supported on duckdb",
+        )
+        .stderr_contains("models/daily.sql:1:")
+        .stderr_contains("use one of: merge, append, delete+insert");
+}
+
+#[test]
+fn partition_by_on_duckdb_fails_at_compile_at_its_yaml_line() {
+    let project = Project::new()
+        .file("models/events.sql", "select 1 as id, current_date as day")
+        .file(
+            "models/schema.yml",
+            "version: 2\nmodels:\n  - name: events\n    config:\n      materialized: table\n      partition_by: {field: day, data_type: date}\n",
+        );
+
+    let output = project.sb(&["compile"]);
+
+    output
+        .code(2)
+        .no_panic()
+        .stderr_contains("`partition_by` of model `events` is not supported on duckdb")
+        .stderr_contains("models/schema.yml:6:7");
+    project.sb(&["run"]).code(2).no_panic();
+    assert!(
+        !project.path().join("target/dev.duckdb").exists(),
+        "nothing may be built"
+    );
+}
