@@ -14,7 +14,7 @@ use crate::compile::{CompiledProject, compiled_path, write_file};
 use crate::diag::Diagnostic;
 use crate::execute::NodeResult;
 pub use crate::project::data_tests::hex;
-use crate::resource::ResourceType;
+use crate::resource::{Materialized, ResourceType};
 
 const MANIFEST_SCHEMA: &str = "https://schemas.getdbt.com/dbt/manifest/v12.json";
 const RUN_RESULTS_SCHEMA: &str = "https://schemas.getdbt.com/dbt/run-results/v6.json";
@@ -170,7 +170,7 @@ impl Serialize for ManifestNode<'_> {
                 .map(|p| format!("{}://{p}", node.package_name)),
         )?;
         let relation_name = match config.materialized() {
-            "ephemeral" | "test" => None,
+            Materialized::Ephemeral | Materialized::Test => None,
             _ => Some(project.target.kind.render_relation(relation)),
         };
         map.serialize_entry("relation_name", &relation_name)?;

@@ -11,7 +11,7 @@ use crate::compile::CompiledProject;
 use crate::diag::Diagnostics;
 use crate::execute::{self, ConnectionPool, RunOptions};
 use crate::report::Reporter;
-use crate::resource::ResourceType;
+use crate::resource::{Materialized, ResourceType};
 use crate::session::Session;
 
 pub fn exec(
@@ -24,7 +24,7 @@ pub fn exec(
     let selected: BTreeSet<usize> = select(compiled, session, &[ResourceType::Model], reporter)?
         .into_iter()
         .filter(|&i| {
-            compiled.nodes[i].config.materialized() != "ephemeral"
+            compiled.nodes[i].config.materialized() != Materialized::Ephemeral
                 && compiled.nodes[i].compiled.is_some()
         })
         .collect();

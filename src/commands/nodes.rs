@@ -13,7 +13,7 @@ use crate::diag::Diagnostics;
 use crate::execute::testing::{self, TestPlan};
 use crate::execute::{self, ConnectionPool, RunOptions};
 use crate::report::Reporter;
-use crate::resource::ResourceType;
+use crate::resource::{Materialized, ResourceType};
 use crate::session::Session;
 
 /// What a node-running command runs.
@@ -44,7 +44,7 @@ pub fn exec(work: &Work, session: &Session, reporter: &Reporter) -> Result<Outco
     };
     let selected: BTreeSet<usize> = select(&compiled, session, kinds, reporter)?
         .into_iter()
-        .filter(|&i| compiled.nodes[i].config.materialized() != "ephemeral")
+        .filter(|&i| compiled.nodes[i].config.materialized() != Materialized::Ephemeral)
         .collect();
     let models: Vec<usize> = selected
         .iter()

@@ -15,7 +15,7 @@ use crate::graph::GraphError;
 use crate::jinja::Catalog;
 use crate::project::Project;
 use crate::project::config::{MATERIALIZATIONS, NodeConfig};
-use crate::resource::ResourceType;
+use crate::resource::{Materialized, ResourceType};
 
 pub(super) fn catalog_for<'a>(
     project: &Project,
@@ -75,7 +75,9 @@ pub(super) fn catalog_for<'a>(
         refable,
         sources,
         relations: relations.to_vec(),
-        ephemeral: configs.map(|c| c.materialized() == "ephemeral").collect(),
+        ephemeral: configs
+            .map(|c| c.materialized() == Materialized::Ephemeral)
+            .collect(),
         disabled,
     }
 }
@@ -97,7 +99,7 @@ pub(super) fn validate_config(
         .at(locate("materialized"))
         .help("use one of: view, table, incremental, ephemeral"));
     }
-    let materialized = config.materialized();
+    let materialized = config.materialized_name();
     if !MATERIALIZATIONS[..4].contains(&materialized) {
         let close = crate::diag::suggest::closest_names(
             materialized,
@@ -142,7 +144,7 @@ fn validate_for_dialect(
     let kind = project.target.kind;
     let dialect = kind.dialect();
     let target = &project.target.name;
-    if config.materialized() == "incremental"
+    if config.materialized() == Materialized::Incremental
         && let Some(strategy) = config.incremental_strategy()
         && !dialect.supports_strategy(strategy)
     {
@@ -187,10 +189,8 @@ fn locate_config(project: &Project, index: usize, key: &str) -> Location {
     }
     for file in &project.schema_files {
         let entry = file.locate_named(&node.name);
-        if file.source.contains(&format!("name: {}", node.name)) {
-            if file.source.contains(key) {
-                return file.locate_key(key, entry.line);
-            }
+        if file.source.contains(&format!("name: {}", node.name)) && file.source.contains(key) {
+            return file.locate_key(key, entry.line);
         }
     }
     let settings = Path::new(crate::project::settings::PROJECT_FILE);

@@ -10,6 +10,7 @@ use super::OpenAdapter;
 use crate::adapter::{Adapter, AdapterKind, ColumnInfo, Connection, RelationRef};
 use crate::compile::CompiledProject;
 use crate::report::Reporter;
+use crate::resource::Materialized;
 
 /// A connection to the target when it has been built; docs are still
 /// written without one (no column types, charts without data).
@@ -110,7 +111,7 @@ pub(super) fn read_catalog(
 /// The relation a model, seed or source reads from; `None` for ephemerals.
 pub fn relation(compiled: &CompiledProject, index: usize) -> Option<RelationRef> {
     let compiled_node = compiled.nodes.get(index)?;
-    if compiled_node.config.materialized() == "ephemeral" {
+    if compiled_node.config.materialized() == Materialized::Ephemeral {
         return None;
     }
     compiled_node.relation.clone()

@@ -151,7 +151,7 @@ pub(super) fn site_document(
             "yaml_path": node.yaml_path,
             "description": node.description,
             "source_description": node.source.as_ref().map(|s| s.source_description.clone()),
-            "materialized": state.config.materialized(),
+            "materialized": state.config.materialized().as_str(),
             "enabled": state.config.enabled(),
             "relation": relation.as_ref().map(|r| kind.render_relation(r)),
             "built": relation.as_ref().map(|r| catalog.is_some_and(|c| c.contains_key(&catalog_key(r)))),

@@ -10,6 +10,7 @@ use super::{NodeResult, Status};
 use crate::adapter::RelationKind;
 use crate::compile::CompiledProject;
 use crate::diag::{Diagnostic, Location};
+use crate::resource::Materialized;
 
 /// `--dry-run`: asks the warehouse what one model would process, without
 /// running it. A model over `maximum_bytes_billed` is refused.
@@ -41,7 +42,7 @@ fn estimate_model(
     let Some(relation) = state.relation.clone() else {
         return NodeResult::new(index, Status::Error, "model has no relation");
     };
-    let is_incremental = state.config.materialized() == "incremental"
+    let is_incremental = state.config.materialized() == Materialized::Incremental
         && !state.config.full_refresh().unwrap_or(false)
         && matches!(
             lock(connection).relation_kind(&relation),

@@ -11,7 +11,7 @@ use super::sql_error::adapter_failure;
 use super::{NodeResult, Status};
 use crate::adapter::{IncrementalStrategy, Materialization, MaterializeRequest, RelationKind};
 use crate::compile::CompiledProject;
-use crate::resource::ResourceType;
+use crate::resource::{Materialized, ResourceType};
 
 /// Builds one model or loads one seed.
 pub fn build_node(
@@ -45,7 +45,7 @@ fn build_model(
         None => full_refresh,
     };
     let mut is_incremental = false;
-    if materialized == "incremental" && !full_refresh {
+    if materialized == Materialized::Incremental && !full_refresh {
         match lock(connection).relation_kind(&relation) {
             Ok(Some(RelationKind::Table)) => is_incremental = true,
             Ok(_) => {}
@@ -92,8 +92,8 @@ fn build_model(
     }
     let [pre_hooks, post_hooks] = hooks;
     let materialization = match materialized {
-        "view" => Materialization::View,
-        "incremental" => Materialization::Incremental {
+        Materialized::View => Materialization::View,
+        Materialized::Incremental => Materialization::Incremental {
             strategy: config
                 .incremental_strategy()
                 .unwrap_or(if config.unique_key().is_empty() {
@@ -119,9 +119,10 @@ fn build_model(
     result.compiled_code = Some(sql);
     if result.status == Status::Success {
         result.logs = logs_seen;
-        result
-            .extra
-            .insert("materialized".into(), serde_json::Value::from(materialized));
+        result.extra.insert(
+            "materialized".into(),
+            serde_json::Value::from(materialized.as_str()),
+        );
     }
     result
 }

@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::adapter::IncrementalStrategy;
 pub use crate::adapter::as_string_list;
+use crate::resource::Materialized;
 
 /// Every config key sb accepts on models, seeds, sources and tests.
 pub const KNOWN_KEYS: &[&str] = &[
@@ -110,8 +111,15 @@ impl NodeConfig {
         self.get(key).and_then(Value::as_str)
     }
 
-    pub fn materialized(&self) -> &str {
+    /// `materialized` as written (`view` when unset), for messages.
+    pub fn materialized_name(&self) -> &str {
         self.str("materialized").unwrap_or("view")
+    }
+
+    /// The materialization; a name sb does not know (an error at compile
+    /// time for models) reads as a view.
+    pub fn materialized(&self) -> Materialized {
+        Materialized::parse(self.materialized_name()).unwrap_or(Materialized::View)
     }
 
     pub fn enabled(&self) -> bool {
@@ -189,7 +197,7 @@ mod tests {
         let overlay = json!({"materialized": "table", "tags": "b", "meta": {"y": 2}});
         merge_into(&mut base, overlay.as_object().unwrap());
         let config = NodeConfig(base);
-        assert_eq!(config.materialized(), "table");
+        assert_eq!(config.materialized(), Materialized::Table);
         assert_eq!(config.tags(), ["a", "b"]);
         assert_eq!(config.get("meta"), Some(&json!({"x": 1, "y": 2})));
     }

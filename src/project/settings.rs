@@ -298,21 +298,17 @@ fn resolve_target(
         fields.insert(key.clone(), field);
     }
     let type_name = fields.get("type").and_then(Value::as_str);
-    let kind = match type_name.and_then(AdapterKind::parse) {
-        Some(kind) => kind,
-        None => {
-            let other = type_name;
-            let shown = other.unwrap_or("(missing)");
-            return Err(Diagnostic::error(format!(
-                "target `{name}` has unsupported type `{shown}`"
-            ))
-            .at(if other.is_some() {
-                file.locate_key("type", target_line)
-            } else {
-                file.locate_key(&name, 1)
-            })
-            .help("set `type: duckdb` or `type: bigquery`"));
-        }
+    let Some(kind) = type_name.and_then(AdapterKind::parse) else {
+        let shown = type_name.unwrap_or("(missing)");
+        return Err(
+            Diagnostic::error(format!("target `{name}` has unsupported type `{shown}`"))
+                .at(if type_name.is_some() {
+                    file.locate_key("type", target_line)
+                } else {
+                    file.locate_key(&name, 1)
+                })
+                .help("set `type: duckdb` or `type: bigquery`"),
+        );
     };
     let get_str = |key: &str| fields.get(key).and_then(Value::as_str).map(str::to_string);
     let dialect = kind.dialect();

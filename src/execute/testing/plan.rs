@@ -12,7 +12,7 @@ use super::batch::{self, BatchTest};
 use super::{Batch, TestPlan};
 use crate::adapter::macros::GenericTestKind;
 use crate::compile::CompiledProject;
-use crate::resource::ResourceType;
+use crate::resource::{Materialized, ResourceType};
 
 impl<'a> TestPlan<'a> {
     /// Plans `selected` (tests among them; other nodes are ignored). With
@@ -87,7 +87,7 @@ impl<'a> TestPlan<'a> {
         let real = match attached.resource_type {
             ResourceType::Seed | ResourceType::Source => true,
             ResourceType::Model => {
-                compiled.nodes[test.attached].config.materialized() != "ephemeral"
+                compiled.nodes[test.attached].config.materialized() != Materialized::Ephemeral
             }
             ResourceType::Test => false,
         };
