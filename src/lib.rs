@@ -2,22 +2,48 @@
 //!
 //! # Overview: the pipeline and who owns what
 //!
+//! The modules form one-way layers (README "Architecture"; checked by
+//! `tests/it/layers.rs`): a module uses its own layer and those below.
+//!
+//! **Commands**
 //! - [`cli`]: clap definitions of every command and flag.
-//! - [`project`]: `project.yml`, file discovery, folder config, schema YAML -> nodes
-//!   (tests included: [`project::data_tests`]).
-//! - [`jinja`]: the one minijinja environment; `ref`, `source`, `config`, macros.
-//! - [`compile`]: parse render, final config and relations, the DAG, compiled SQL.
-//! - [`graph`]: the DAG (order, cycles) and the selector grammar.
-//! - [`execute`]: the parallel scheduler, node builds through an adapter, and
-//!   data tests (batched per model in [`execute::batch`], run in [`execute::testing`]).
-//! - [`adapter`]: the warehouse traits, the DuckDB implementation, and the
-//!   built-in generic tests as dispatchable SQL macros (`adapter/macros/`).
+//! - [`session`]: one invocation: flags, the environment (read there and
+//!   nowhere else), the invocation id, the interrupt handle.
+//! - [`commands`]: one file per command (`commands/<cmd>.rs`, a short `exec`);
+//!   selection, opening the warehouse and the closing summary are shared.
+//!
+//! **Stages**
+//! - [`compile`]: parse render, final config, relations and
+//!   config checks against the dialect (`resolve`), ephemeral CTEs, `target/compiled`.
+//! - [`execute`]: the parallel [`execute::scheduler`] (skips downstream of a
+//!   failure, for synthetic loads too), model builds, seed loads, dry runs,
+//!   warehouse errors mapped to files, and data tests ([`execute::testing`],
+//!   batched per model in [`execute::batch`]).
+//! - [`docs`]: `sb docs`, the static site: pages, catalog, lineage graph, dashboards.
 //! - [`artifacts`]: `manifest.json`, `run_results.json`, `junit.xml`.
-//! - [`report`]: the only writer of user-facing output.
-//! - [`docs`]: `sb docs`, the static site: pages, lineage graph, dashboards.
-//! - [`diag`]: diagnostics with file, line, column and help.
+//! - [`synth`]: the synthesizer's load and its streaming tables.
+//! - [`table`]: `sb show`'s text table.
+//!
+//! **Project and templates**
+//! - [`project`]: `project.yml` ([`project::settings`], rendered by
+//!   [`project::render`]), file discovery, folder config, schema YAML -> nodes
+//!   (tests included: [`project::data_tests`]), `synthetic:` ([`project::synthetic`]).
+//! - [`jinja`]: the one minijinja environment; `ref`, `source`, `config`,
+//!   macros as modules; `jinja::scan`, every lexical scan of Jinja source.
+//! - [`graph`]: the DAG (order, cycles), the selector grammar and `state:`.
+//!
+//! **Warehouses and output**
+//! - [`adapter`]: the warehouse traits and types, the dialect capability
+//!   table ([`adapter::dialect`]), DuckDB, BigQuery, and the built-in generic
+//!   tests ([`adapter::macros`]: one table of them, and their SQL macros).
+//! - [`report`]: the only writer of user-facing output: events to a text or
+//!   a JSON sink.
+//! - [`profile`]: `-v` timings.
+//!
+//! **Bottom**
+//! - [`diag`]: diagnostics with file, line, column and help; did-you-mean.
+//! - [`resource`]: node kinds and materializations.
 //! - [`interrupt`]: Ctrl-C: one listener, the flag, the cancel hooks.
-//! - [`commands`]: each command, composed from the stages above.
 //!
 //! Exit codes are decided here, in [`main`], and nowhere else.
 

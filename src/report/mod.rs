@@ -1,6 +1,6 @@
 //! The only writer of user-facing output. Commands and stages describe what
 //! happened as [`Event`]s through one [`Reporter`]; a [`Sink`] writes them:
-//! [`text::TextSink`] as plain or coloured lines, [`json::JsonSink`] as one
+//! `text::TextSink` as plain or coloured lines, `json::JsonSink` as one
 //! JSON object per line (`--log-format json`). `--quiet` is applied here,
 //! the same for both. Lines go out whole, so parallel workers never mix.
 
