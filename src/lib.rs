@@ -17,6 +17,7 @@
 //! - [`docs`]: `sb docs`, the static site: pages, lineage graph, dashboards.
 //! - [`diag`]: diagnostics with file, line, column and help.
 //! - [`interrupt`]: Ctrl-C: one listener, the flag, the cancel hooks.
+//! - [`scan`]: the lexical scans of Jinja source (block headers, `ref`/`source` calls).
 //! - [`commands`]: each command, composed from the stages above.
 //!
 //! Exit codes are decided here, in [`main`], and nowhere else.
@@ -36,6 +37,7 @@ pub mod profile;
 pub mod project;
 pub mod report;
 pub mod resource;
+pub mod scan;
 pub mod session;
 pub mod synth;
 pub mod table;
