@@ -29,7 +29,7 @@
 //!   [`project::render`]), file discovery, folder config, schema YAML -> nodes
 //!   (tests included: [`project::data_tests`]), `synthetic:` ([`project::synthetic`]).
 //! - [`jinja`]: the one minijinja environment; `ref`, `source`, `config`,
-//!   macros as modules; `jinja::scan`, every lexical scan of Jinja source.
+//!   macros as modules.
 //! - [`graph`]: the DAG (order, cycles), the selector grammar and `state:`.
 //!
 //! **Warehouses and output**
@@ -44,6 +44,8 @@
 //! - [`diag`]: diagnostics with file, line, column and help; did-you-mean.
 //! - [`resource`]: node kinds and materializations.
 //! - [`interrupt`]: Ctrl-C: one listener, the flag, the cancel hooks.
+//! - [`scan`]: every lexical scan of Jinja source (block headers, literal
+//!   dispatch names, `ref`/`source` calls).
 //!
 //! Exit codes are decided here, in [`main`], and nowhere else.
 
@@ -62,6 +64,7 @@ pub mod profile;
 pub mod project;
 pub mod report;
 pub mod resource;
+pub mod scan;
 pub mod session;
 pub mod synth;
 pub mod table;

@@ -240,7 +240,7 @@ pub(super) fn graph_error(project: &Project, error: &GraphError) -> Diagnostic {
 /// Where `ref('name')` (or `source(..., 'name')`) appears in a template: the
 /// quoted name inside the call, else the first quoted occurrence.
 pub fn locate_ref(path: &Path, source: &str, name: &str) -> Location {
-    if let Some(found) = crate::jinja::scan::call_argument_offset(source, name) {
+    if let Some(found) = crate::scan::call_argument_offset(source, name) {
         return Location::from_offset(path, source, found, name.chars().count());
     }
     for quote in ['\'', '"'] {

@@ -13,7 +13,6 @@ mod errors;
 mod modules;
 mod native_tests;
 pub mod objects;
-pub mod scan;
 pub mod scope;
 mod test_call;
 
@@ -26,6 +25,7 @@ use minijinja::value::Value;
 use crate::adapter::AdapterKind;
 use crate::diag::Diagnostic;
 use crate::project::{EnvVars, SourceFile};
+use crate::scan;
 use environment::base_environment;
 use errors::syntax_diagnostic;
 use modules::{MACROS_TEMPLATE, MacroFile, MacroModules};

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::path::PathBuf;
 
-use super::scan::{self, BlockKind};
+use crate::scan::{self, BlockKind};
 
 /// The name of the module holding every unit; smaller modules add
 /// `:<unit ids>` to it.

@@ -14,7 +14,7 @@ const LAYERS: &[&[&str]] = &[
     &["compile", "execute", "docs", "artifacts", "synth", "table"],
     &["jinja", "graph", "project"],
     &["adapter", "report", "profile"],
-    &["diag", "resource", "node", "interrupt"],
+    &["diag", "resource", "node", "interrupt", "scan"],
 ];
 
 /// Modules that may name `adapter::Connection`.

@@ -1,10 +1,6 @@
 //! A chart's SQL: `{{ ref() }}` and `{{ source() }}` replaced by the
 //! relations they name, and the models and seeds a chart may read.
 
-use std::sync::LazyLock;
-
-use regex::Regex;
-
 use super::locate::inside_quotes;
 use crate::compile::CompiledProject;
 use crate::diag::suggest::closest_names;
@@ -12,6 +8,7 @@ use crate::diag::{Diagnostic, did_you_mean};
 use crate::docs::catalog::relation;
 use crate::project::yaml::YamlFile;
 use crate::resource::ResourceType;
+use crate::scan::{self, CallKind};
 
 /// Models and seeds a chart may read, by name.
 pub(super) fn find_relation(compiled: &CompiledProject, name: &str) -> Option<usize> {
@@ -29,11 +26,6 @@ pub(super) fn chartable_names(compiled: &CompiledProject) -> impl Iterator<Item 
         .map(|n| n.name.as_str())
 }
 
-static REF: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"\{\{\s*(ref|source)\(\s*(?:'([^']*)'|"([^"]*)")\s*(?:,\s*(?:'([^']*)'|"([^"]*)")\s*)?\)\s*\}\}"#)
-        .expect("valid regex")
-});
-
 /// Replaces `{{ ref('m') }}` and `{{ source('s', 't') }}` in a chart's SQL
 /// with the relations they name; any other Jinja is an error.
 pub(super) fn resolve_sql(
@@ -47,19 +39,11 @@ pub(super) fn resolve_sql(
     let mut reads = Vec::new();
     let mut out = String::with_capacity(sql.len());
     let mut last = 0;
-    for captures in REF.captures_iter(sql) {
-        let Some(whole) = captures.get(0) else {
-            continue;
-        };
-        let first = captures
-            .get(2)
-            .or_else(|| captures.get(3))
-            .map_or("", |m| m.as_str());
-        let second = captures
-            .get(4)
-            .or_else(|| captures.get(5))
-            .map(|m| m.as_str());
-        let is_ref = captures.get(1).is_some_and(|m| m.as_str() == "ref");
+    for call in scan::expression_calls(sql) {
+        let whole = call.span;
+        let first = call.first.text;
+        let second = call.second.map(|s| s.text);
+        let is_ref = call.kind == CallKind::Ref;
         let index = if is_ref {
             let name = second.unwrap_or(first);
             find_relation(compiled, name).ok_or_else(|| {
@@ -109,9 +93,9 @@ pub(super) fn resolve_sql(
             .at(file.locate_key("sql", line))
             .help("chart a model materialized as a view or table")
         })?;
-        out.push_str(&sql[last..whole.start()]);
+        out.push_str(&sql[last..whole.start]);
         out.push_str(&kind.render_relation(&relation));
-        last = whole.end();
+        last = whole.end;
         reads.push(index);
     }
     out.push_str(&sql[last..]);
@@ -133,14 +117,10 @@ mod tests {
     #[test]
     fn ref_pattern_reads_both_quotings_and_two_argument_sources() {
         let sql = "select * from {{ ref('a') }} join {{ source(\"s\", 't') }}";
-        let found: Vec<(String, String)> = REF
-            .captures_iter(sql)
+        let found: Vec<(String, String)> = scan::expression_calls(sql)
             .map(|c| {
-                let first = c.get(2).or_else(|| c.get(3)).unwrap().as_str().to_owned();
-                let second = c
-                    .get(4)
-                    .or_else(|| c.get(5))
-                    .map_or(String::new(), |m| m.as_str().to_owned());
+                let first = c.first.text.to_owned();
+                let second = c.second.map_or(String::new(), |s| s.text.to_owned());
                 (first, second)
             })
             .collect();

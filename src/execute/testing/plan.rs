@@ -3,9 +3,8 @@
 //! same selected nodes).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::sync::{LazyLock, OnceLock};
+use std::sync::OnceLock;
 
-use regex::Regex;
 use serde_json::Value;
 
 use super::batch::{self, BatchTest};
@@ -13,6 +12,7 @@ use super::{Batch, TestPlan};
 use crate::adapter::macros::GenericTestKind;
 use crate::compile::CompiledProject;
 use crate::resource::{Materialized, ResourceType};
+use crate::scan::{self, BlockKind, RelationCall};
 
 impl<'a> TestPlan<'a> {
     /// Plans `selected` (tests among them; other nodes are ignored). With
@@ -112,21 +112,12 @@ impl<'a> TestPlan<'a> {
 
     /// The rendered relation of `ref('x')` or `source('s', 't')`.
     fn relation_named(&self, call: &str) -> Option<String> {
-        static REF: LazyLock<Regex> = LazyLock::new(|| {
-            Regex::new(r#"^\s*ref\s*\(\s*['"]([^'"]+)['"]\s*\)\s*$"#).expect("valid regex")
-        });
-        static SOURCE: LazyLock<Regex> = LazyLock::new(|| {
-            Regex::new(r#"^\s*source\s*\(\s*['"]([^'"]+)['"]\s*,\s*['"]([^'"]+)['"]\s*\)\s*$"#)
-                .expect("valid regex")
-        });
         let catalog = &self.compiled.catalog;
-        let index = if let Some(found) = REF.captures(call) {
-            *catalog.refable.get(&found[1])?
-        } else {
-            let found = SOURCE.captures(call)?;
-            *catalog
+        let index = match scan::relation_call(call)? {
+            RelationCall::Ref(model) => *catalog.refable.get(model)?,
+            RelationCall::Source(source, table) => *catalog
                 .sources
-                .get(&(found[1].to_string(), found[2].to_string()))?
+                .get(&(source.to_string(), table.to_string()))?,
         };
         if catalog.ephemeral.get(index).copied().unwrap_or(true) {
             return None;
@@ -149,15 +140,12 @@ pub(super) fn stores_failures(config: &crate::project::NodeConfig) -> bool {
 /// `default__`/adapter-specific `test_name` macro. sb's batched SQL would
 /// not match them, so they run their own queries.
 fn overridden_tests(compiled: &CompiledProject) -> HashSet<String> {
-    static DEFINED: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"\{%-?\s*(macro|test)\s+([A-Za-z_][A-Za-z0-9_]*)").expect("valid regex")
-    });
     let kind = compiled.project.target.kind.as_str();
     let mut out = HashSet::new();
     for file in &compiled.project.macro_files {
-        for found in DEFINED.captures_iter(&file.text) {
-            let name = &found[2];
-            if &found[1] == "test" {
+        for header in scan::block_headers(&file.text) {
+            let name = header.name.text;
+            if header.kind == BlockKind::Test {
                 out.insert(name.to_string());
                 continue;
             }

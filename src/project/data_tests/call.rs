@@ -1,10 +1,9 @@
 //! A generic test's code: the call of its `test_<name>` macro with the
 //! tested model and the YAML arguments written as Jinja.
 
-use std::sync::LazyLock;
-
-use regex::Regex;
 use serde_json::{Map, Value};
+
+use crate::scan;
 
 /// The code of a generic test node: `{{ test_<name>(model=..., column_name=..., <args>) }}`,
 /// where `model_expr` is the `ref(...)`/`source(...)` of the tested node
@@ -30,10 +29,6 @@ pub(super) fn test_call(
     call
 }
 
-static CALL_ARGUMENT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"^\s*(ref|source)\s*\(\s*(['"][^'"]*['"]\s*,?\s*)+\)\s*$"#).expect("valid regex")
-});
-
 /// The Jinja code of an argument: `ref(...)`/`source(...)` strings are
 /// calls (dbt's `to: ref('customers')`), everything else a literal.
 fn argument_code(key: &str, value: &Value) -> String {
@@ -46,16 +41,10 @@ fn argument_code(key: &str, value: &Value) -> String {
 /// A `ref(...)`/`source(...)` argument as the function's name and its
 /// string arguments, or `None` for a literal argument.
 pub fn argument_call(key: &str, value: &Value) -> Option<(&'static str, Vec<String>)> {
-    static QUOTED: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r#"['"]([^'"]*)['"]"#).expect("valid regex"));
     let text = value.as_str().filter(|_| key == "to")?;
-    let function = CALL_ARGUMENT.captures(text)?.get(1)?.as_str();
-    let function = if function == "ref" { "ref" } else { "source" };
-    let names = QUOTED
-        .captures_iter(text)
-        .map(|capture| capture[1].to_string())
-        .collect();
-    Some((function, names))
+    let call = scan::string_call(text)?;
+    let names = call.args.iter().map(ToString::to_string).collect();
+    Some((call.kind.as_str(), names))
 }
 
 /// A JSON value written as a Jinja literal.

@@ -4,9 +4,7 @@
 //! (severity, thresholds, limit) is readable.
 
 use std::collections::BTreeMap;
-use std::sync::LazyLock;
 
-use regex::Regex;
 use serde_json::Value;
 
 use super::GenericTest;
@@ -16,6 +14,7 @@ use crate::diag::suggest::closest_names;
 use crate::diag::{Diagnostic, did_you_mean};
 use crate::project::{Project, SourceFile, slash};
 use crate::resource::ResourceType;
+use crate::scan;
 
 /// A parameter of a `{% test %}` macro.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,13 +27,11 @@ pub struct Param {
 pub fn test_signatures<'a>(
     files: impl IntoIterator<Item = &'a SourceFile>,
 ) -> BTreeMap<String, Vec<Param>> {
-    static BLOCK: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"\{%-?\s*test\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(([^)]*)\)").expect("valid regex")
-    });
     let mut out = BTreeMap::new();
     for file in files {
-        for capture in BLOCK.captures_iter(&file.text) {
-            out.insert(capture[1].to_string(), parse_params(&capture[2]));
+        for header in scan::test_definitions(&file.text) {
+            let params = header.params.as_ref().map_or("", |params| params.text);
+            out.insert(header.name.text.to_string(), parse_params(params));
         }
     }
     out
