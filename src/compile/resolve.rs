@@ -44,22 +44,14 @@ pub(super) fn catalog_for<'a>(
     }
     let mut target = project.target.fields.clone();
     target.insert("type".into(), Value::from(project.target.kind.as_str()));
-    target.insert(
-        "project".into(),
-        project
-            .target
-            .database
-            .clone()
-            .map_or(Value::Null, Value::from),
-    );
-    target.insert(
-        "database".into(),
-        project
-            .target
-            .database
-            .clone()
-            .map_or(Value::Null, Value::from),
-    );
+    // dbt-bigquery's `project` and everyone's `database` name the same thing.
+    let database = project
+        .target
+        .database
+        .clone()
+        .map_or(Value::Null, Value::from);
+    target.insert("project".into(), database.clone());
+    target.insert("database".into(), database);
     target.insert(
         "profile_name".into(),
         Value::from(project.settings.name.clone()),
