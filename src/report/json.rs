@@ -28,10 +28,6 @@ impl Sink for JsonSink {
     fn write(&self, event: &Event<'_>) {
         let line = match *event {
             Event::Info(message) => json!({"level": "info", "msg": message}).to_string(),
-            Event::Loaded { what, done, total } => {
-                json!({"level": "info", "msg": format!("{what}: {done} of {total} loaded")})
-                    .to_string()
-            }
             // The command's answer is printed as is, for pipes.
             Event::Result(text) => text.to_owned(),
             Event::Warning(message) => json!({"level": "warn", "msg": message}).to_string(),

@@ -104,12 +104,6 @@ pub enum Event<'a> {
         seconds: f64,
         what: &'a str,
     },
-    /// A load of a million rows or more passed a quarter mark.
-    Loaded {
-        what: &'a str,
-        done: u64,
-        total: u64,
-    },
 }
 
 /// Writes events: one implementation per `--log-format`.
@@ -200,11 +194,5 @@ impl Reporter {
     /// load of a million rows or more.
     pub fn progress(&self, what: &str) -> Progress<'_> {
         Progress::new(self, what, self.bars)
-    }
-
-    fn loaded(&self, what: &str, done: u64, total: u64) {
-        if !self.quiet {
-            self.emit(&Event::Loaded { what, done, total });
-        }
     }
 }

@@ -47,7 +47,8 @@ impl<'a> Progress<'a> {
         let quarter = done.saturating_mul(4) / total.max(1);
         let said = self.quarters_said.fetch_max(quarter, Ordering::Relaxed);
         if quarter > said && quarter < 4 {
-            self.reporter.loaded(&self.what, done, total);
+            self.reporter
+                .info(&format!("{}: {done} of {total} loaded", self.what));
         }
     }
 

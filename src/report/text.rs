@@ -95,9 +95,6 @@ impl Sink for TextSink {
                     counts.tone(),
                 ));
             }
-            Event::Loaded { what, done, total } => {
-                self.out(&format!("{what}: {done} of {total} loaded"));
-            }
         }
     }
 }
