@@ -53,6 +53,15 @@ impl Materialized {
     pub const FOR_MODELS: [Materialized; 4] =
         [Self::View, Self::Table, Self::Incremental, Self::Ephemeral];
 
+    pub const ALL: [Materialized; 6] = [
+        Self::View,
+        Self::Table,
+        Self::Incremental,
+        Self::Ephemeral,
+        Self::Seed,
+        Self::Test,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::View => "view",
@@ -65,16 +74,7 @@ impl Materialized {
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [
-            Self::View,
-            Self::Table,
-            Self::Incremental,
-            Self::Ephemeral,
-            Self::Seed,
-            Self::Test,
-        ]
-        .into_iter()
-        .find(|m| m.as_str() == text)
+        Self::ALL.into_iter().find(|m| m.as_str() == text)
     }
 }
 

@@ -14,7 +14,7 @@ use crate::diag::{Diagnostic, Location};
 use crate::graph::GraphError;
 use crate::jinja::Catalog;
 use crate::project::Project;
-use crate::project::config::{MATERIALIZATIONS, NodeConfig};
+use crate::project::config::NodeConfig;
 use crate::resource::{Materialized, ResourceType};
 
 pub(super) fn catalog_for<'a>(
@@ -92,12 +92,10 @@ pub(super) fn validate_config(
         .help("use one of: view, table, incremental, ephemeral"));
     }
     let materialized = config.materialized_name();
-    if !MATERIALIZATIONS[..4].contains(&materialized) {
-        let close = crate::diag::suggest::closest_names(
-            materialized,
-            MATERIALIZATIONS[..4].iter().copied(),
-            2,
-        );
+    let for_models = Materialized::FOR_MODELS.map(Materialized::as_str);
+    if !for_models.contains(&materialized) {
+        let close =
+            crate::diag::suggest::closest_names(materialized, for_models.iter().copied(), 2);
         return Err(Diagnostic::error(format!(
             "unknown materialization `{materialized}` for model `{}`",
             node.name

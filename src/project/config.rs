@@ -56,10 +56,6 @@ pub const KNOWN_KEYS: &[&str] = &[
     "fail_calc",
 ];
 
-/// The materializations sb can build.
-pub const MATERIALIZATIONS: &[&str] =
-    &["view", "table", "incremental", "ephemeral", "seed", "test"];
-
 /// dbt spells some keys with dashes; sb stores them with underscores.
 pub fn normalize_key(key: &str) -> String {
     key.trim_start_matches('+').replace('-', "_")
