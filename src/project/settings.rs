@@ -345,18 +345,19 @@ fn resolve_target(
         }
         AdapterKind::Bigquery => None,
     };
-    let database = match kind {
-        // DuckDB names an attached file's catalog after its stem; qualifying
-        // relations with it keeps `analytics.x` unambiguous when a schema
-        // shares the file's name.
-        AdapterKind::Duckdb => get_str("database").or_else(|| {
+    // With no database named, DuckDB names an attached file's catalog after
+    // its stem; qualifying relations with it keeps `analytics.x`
+    // unambiguous when a schema shares the file's name.
+    let database = dialect
+        .database_keys()
+        .iter()
+        .find_map(|key| get_str(key))
+        .or_else(|| {
             path.as_ref()
                 .filter(|p| p.as_os_str() != ":memory:")
                 .and_then(|p| p.file_stem())
                 .map(|s| s.to_string_lossy().into_owned())
-        }),
-        AdapterKind::Bigquery => dialect.database_keys().iter().find_map(|key| get_str(key)),
-    };
+        });
     if kind == AdapterKind::Duckdb
         && let Some(catalog) = &database
         && catalog.eq_ignore_ascii_case(&schema)
