@@ -51,26 +51,57 @@ fn product_code(path: &Path, text: &str) -> String {
     }
 }
 
-/// Top-level module -> the top-level modules its product code names.
-fn module_edges() -> BTreeMap<String, BTreeMap<String, Vec<String>>> {
+/// One source file of `src/`: its path under `src/`, its top-level module
+/// (`lib` and `main` for those two files) and its product code.
+struct ProductFile {
+    relative: PathBuf,
+    module: String,
+    code: String,
+}
+
+fn product_files() -> Vec<ProductFile> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
     rust_files(&src, &mut files);
+    files
+        .into_iter()
+        .map(|file| {
+            let relative = file.strip_prefix(&src).expect("under src").to_owned();
+            let module = relative
+                .components()
+                .next()
+                .map(|c| {
+                    c.as_os_str()
+                        .to_string_lossy()
+                        .trim_end_matches(".rs")
+                        .to_owned()
+                })
+                .unwrap_or_default();
+            let text = std::fs::read_to_string(&file).expect("readable source");
+            let code = product_code(&file, &text);
+            ProductFile {
+                relative,
+                module,
+                code,
+            }
+        })
+        .collect()
+}
+
+/// Top-level module -> the top-level modules its product code names.
+fn module_edges() -> BTreeMap<String, BTreeMap<String, Vec<String>>> {
     let path_pattern = Regex::new(r"crate::([a-z_]+)").expect("valid regex");
     let grouped_use = Regex::new(r"use crate::\{([^}]*)\}").expect("valid regex");
     let mut edges: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
-    for file in files {
-        let relative = file.strip_prefix(&src).expect("under src").to_owned();
-        let Some(first) = relative.components().next() else {
-            continue;
-        };
-        let first = first.as_os_str().to_string_lossy();
-        let module = first.trim_end_matches(".rs").to_owned();
+    for ProductFile {
+        relative,
+        module,
+        code,
+    } in product_files()
+    {
         if module == "lib" || module == "main" {
             continue;
         }
-        let text = std::fs::read_to_string(&file).expect("readable source");
-        let code = product_code(&file, &text);
         let mut named: Vec<String> = path_pattern
             .captures_iter(&code)
             .map(|c| c[1].to_owned())
@@ -177,31 +208,14 @@ fn modules_form_no_cycle() {
 
 #[test]
 fn only_the_running_stages_see_connections() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
     let connection = Regex::new(r"\bConnection\b").expect("valid regex");
-    let mut offenders = Vec::new();
-    for file in files {
-        let relative = file.strip_prefix(&src).expect("under src");
-        let module = relative
-            .components()
-            .next()
-            .map(|c| {
-                c.as_os_str()
-                    .to_string_lossy()
-                    .trim_end_matches(".rs")
-                    .to_owned()
-            })
-            .unwrap_or_default();
-        if module == "lib" || module == "main" || SEE_CONNECTIONS.contains(&module.as_str()) {
-            continue;
-        }
-        let text = std::fs::read_to_string(&file).expect("readable source");
-        if connection.is_match(&product_code(&file, &text)) {
-            offenders.push(relative.display().to_string());
-        }
-    }
+    let offenders: Vec<String> = product_files()
+        .into_iter()
+        .filter(|f| !["lib", "main"].contains(&f.module.as_str()))
+        .filter(|f| !SEE_CONNECTIONS.contains(&f.module.as_str()))
+        .filter(|f| connection.is_match(&f.code))
+        .map(|f| f.relative.display().to_string())
+        .collect();
     assert!(
         offenders.is_empty(),
         "files outside {SEE_CONNECTIONS:?} naming Connection: {offenders:?}"
@@ -210,22 +224,14 @@ fn only_the_running_stages_see_connections() {
 
 #[test]
 fn only_the_session_reads_the_environment() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
     let reads = Regex::new(r"\benv::(var|var_os|vars|vars_os)\(").expect("valid regex");
-    let mut offenders = Vec::new();
-    for file in files {
-        let relative = file.strip_prefix(&src).expect("under src");
-        // main.rs tunes the allocator before anything else runs.
-        if relative == Path::new("session.rs") || relative == Path::new("main.rs") {
-            continue;
-        }
-        let text = std::fs::read_to_string(&file).expect("readable source");
-        if reads.is_match(&product_code(&file, &text)) {
-            offenders.push(relative.display().to_string());
-        }
-    }
+    // main.rs tunes the allocator before anything else runs.
+    let offenders: Vec<String> = product_files()
+        .into_iter()
+        .filter(|f| f.relative != Path::new("session.rs") && f.relative != Path::new("main.rs"))
+        .filter(|f| reads.is_match(&f.code))
+        .map(|f| f.relative.display().to_string())
+        .collect();
     assert!(
         offenders.is_empty(),
         "files reading environment variables outside session.rs: {offenders:?}"
