@@ -72,10 +72,10 @@ pub fn exec(work: &Work, session: &Session, reporter: &Reporter) -> Result<Outco
         full_refresh: common.full_refresh,
         tests_gate_children: work.tests_gate_children,
     };
-    let mut synth_results = Vec::new();
-    if let Some(stage) = &synthetic {
-        synth_results = synthetic::load(&compiled, &pool, stage, options.threads, reporter)?;
-    }
+    let mut synth_results = match &synthetic {
+        Some(stage) => synthetic::load(&compiled, &pool, stage, options.threads, reporter)?,
+        None => Vec::new(),
+    };
     let buildable: BTreeSet<usize> = selected.iter().copied().filter(|i| !is_test(i)).collect();
     create_schemas(&compiled, &buildable, &pool)?;
     let plan = TestPlan::new(&compiled, &selected, work.batch_tests);

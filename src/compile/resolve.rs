@@ -178,9 +178,8 @@ fn locate_config(project: &Project, index: usize, key: &str) -> Location {
         return Location::find(node.file_path(), &node.raw_code, key, 1);
     }
     for file in &project.schema_files {
-        let entry = file.locate_named(&node.name);
         if file.source.contains(&format!("name: {}", node.name)) && file.source.contains(key) {
-            return file.locate_key(key, entry.line);
+            return file.locate_key(key, file.locate_named(&node.name).line);
         }
     }
     let settings = Path::new(crate::project::settings::PROJECT_FILE);
