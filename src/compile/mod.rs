@@ -382,5 +382,6 @@ pub fn builtin_macro_files() -> Vec<SourceFile> {
     vec![SourceFile {
         path: PathBuf::from("<sb>/generic_tests.sql"),
         text: include_str!("../adapter/macros/generic_tests.sql").to_string(),
+        package: None,
     }]
 }

@@ -41,6 +41,7 @@ pub fn discover(root: &Path, settings: &Settings) -> Result<Files, Diagnostic> {
                 files.schema_files.push(SourceFile {
                     path: found.path,
                     text: found.text,
+                    package: None,
                 });
             }
         }
@@ -50,6 +51,7 @@ pub fn discover(root: &Path, settings: &Settings) -> Result<Files, Diagnostic> {
             files.macros.push(SourceFile {
                 path: found.path,
                 text: found.text,
+                package: None,
             });
         }
     }
@@ -61,6 +63,7 @@ pub fn discover(root: &Path, settings: &Settings) -> Result<Files, Diagnostic> {
                 files.schema_files.push(SourceFile {
                     path: found.path,
                     text: found.text,
+                    package: None,
                 });
             }
         }
@@ -73,17 +76,20 @@ pub fn discover(root: &Path, settings: &Settings) -> Result<Files, Diagnostic> {
                     files.macros.push(SourceFile {
                         path: found.path,
                         text: found.text,
+                        package: None,
                     });
                 } else {
                     files.singular_tests.push(SourceFile {
                         path: found.path,
                         text: found.text,
+                        package: None,
                     });
                 }
             } else {
                 files.schema_files.push(SourceFile {
                     path: found.path,
                     text: found.text,
+                    package: None,
                 });
             }
         }

@@ -32,6 +32,9 @@ pub struct SourceFile {
     /// Project-relative path with forward slashes.
     pub path: PathBuf,
     pub text: String,
+    /// The package the file belongs to (a dbt package under
+    /// `dbt_packages/`); `None` for the root project's own files.
+    pub package: Option<String>,
 }
 
 /// A documented column.

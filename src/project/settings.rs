@@ -80,7 +80,18 @@ pub struct Settings {
     pub sources: Value,
     /// The synthesizer's settings, rendered.
     pub synthetic: Value,
+    /// `dispatch:` of dbt_project.yml: where `adapter.dispatch(name,
+    /// macro_namespace)` looks, in order; empty when not given.
+    pub dispatch: Vec<DispatchOrder>,
     pub file: YamlFile,
+}
+
+/// One `dispatch:` entry: the packages searched, in order, for the macros
+/// of `macro_namespace`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DispatchOrder {
+    pub macro_namespace: String,
+    pub search_order: Vec<String>,
 }
 
 /// The selected connection target, rendered.
@@ -213,6 +224,7 @@ pub fn load(
         tests: canonical.get("tests").cloned().unwrap_or(Value::Null),
         sources: canonical.get("sources").cloned().unwrap_or(Value::Null),
         synthetic,
+        dispatch: Vec::new(),
         name,
         vars,
         file: file.clone(),

@@ -296,6 +296,7 @@ mod tests {
         let file = SourceFile {
             path: "macros/t.sql".into(),
             text: "{% test in_set(model, column_name, values, quote=true, pairs={'a': [1, 2]}) %}x{% endtest %}".into(),
+            package: None,
         };
         let found = test_signatures([&file]);
         let params = &found["in_set"];
