@@ -118,32 +118,30 @@ impl Credentials {
 
     /// Reads a key file: a service account's JSON key or gcloud's
     /// `authorized_user` credentials.
-    pub async fn from_file(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|err| {
-            format!(
-                "cannot read the BigQuery key file {}: {err}",
-                path.display()
-            )
-        })?;
-        Self::from_json(&text).await.map_err(|why| {
-            format!(
-                "the BigQuery key file {} is not usable: {why}",
-                path.display()
-            )
-        })
+    pub async fn from_file(path: &Path) -> Result<Self, CredentialsError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| CredentialsError::Unreadable {
+                path: path.display().to_string(),
+                source,
+            })?;
+        Self::from_json(&text)
+            .await
+            .map_err(|why| CredentialsError::Unusable {
+                path: path.display().to_string(),
+                why,
+            })
     }
 
     /// Parses key JSON. Errors name the missing or broken field, never a
     /// value: sb reads the fields itself rather than quote a parser.
-    pub async fn from_json(text: &str) -> Result<Self, String> {
-        let value: Value = serde_json::from_str(text)
-            .map_err(|_| "it is not valid JSON (expected a service-account key)".to_owned())?;
-        let field = |name: &str| -> Result<String, String> {
+    pub async fn from_json(text: &str) -> Result<Self, KeyError> {
+        let value: Value = serde_json::from_str(text).map_err(|_| KeyError::NotJson)?;
+        let field = |name: &str| -> Result<String, KeyError> {
             value
                 .get(name)
                 .and_then(Value::as_str)
                 .map(str::to_owned)
-                .ok_or_else(|| format!("it has no `{name}`"))
+                .ok_or_else(|| KeyError::MissingField(name.to_owned()))
         };
         let optional = |name: &str| value.get(name).and_then(Value::as_str).map(str::to_owned);
         match value.get("type").and_then(Value::as_str) {
@@ -187,17 +185,15 @@ impl Credentials {
                     .map_err(|err| setup_error(&err, "it cannot be used"))?;
                 Ok(Self::google("authorized user", authenticator))
             }
-            Some(other) => Err(format!(
-                "its type `{other}` is not supported (use a service-account key)"
-            )),
-            None => Err("it has no `type`".to_owned()),
+            Some(other) => Err(KeyError::UnsupportedType(other.to_owned())),
+            None => Err(KeyError::NoType),
         }
     }
 
     /// Application default credentials: `GOOGLE_APPLICATION_CREDENTIALS`,
     /// then gcloud's well-known file, then the metadata server of a Google
     /// Cloud machine.
-    pub async fn application_default(paths: &CredentialPaths) -> Result<Self, String> {
+    pub async fn application_default(paths: &CredentialPaths) -> Result<Self, CredentialsError> {
         if let Some(path) = paths
             .named_key
             .as_ref()
@@ -222,13 +218,18 @@ impl Credentials {
                     .with_timeout(TOKEN_REQUEST_TIMEOUT)
                     .build()
                     .await
-                    .map_err(|err| setup_error(&err, "the metadata server cannot be used"))?;
+                    .map_err(|err| {
+                        CredentialsError::MetadataServer(setup_error(
+                            &err,
+                            "the metadata server cannot be used",
+                        ))
+                    })?;
                 Ok(Self::google("metadata server", authenticator))
             }
             // yup-oauth2 reads the variable again and found it set: empty,
             // since a non-empty one was taken above.
             yup_oauth2::authenticator::ApplicationDefaultCredentialsTypes::ServiceAccount(_) => {
-                Err("GOOGLE_APPLICATION_CREDENTIALS is set but empty: name a key file, or unset it to use gcloud's credentials or the metadata server".to_owned())
+                Err(CredentialsError::EmptyVariable)
             }
         }
     }
@@ -237,12 +238,45 @@ impl Credentials {
 /// Why an authenticator could not be set up. yup-oauth2's own messages are
 /// fixed texts (they never quote the key); `NotFound` is its HTTPS set-up
 /// finding no root certificates, anything else the credentials themselves.
-fn setup_error(err: &io::Error, credentials: &str) -> String {
+fn setup_error(err: &io::Error, credentials: &'static str) -> KeyError {
     if err.kind() == io::ErrorKind::NotFound {
-        format!("cannot set up HTTPS for token requests ({err})")
+        KeyError::Https(err.to_string())
     } else {
-        credentials.to_owned()
+        KeyError::Unusable(credentials)
     }
+}
+
+/// Why sb has no credentials for a BigQuery target.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialsError {
+    #[error("cannot read the BigQuery key file {path}: {source}")]
+    Unreadable { path: String, source: io::Error },
+    #[error("the BigQuery key file {path} is not usable: {why}")]
+    Unusable { path: String, why: KeyError },
+    #[error(
+        "GOOGLE_APPLICATION_CREDENTIALS is set but empty: name a key file, or unset it to use gcloud's credentials or the metadata server"
+    )]
+    EmptyVariable,
+    #[error("{0}")]
+    MetadataServer(KeyError),
+}
+
+/// What is wrong with a key: the field, never its value.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("it is not valid JSON (expected a service-account key)")]
+    NotJson,
+    #[error("it has no `{0}`")]
+    MissingField(String),
+    #[error("its type `{0}` is not supported (use a service-account key)")]
+    UnsupportedType(String),
+    #[error("it has no `type`")]
+    NoType,
+    #[error("cannot set up HTTPS for token requests ({0})")]
+    Https(String),
+    /// yup-oauth2 refused the credentials: which ones, in sb's words.
+    #[error("{0}")]
+    Unusable(&'static str),
 }
 
 #[cfg(test)]
@@ -260,15 +294,20 @@ mod tests {
     #[test]
     fn a_broken_key_file_is_named_without_its_contents() {
         let secret = r#"{"type": "service_account", "client_email": "a@b", "private_key": "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LXZhbHVl\n-----END PRIVATE KEY-----\n"}"#;
-        let error = block(Credentials::from_json(secret)).expect_err("not an RSA key");
+        let error = block(Credentials::from_json(secret))
+            .expect_err("not an RSA key")
+            .to_string();
         assert!(error.contains("private_key"), "{error}");
         assert!(!error.contains("c2VjcmV0"), "{error}");
-        let error = block(Credentials::from_json("{not json")).expect_err("not JSON");
+        let error = block(Credentials::from_json("{not json"))
+            .expect_err("not JSON")
+            .to_string();
         assert!(!error.contains("{not"), "{error}");
         let error = block(Credentials::from_json(
             r#"{"type": "authorized_user", "client_id": "x"}"#,
         ))
-        .expect_err("incomplete");
+        .expect_err("incomplete")
+        .to_string();
         assert!(error.contains("client_secret"), "{error}");
     }
 

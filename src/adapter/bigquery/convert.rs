@@ -63,8 +63,20 @@ pub fn bigquery_type(data_type: &DataType) -> &'static str {
     }
 }
 
+/// Why a batch could not be written as JSON lines.
+#[derive(Debug, thiserror::Error)]
+pub enum ConvertError {
+    /// A column's array is not the type its schema says (a bug in sb).
+    #[error("unexpected array")]
+    UnexpectedArray,
+    #[error("date out of range")]
+    DateOutOfRange,
+    #[error("cannot load Arrow {0} columns into BigQuery")]
+    Unsupported(String),
+}
+
 /// Appends one JSON line per row of `batch` to `out`.
-pub fn write_ndjson(batch: &RecordBatch, out: &mut Vec<u8>) -> Result<(), String> {
+pub fn write_ndjson(batch: &RecordBatch, out: &mut Vec<u8>) -> Result<(), ConvertError> {
     let schema = batch.schema();
     let columns: Vec<(&str, &ArrayRef)> = schema
         .fields()
@@ -95,13 +107,13 @@ pub fn write_ndjson(batch: &RecordBatch, out: &mut Vec<u8>) -> Result<(), String
     Ok(())
 }
 
-fn write_value(array: &dyn Array, row: usize, out: &mut String) -> Result<(), String> {
+fn write_value(array: &dyn Array, row: usize, out: &mut String) -> Result<(), ConvertError> {
     macro_rules! number {
         ($ty:ty) => {{
             let value = array
                 .as_any()
                 .downcast_ref::<$ty>()
-                .ok_or("unexpected array")?
+                .ok_or(ConvertError::UnexpectedArray)?
                 .value(row);
             let _ = write!(out, "{value}");
         }};
@@ -111,7 +123,7 @@ fn write_value(array: &dyn Array, row: usize, out: &mut String) -> Result<(), St
             let value = array
                 .as_any()
                 .downcast_ref::<BooleanArray>()
-                .ok_or("unexpected array")?
+                .ok_or(ConvertError::UnexpectedArray)?
                 .value(row);
             out.push_str(if value { "true" } else { "false" });
         }
@@ -131,7 +143,7 @@ fn write_value(array: &dyn Array, row: usize, out: &mut String) -> Result<(), St
                     array
                         .as_any()
                         .downcast_ref::<Float32Array>()
-                        .ok_or("unexpected array")?
+                        .ok_or(ConvertError::UnexpectedArray)?
                         .value(row),
                 )
             };
@@ -146,7 +158,7 @@ fn write_value(array: &dyn Array, row: usize, out: &mut String) -> Result<(), St
             let value = array
                 .as_any()
                 .downcast_ref::<StringArray>()
-                .ok_or("unexpected array")?
+                .ok_or(ConvertError::UnexpectedArray)?
                 .value(row);
             out.push_str(&Value::from(value).to_string());
         }
@@ -154,7 +166,7 @@ fn write_value(array: &dyn Array, row: usize, out: &mut String) -> Result<(), St
             let value = array
                 .as_any()
                 .downcast_ref::<LargeStringArray>()
-                .ok_or("unexpected array")?
+                .ok_or(ConvertError::UnexpectedArray)?
                 .value(row);
             out.push_str(&Value::from(value).to_string());
         }
@@ -162,11 +174,11 @@ fn write_value(array: &dyn Array, row: usize, out: &mut String) -> Result<(), St
             let days = array
                 .as_any()
                 .downcast_ref::<Date32Array>()
-                .ok_or("unexpected array")?
+                .ok_or(ConvertError::UnexpectedArray)?
                 .value(row);
             let date = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
                 .and_then(|epoch| epoch.checked_add_signed(chrono::Duration::days(days.into())))
-                .ok_or("date out of range")?;
+                .ok_or(ConvertError::DateOutOfRange)?;
             let _ = write!(out, "\"{}\"", date.format("%Y-%m-%d"));
         }
         DataType::Timestamp(unit, _) => {
@@ -188,7 +200,7 @@ fn write_value(array: &dyn Array, row: usize, out: &mut String) -> Result<(), St
                     .downcast_ref::<TimestampNanosecondArray>()
                     .map(|a| a.value(row) / 1_000),
             }
-            .ok_or("unexpected array")?;
+            .ok_or(ConvertError::UnexpectedArray)?;
             let _ = write!(out, "\"{}\"", format_micros(micros));
         }
         DataType::Struct(_) => {
@@ -224,7 +236,7 @@ fn write_value(array: &dyn Array, row: usize, out: &mut String) -> Result<(), St
             }
             out.push(']');
         }
-        other => return Err(format!("cannot load Arrow {other} columns into BigQuery")),
+        other => return Err(ConvertError::Unsupported(other.to_string())),
     }
     Ok(())
 }

@@ -191,7 +191,7 @@ impl BigQueryConnection {
         relation: &RelationRef,
         schema: &Value,
         append: bool,
-        batches: &mut dyn Iterator<Item = Result<RecordBatch, String>>,
+        batches: &mut dyn Iterator<Item = RecordBatch>,
     ) -> Result<BuildOutcome, AdapterError> {
         let mut sent = Sent::default();
         self.ensure_dataset(relation)?;
@@ -228,8 +228,8 @@ impl BigQueryConnection {
         let mut staged = false;
         let outcome = (|| -> Result<(), AdapterError> {
             for batch in batches {
-                let batch = batch.map_err(AdapterError::new)?;
-                convert::write_ndjson(&batch, &mut buffer).map_err(AdapterError::new)?;
+                convert::write_ndjson(&batch, &mut buffer)
+                    .map_err(|error| AdapterError::new(error.to_string()))?;
                 buffered_rows += batch.num_rows() as u64;
                 total_rows += batch.num_rows() as u64;
                 if buffer.len() >= chunk_bytes {

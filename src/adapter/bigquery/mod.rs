@@ -97,25 +97,28 @@ impl BigQueryAdapter {
             .build()
             .map_err(|err| AdapterError::new(format!("cannot start the BigQuery client: {err}")))?;
         let root = config.api_url.as_deref().unwrap_or(GOOGLE_ROOT);
-        let mut api = runtime
-            .block_on(async {
-                let credentials = if config.api_url.is_some() {
-                    Credentials::none()
-                } else if let Some(keyfile) = &config.keyfile {
-                    Credentials::from_file(keyfile).await?
-                } else {
-                    Credentials::application_default(&config.credentials).await?
-                };
-                Api::new(
-                    root,
-                    config.project.clone(),
-                    config.location.clone(),
-                    &credentials,
-                    Arc::clone(&log),
-                )
-                .await
-            })
-            .map_err(AdapterError::new)?;
+        let mut api = runtime.block_on(async {
+            let credentials = if config.api_url.is_some() {
+                Credentials::none()
+            } else if let Some(keyfile) = &config.keyfile {
+                Credentials::from_file(keyfile)
+                    .await
+                    .map_err(setup_failed)?
+            } else {
+                Credentials::application_default(&config.credentials)
+                    .await
+                    .map_err(setup_failed)?
+            };
+            Api::new(
+                root,
+                config.project.clone(),
+                config.location.clone(),
+                &credentials,
+                Arc::clone(&log),
+            )
+            .await
+            .map_err(setup_failed)
+        })?;
         api.upload = UploadPolicy {
             resumable_threshold: config.resumable_threshold_bytes,
             resumable_chunk: config.resumable_chunk_bytes,
@@ -282,6 +285,12 @@ impl BigQueryConnection {
 }
 
 /// A table resource's kind: views (plain or materialized), else a table.
+/// A client that could not be set up (or a table option BigQuery cannot
+/// take), as the warehouse failure it is to the command.
+fn setup_failed(error: impl std::error::Error) -> AdapterError {
+    AdapterError::new(error.to_string())
+}
+
 fn kind_of_resource(table: &Value) -> RelationKind {
     match table.get("type").and_then(Value::as_str) {
         Some("VIEW" | "MATERIALIZED_VIEW") => RelationKind::View,
@@ -371,7 +380,7 @@ impl Connection for BigQueryConnection {
     }
 
     fn materialize(&mut self, request: &MaterializeRequest) -> Result<BuildOutcome, AdapterError> {
-        let options = TableOptions::from_config(&request.config).map_err(AdapterError::new)?;
+        let options = TableOptions::from_config(&request.config).map_err(setup_failed)?;
         let mut sent = Sent::default();
         self.ensure_dataset(&request.relation)?;
         self.run_hooks(&mut sent, &request.pre_hooks)?;
@@ -402,8 +411,7 @@ impl Connection for BigQueryConnection {
         batches: &mut dyn Iterator<Item = RecordBatch>,
     ) -> Result<BuildOutcome, AdapterError> {
         let schema = convert::table_schema(&load.schema);
-        let mut batches = batches.map(Ok);
-        self.load_arrow(&load.relation, &schema, load.append, &mut batches)
+        self.load_arrow(&load.relation, &schema, load.append, batches)
     }
 
     fn load_csv(&mut self, load: &CsvLoad) -> Result<BuildOutcome, AdapterError> {
@@ -435,8 +443,7 @@ impl Connection for BigQueryConnection {
                 }
             }
         }
-        let mut batches = read.into_iter().map(Ok);
-        let mut outcome = self.load_arrow(&load.relation, &schema, false, &mut batches)?;
+        let mut outcome = self.load_arrow(&load.relation, &schema, false, &mut read.into_iter())?;
         outcome.message = outcome.message.replacen("LOAD", "LOAD CSV", 1);
         Ok(outcome)
     }

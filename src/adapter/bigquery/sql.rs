@@ -98,8 +98,23 @@ impl Partition {
     }
 }
 
+/// A `partition_by` or `cluster_by` BigQuery cannot take.
+#[derive(Debug, thiserror::Error)]
+pub enum TableOptionsError {
+    #[error("`partition_by` needs a `field`")]
+    PartitionField,
+    #[error("`partition_by.data_type` must be date, timestamp, datetime or int64, not `{0}`")]
+    PartitionType(String),
+    #[error("`partition_by.granularity` must be hour, day, month or year, not `{0}`")]
+    Granularity(String),
+    #[error("`partition_by` must be a mapping such as {{field: event_date, data_type: date}}")]
+    PartitionShape,
+    #[error("`cluster_by` takes at most four columns on BigQuery")]
+    TooManyClusterColumns,
+}
+
 impl TableOptions {
-    pub fn from_config(config: &Map<String, Value>) -> Result<Self, String> {
+    pub fn from_config(config: &Map<String, Value>) -> Result<Self, TableOptionsError> {
         let partition_by = match config.get("partition_by") {
             None | Some(Value::Null) => None,
             Some(Value::String(field)) => Some(Partition {
@@ -113,22 +128,18 @@ impl TableOptions {
                 let field = map
                     .get("field")
                     .and_then(Value::as_str)
-                    .ok_or("`partition_by` needs a `field`")?
+                    .ok_or(TableOptionsError::PartitionField)?
                     .to_owned();
                 let data_type = text("data_type").unwrap_or_else(|| "date".into());
                 if !matches!(
                     data_type.as_str(),
                     "date" | "timestamp" | "datetime" | "int64"
                 ) {
-                    return Err(format!(
-                        "`partition_by.data_type` must be date, timestamp, datetime or int64, not `{data_type}`"
-                    ));
+                    return Err(TableOptionsError::PartitionType(data_type));
                 }
                 let granularity = text("granularity").unwrap_or_else(|| "day".into());
                 if !matches!(granularity.as_str(), "hour" | "day" | "month" | "year") {
-                    return Err(format!(
-                        "`partition_by.granularity` must be hour, day, month or year, not `{granularity}`"
-                    ));
+                    return Err(TableOptionsError::Granularity(granularity));
                 }
                 let range = map.get("range").and_then(Value::as_object).map(|r| {
                     let n = |k: &str| r.get(k).and_then(Value::as_i64).unwrap_or(0);
@@ -142,10 +153,7 @@ impl TableOptions {
                 })
             }
             Some(_) => {
-                return Err(
-                    "`partition_by` must be a mapping such as {field: event_date, data_type: date}"
-                        .into(),
-                );
+                return Err(TableOptionsError::PartitionShape);
             }
         };
         let cluster_by = crate::adapter::as_string_list(config.get("cluster_by"))
@@ -158,7 +166,7 @@ impl TableOptions {
             .filter(|c| !c.is_empty())
             .collect::<Vec<_>>();
         if cluster_by.len() > 4 {
-            return Err("`cluster_by` takes at most four columns on BigQuery".into());
+            return Err(TableOptionsError::TooManyClusterColumns);
         }
         let labels = match config.get("labels") {
             Some(Value::Object(map)) => map

@@ -34,7 +34,7 @@ impl KnownRelations {
              union all select database_name, schema_name, table_name, 'table' from duckdb_tables() where not temporary \
              union all select database_name, schema_name, view_name, 'view' from duckdb_views() where not internal and not temporary";
         let result = read_query(conn, sql, None)
-            .map_err(|message| statement_error_message(&message, sql, Vec::new()))?;
+            .map_err(|message| statement_error_message(&message.to_string(), sql, Vec::new()))?;
         let mut known = Self {
             default_database: String::new(),
             relations: HashMap::new(),

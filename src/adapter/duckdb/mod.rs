@@ -179,8 +179,9 @@ impl Connection for DuckDbConnection {
         if !only_reads(sql) {
             self.forget_known();
         }
-        read_query(&self.conn, sql, limit)
-            .map_err(|message| statement_error_message(&message, sql, vec![sql.to_owned()]))
+        read_query(&self.conn, sql, limit).map_err(|message| {
+            statement_error_message(&message.to_string(), sql, vec![sql.to_owned()])
+        })
     }
 
     fn relation_kind(

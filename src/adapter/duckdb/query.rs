@@ -13,13 +13,26 @@ use super::values::{Shape, to_json};
 use crate::adapter::sql_text::strip_trailing;
 use crate::adapter::{ColumnInfo, QueryResult};
 
+/// Why a query's result could not be read.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum QueryError {
+    /// DuckDB refused the query: its own message.
+    #[error("{}", duckdb_message(.0))]
+    DuckDb(#[from] duckdb::Error),
+    /// The driver cannot decode these columns (`name type`, comma-separated).
+    #[error(
+        "cannot read the result of this query: a column has a type the DuckDB driver cannot decode ({0}); cast it to VARCHAR"
+    )]
+    Undecodable(String),
+}
+
 /// Runs a query and converts its rows; errors come back as DuckDB's message.
 pub(super) fn read_query(
     conn: &duckdb::Connection,
     sql: &str,
     limit: Option<usize>,
-) -> Result<QueryResult, String> {
-    let mut stmt = conn.prepare(sql).map_err(|err| duckdb_message(&err))?;
+) -> Result<QueryResult, QueryError> {
+    let mut stmt = conn.prepare(sql)?;
     let plain: Vec<bool> = (0..stmt.column_count())
         .map(|idx| decodable(&stmt.column_logical_type(idx)))
         .collect();
@@ -28,9 +41,9 @@ pub(super) fn read_query(
         // render those columns as text instead.
         drop(stmt);
         let wrapped = cast_undecodable(conn, sql, &plain)?;
-        stmt = conn.prepare(&wrapped).map_err(|err| duckdb_message(&err))?;
+        stmt = conn.prepare(&wrapped)?;
     }
-    let mut rows = stmt.query([]).map_err(|err| duckdb_message(&err))?;
+    let mut rows = stmt.query([])?;
     let (columns, shapes) = match rows.as_ref() {
         Some(executed) => {
             let count = executed.column_count();
@@ -50,15 +63,15 @@ pub(super) fn read_query(
     };
     let max = limit.unwrap_or(usize::MAX);
     let decoded = catch_unwind(AssertUnwindSafe(
-        || -> Result<Vec<Vec<serde_json::Value>>, String> {
+        || -> Result<Vec<Vec<serde_json::Value>>, QueryError> {
             let mut out = Vec::new();
             while out.len() < max {
-                let Some(row) = rows.next().map_err(|err| duckdb_message(&err))? else {
+                let Some(row) = rows.next()? else {
                     break;
                 };
                 let mut values = Vec::with_capacity(shapes.len());
                 for (idx, shape) in shapes.iter().enumerate() {
-                    let value: Value = row.get(idx).map_err(|err| duckdb_message(&err))?;
+                    let value: Value = row.get(idx)?;
                     values.push(to_json(&value, Some(shape)));
                 }
                 out.push(values);
@@ -69,13 +82,12 @@ pub(super) fn read_query(
     let rows = match decoded {
         Ok(rows) => rows?,
         Err(_) => {
-            return Err(format!(
-                "cannot read the result of this query: a column has a type the DuckDB driver cannot decode ({}); cast it to VARCHAR",
+            return Err(QueryError::Undecodable(
                 columns
                     .iter()
                     .map(|c| format!("{} {}", c.name, c.data_type))
                     .collect::<Vec<_>>()
-                    .join(", ")
+                    .join(", "),
             ));
         }
     };
@@ -89,16 +101,12 @@ fn cast_undecodable(
     conn: &duckdb::Connection,
     sql: &str,
     plain: &[bool],
-) -> Result<String, String> {
+) -> Result<String, QueryError> {
     let body = strip_trailing(sql);
-    let mut describe = conn
-        .prepare(&format!("describe\n{body}"))
-        .map_err(|err| duckdb_message(&err))?;
+    let mut describe = conn.prepare(&format!("describe\n{body}"))?;
     let names: Vec<String> = describe
-        .query_map([], |row| row.get(0))
-        .map_err(|err| duckdb_message(&err))?
-        .collect::<duckdb::Result<_>>()
-        .map_err(|err| duckdb_message(&err))?;
+        .query_map([], |row| row.get(0))?
+        .collect::<duckdb::Result<_>>()?;
     let positions = (1..=names.len())
         .map(|idx| format!("\"sb_c{idx}\""))
         .collect::<Vec<_>>();

@@ -109,8 +109,9 @@ impl Session<'_> {
         let sql = format!("select count(*) from {relation}");
         let result = read_query(self.conn, &sql, Some(1));
         self.sent.push(sql.clone());
-        let result =
-            result.map_err(|message| statement_error_message(&message, &sql, self.sent.clone()))?;
+        let result = result.map_err(|message| {
+            statement_error_message(&message.to_string(), &sql, self.sent.clone())
+        })?;
         Ok(result
             .rows
             .first()
@@ -124,8 +125,9 @@ impl Session<'_> {
             "select column_name from duckdb_columns() where database_name = 'temp' and schema_name = 'main' and table_name = {} order by column_index",
             literal(table)
         );
-        let result = read_query(self.conn, &sql, None)
-            .map_err(|message| statement_error_message(&message, &sql, self.sent.clone()))?;
+        let result = read_query(self.conn, &sql, None).map_err(|message| {
+            statement_error_message(&message.to_string(), &sql, self.sent.clone())
+        })?;
         Ok(result
             .rows
             .iter()

@@ -78,6 +78,15 @@ pub struct Api {
     counter: AtomicU64,
 }
 
+/// Why the client could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("cannot set up HTTPS: {0}")]
+    Https(String),
+    #[error("cannot set up the BigQuery client: {0}")]
+    Client(String),
+}
+
 impl Api {
     /// Sets up the client for the service root `root`: gcp-bigquery-client
     /// on `{root}/bigquery/v2`, uploads on `{root}/upload/bigquery/v2`.
@@ -87,7 +96,7 @@ impl Api {
         location: Option<String>,
         credentials: &Credentials,
         log: Log,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, SetupError> {
         // No redirects: a resumable upload's "308 Resume Incomplete" is an
         // answer to read, not a redirect to follow.
         let http = reqwest::Client::builder()
@@ -96,7 +105,7 @@ impl Api {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("sb/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|err| format!("cannot set up HTTPS: {}", describe_transport(&err)))?;
+            .map_err(|err| SetupError::Https(describe_transport(&err)))?;
         let root = root.trim_end_matches('/').to_owned();
         let auth = credentials.authenticator();
         let mut builder = ClientBuilder::new();
@@ -106,12 +115,7 @@ impl Api {
         let bq = builder
             .build_from_authenticator(Arc::clone(&auth))
             .await
-            .map_err(|err| {
-                format!(
-                    "cannot set up the BigQuery client: {}",
-                    ApiError::from_bq(err).message
-                )
-            })?;
+            .map_err(|err| SetupError::Client(ApiError::from_bq(err).message))?;
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(1, |d| d.as_nanos() as u64)
