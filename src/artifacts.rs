@@ -14,7 +14,7 @@ use crate::compile::{CompiledProject, compiled_path, write_file};
 use crate::diag::Diagnostic;
 use crate::execute::NodeResult;
 pub use crate::project::data_tests::hex;
-use crate::resource::{Materialized, ResourceType};
+use crate::resource::{Materialized, NodeId, ResourceType};
 
 const MANIFEST_SCHEMA: &str = "https://schemas.getdbt.com/dbt/manifest/v12.json";
 const RUN_RESULTS_SCHEMA: &str = "https://schemas.getdbt.com/dbt/run-results/v6.json";
@@ -113,7 +113,7 @@ struct DependsOn<'a> {
 /// project: no intermediate JSON tree.
 struct ManifestNode<'a> {
     compiled: &'a CompiledProject,
-    index: usize,
+    index: NodeId,
 }
 
 impl Serialize for ManifestNode<'_> {
@@ -263,7 +263,7 @@ fn write_manifest_to(
     invocation: &Invocation,
 ) -> std::io::Result<()> {
     let (mut nodes, mut sources, mut disabled) = (Vec::new(), Vec::new(), Vec::new());
-    for (index, node) in compiled.project.nodes.iter().enumerate() {
+    for (index, node) in NodeId::enumerate(&compiled.project.nodes) {
         if !compiled.nodes[index].config.enabled() {
             disabled.push(index);
         } else if node.resource_type == ResourceType::Source {
@@ -316,7 +316,7 @@ const MANIFEST_CHUNK: usize = 512;
 fn write_node_map(
     out: &mut impl std::io::Write,
     compiled: &CompiledProject,
-    members: &[usize],
+    members: &[NodeId],
     in_list: bool,
 ) -> std::io::Result<()> {
     out.write_all(b"{")?;

@@ -83,3 +83,64 @@ impl std::fmt::Display for Materialized {
         f.write_str(self.as_str())
     }
 }
+
+/// A node's place in the project: its index in `Project::nodes`, and in
+/// every list kept beside it (compiled nodes, graph nodes, catalog
+/// relations). Lists are indexed with it directly: `nodes[id]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize)]
+#[serde(transparent)]
+pub struct NodeId(usize);
+
+impl NodeId {
+    pub const fn new(index: usize) -> Self {
+        Self(index)
+    }
+
+    pub const fn index(self) -> usize {
+        self.0
+    }
+
+    /// Every id of a list of `len` nodes, in order.
+    pub fn all(len: usize) -> impl DoubleEndedIterator<Item = NodeId> + ExactSizeIterator {
+        (0..len).map(Self)
+    }
+
+    /// Each node of `nodes` with its id.
+    pub fn enumerate<T>(nodes: &[T]) -> impl DoubleEndedIterator<Item = (NodeId, &T)> {
+        nodes.iter().enumerate().map(|(i, node)| (Self(i), node))
+    }
+}
+
+impl std::fmt::Display for NodeId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<T> std::ops::Index<NodeId> for [T] {
+    type Output = T;
+
+    fn index(&self, id: NodeId) -> &T {
+        &self[id.0]
+    }
+}
+
+impl<T> std::ops::IndexMut<NodeId> for [T] {
+    fn index_mut(&mut self, id: NodeId) -> &mut T {
+        &mut self[id.0]
+    }
+}
+
+impl<T> std::ops::Index<NodeId> for Vec<T> {
+    type Output = T;
+
+    fn index(&self, id: NodeId) -> &T {
+        &self[id.0]
+    }
+}
+
+impl<T> std::ops::IndexMut<NodeId> for Vec<T> {
+    fn index_mut(&mut self, id: NodeId) -> &mut T {
+        &mut self[id.0]
+    }
+}

@@ -10,7 +10,7 @@ use crate::diag::Diagnostics;
 use crate::profile::Stages;
 use crate::project::Project;
 use crate::report::Reporter;
-use crate::resource::ResourceType;
+use crate::resource::{NodeId, ResourceType};
 use crate::session::Session;
 
 pub fn exec(session: &Session, reporter: &Reporter) -> Result<Outcome, Diagnostics> {
@@ -21,7 +21,7 @@ pub fn exec(session: &Session, reporter: &Reporter) -> Result<Outcome, Diagnosti
     stages.mark("load");
     let compiled = compile::compile(project, &[])?;
     stages.mark("render");
-    let selected: Vec<usize> = select(
+    let selected: Vec<NodeId> = select(
         &compiled,
         session,
         &[ResourceType::Model, ResourceType::Test],
@@ -46,7 +46,7 @@ pub fn exec(session: &Session, reporter: &Reporter) -> Result<Outcome, Diagnosti
         }
     }
     // `-s model` also picks the model's tests; the model's SQL is the answer.
-    let models: Vec<usize> = selected
+    let models: Vec<NodeId> = selected
         .iter()
         .copied()
         .filter(|&i| compiled.project.nodes[i].resource_type == ResourceType::Model)

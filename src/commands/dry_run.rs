@@ -11,7 +11,7 @@ use crate::compile::CompiledProject;
 use crate::diag::Diagnostics;
 use crate::execute::{self, ConnectionPool, RunOptions};
 use crate::report::Reporter;
-use crate::resource::{Materialized, ResourceType};
+use crate::resource::{Materialized, NodeId, ResourceType};
 use crate::session::Session;
 
 pub fn exec(
@@ -21,7 +21,7 @@ pub fn exec(
     clock: Instant,
 ) -> Result<Outcome, Diagnostics> {
     let common = &session.flags;
-    let selected: BTreeSet<usize> = select(compiled, session, &[ResourceType::Model], reporter)?
+    let selected: BTreeSet<NodeId> = select(compiled, session, &[ResourceType::Model], reporter)?
         .into_iter()
         .filter(|&i| {
             compiled.nodes[i].config.materialized() != Materialized::Ephemeral

@@ -11,10 +11,10 @@ use crate::compile::CompiledProject;
 use crate::diag::Diagnostics;
 use crate::execute::{NodeResult, Status};
 use crate::report::{Counts, Reporter};
-use crate::resource::ResourceType;
+use crate::resource::{NodeId, ResourceType};
 
 /// The kinds among `nodes`, for [`count_of`]; models when there are none.
-pub fn kinds_of(compiled: &CompiledProject, nodes: &[usize]) -> Vec<ResourceType> {
+pub fn kinds_of(compiled: &CompiledProject, nodes: &[NodeId]) -> Vec<ResourceType> {
     let kinds: BTreeSet<ResourceType> = nodes
         .iter()
         .map(|&i| compiled.project.nodes[i].resource_type)

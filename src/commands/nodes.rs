@@ -13,7 +13,7 @@ use crate::diag::Diagnostics;
 use crate::execute::testing::{self, TestPlan};
 use crate::execute::{self, ConnectionPool, RunOptions};
 use crate::report::Reporter;
-use crate::resource::{Materialized, ResourceType};
+use crate::resource::{Materialized, NodeId, ResourceType};
 use crate::session::Session;
 
 /// What a node-running command runs.
@@ -42,11 +42,11 @@ pub fn exec(work: &Work, session: &Session, reporter: &Reporter) -> Result<Outco
         Some(request) => synthetic::stage(&compiled, session, reporter, request)?,
         None => None,
     };
-    let selected: BTreeSet<usize> = select(&compiled, session, kinds, reporter)?
+    let selected: BTreeSet<NodeId> = select(&compiled, session, kinds, reporter)?
         .into_iter()
         .filter(|&i| compiled.nodes[i].config.materialized() != Materialized::Ephemeral)
         .collect();
-    let models: Vec<usize> = selected
+    let models: Vec<NodeId> = selected
         .iter()
         .copied()
         .filter(|&i| compiled.nodes[i].compiled.is_some())
@@ -54,9 +54,9 @@ pub fn exec(work: &Work, session: &Session, reporter: &Reporter) -> Result<Outco
     crate::compile::write_compiled(&compiled, &models)?;
     let adapter = open_adapter(&compiled.project, session, reporter)?;
     let pool = ConnectionPool::new(adapter.as_ref());
-    let is_test = |i: &usize| compiled.project.nodes[*i].resource_type == ResourceType::Test;
+    let is_test = |i: &NodeId| compiled.project.nodes[*i].resource_type == ResourceType::Test;
     if selected.iter().any(is_test) {
-        let mut rebuilt: BTreeSet<usize> =
+        let mut rebuilt: BTreeSet<NodeId> =
             selected.iter().copied().filter(|i| !is_test(i)).collect();
         if let Some(stage) = &synthetic {
             rebuilt.extend(stage.nodes);
@@ -76,7 +76,7 @@ pub fn exec(work: &Work, session: &Session, reporter: &Reporter) -> Result<Outco
         Some(stage) => synthetic::load(&compiled, &pool, stage, options.threads, reporter)?,
         None => Vec::new(),
     };
-    let buildable: BTreeSet<usize> = selected.iter().copied().filter(|i| !is_test(i)).collect();
+    let buildable: BTreeSet<NodeId> = selected.iter().copied().filter(|i| !is_test(i)).collect();
     create_schemas(&compiled, &buildable, &pool)?;
     let plan = TestPlan::new(&compiled, &selected, work.batch_tests);
     let mut results = if selected.is_empty() {

@@ -10,7 +10,7 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crate::graph::selector::{self, IndirectSelection};
 use crate::graph::state::ManifestState;
 use crate::report::Reporter;
-use crate::resource::ResourceType;
+use crate::resource::{NodeId, ResourceType};
 use crate::session::Session;
 
 /// The enabled nodes of `kinds` picked by `--select`/`--exclude`.
@@ -19,14 +19,14 @@ pub fn select(
     session: &Session,
     kinds: &[ResourceType],
     reporter: &Reporter,
-) -> Result<BTreeSet<usize>, Diagnostics> {
+) -> Result<BTreeSet<NodeId>, Diagnostics> {
     let common = &session.flags;
-    let eligible = |index: usize| {
+    let eligible = |index: NodeId| {
         let node = &compiled.project.nodes[index];
         kinds.contains(&node.resource_type) && compiled.nodes[index].config.enabled()
     };
     if !session.has_selection() {
-        return Ok((0..compiled.project.nodes.len())
+        return Ok(NodeId::all(compiled.project.nodes.len())
             .filter(|&i| eligible(i))
             .collect());
     }

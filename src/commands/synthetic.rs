@@ -10,7 +10,7 @@ use crate::compile::CompiledProject;
 use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::execute::{self, ConnectionPool, NodeResult};
 use crate::report::Reporter;
-use crate::resource::ResourceType;
+use crate::resource::{NodeId, ResourceType};
 use crate::session::Session;
 use crate::synth;
 
@@ -25,7 +25,7 @@ pub struct SynthRequest {
 pub struct SyntheticStage {
     settings: synth::StreamingSettings,
     /// Node indices of `users`, `content`, `viewing_events`.
-    pub nodes: [usize; 3],
+    pub nodes: [NodeId; 3],
     append: bool,
     append_days: u32,
 }
@@ -49,11 +49,16 @@ pub fn stage(
         return Ok(None);
     };
     let find = |table: &str| {
-        compiled.project.nodes.iter().position(|n| {
-            n.source
-                .as_ref()
-                .is_some_and(|s| s.source_name == synth::SOURCE_NAME && n.name == table)
-        })
+        compiled
+            .project
+            .nodes
+            .iter()
+            .position(|n| {
+                n.source
+                    .as_ref()
+                    .is_some_and(|s| s.source_name == synth::SOURCE_NAME && n.name == table)
+            })
+            .map(NodeId::new)
     };
     let (Some(users), Some(content), Some(events)) = (
         find(synth::TABLES[0]),
@@ -96,7 +101,7 @@ pub fn load(
     threads: usize,
     reporter: &Reporter,
 ) -> Result<Vec<NodeResult>, Diagnostics> {
-    let relation = |i: usize| compiled.project.relation_of(&compiled.project.nodes[i]);
+    let relation = |i: NodeId| compiled.project.relation_of(&compiled.project.nodes[i]);
     let targets = synth::Targets {
         kind: compiled.project.target.kind,
         users: relation(stage.nodes[0]),

@@ -10,6 +10,7 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crate::execute::ConnectionPool;
 use crate::project::Project;
 use crate::report::Reporter;
+use crate::resource::NodeId;
 use crate::session::Session;
 
 /// Opens the warehouse of the project's target.
@@ -69,7 +70,7 @@ pub fn open_adapter(
 /// parallel workers never race to create the same one.
 pub fn create_schemas(
     compiled: &CompiledProject,
-    selected: &BTreeSet<usize>,
+    selected: &BTreeSet<NodeId>,
     pool: &ConnectionPool<'_>,
 ) -> Result<(), Diagnostics> {
     let schemas: BTreeSet<(Option<String>, String)> = selected

@@ -4,12 +4,13 @@
 
 use super::CompiledNode;
 use crate::jinja::Catalog;
+use crate::resource::NodeId;
 
 /// Prepends the CTEs of every ephemeral model `index` depends on (directly or
 /// through other ephemerals), parents first, merged into a leading `with`.
 pub fn inline_ephemerals(
     sql: &str,
-    index: usize,
+    index: NodeId,
     nodes: &[CompiledNode],
     catalog: &Catalog,
 ) -> String {
@@ -55,18 +56,24 @@ pub fn inline_ephemerals(
 }
 
 fn collect_ephemerals(
-    index: usize,
+    index: NodeId,
     nodes: &[CompiledNode],
     catalog: &Catalog,
-    order: &mut Vec<usize>,
-    visiting: &mut Vec<usize>,
+    order: &mut Vec<NodeId>,
+    visiting: &mut Vec<NodeId>,
 ) {
     if visiting.contains(&index) {
         return;
     }
     visiting.push(index);
     for &parent in &nodes[index].depends_on {
-        if catalog.ephemeral.get(parent).copied().unwrap_or(false) && !order.contains(&parent) {
+        if catalog
+            .ephemeral
+            .get(parent.index())
+            .copied()
+            .unwrap_or(false)
+            && !order.contains(&parent)
+        {
             collect_ephemerals(parent, nodes, catalog, order, visiting);
             if !order.contains(&parent) {
                 order.push(parent);

@@ -24,7 +24,7 @@ use crate::graph::{Dag, GraphNode};
 use crate::jinja::{Captured, Catalog, Jinja, Mode, RenderRequest};
 use crate::project::config::{self, NodeConfig};
 use crate::project::{Project, SourceFile, data_tests};
-use crate::resource::ResourceType;
+use crate::resource::{NodeId, ResourceType};
 pub use ephemeral::inline_ephemerals;
 use parse::{render_model, test_diagnostic};
 pub use resolve::locate_ref;
@@ -48,7 +48,7 @@ pub struct CompiledNode {
     pub config: NodeConfig,
     pub relation: Option<RelationRef>,
     /// Parents by node index (refs, then sources).
-    pub depends_on: Vec<usize>,
+    pub depends_on: Vec<NodeId>,
     /// Rendered SQL before ephemeral CTEs are inlined.
     pub rendered: Option<String>,
     /// Final compiled SQL (models and tests).
@@ -63,7 +63,7 @@ impl CompiledProject {
     /// Facts about a node, exposed to templates as `model`.
     pub fn model_value(
         project: &Project,
-        index: usize,
+        index: NodeId,
         config: &NodeConfig,
     ) -> minijinja::value::Value {
         let node = &project.nodes[index];
@@ -85,7 +85,7 @@ impl CompiledProject {
     /// `run_query` answered live.
     pub fn render_for_execution(
         &self,
-        index: usize,
+        index: NodeId,
         is_incremental: bool,
         query: Option<crate::jinja::QueryFn>,
     ) -> Result<(String, Vec<String>), Diagnostic> {
@@ -112,7 +112,7 @@ impl CompiledProject {
     /// Renders a hook or other snippet in the context of node `index`.
     pub fn render_snippet(
         &self,
-        index: usize,
+        index: NodeId,
         text: &str,
         what: &str,
     ) -> Result<String, Diagnostic> {
@@ -121,7 +121,7 @@ impl CompiledProject {
         let model = || Self::model_value(&self.project, index, &compiled.config);
         let name = format!("{} ({what})", node.original_file_path);
         let request = RenderRequest {
-            node: index,
+            node: index.index(),
             name: &name,
             path: node.file_path(),
             source: text,
@@ -134,7 +134,7 @@ impl CompiledProject {
         self.jinja.render(&self.catalog, &request, None).0
     }
 
-    pub fn find(&self, resource_type: ResourceType, name: &str) -> Option<usize> {
+    pub fn find(&self, resource_type: ResourceType, name: &str) -> Option<NodeId> {
         self.project.find(resource_type, name)
     }
 }
@@ -173,7 +173,7 @@ pub fn compile(
     ));
 
     // Parse: render every model and test once, recording refs and config().
-    let models: Vec<usize> = (0..count)
+    let models: Vec<NodeId> = NodeId::all(count)
         .filter(|&i| {
             matches!(
                 project.nodes[i].resource_type,
@@ -181,7 +181,7 @@ pub fn compile(
             ) && project.nodes[i].config.enabled()
         })
         .collect();
-    let parsed: Vec<(usize, Result<String, Diagnostic>, Captured)> = models
+    let parsed: Vec<(NodeId, Result<String, Diagnostic>, Captured)> = models
         .par_iter()
         .map(|&index| {
             let config = &project.nodes[index].config;
@@ -220,7 +220,7 @@ pub fn compile(
                     .refs
                     .iter()
                     .chain(&captured.sources)
-                    .copied()
+                    .map(|&i| NodeId::new(i))
                     .collect();
                 compiled.logs = captured.logs;
             }
@@ -267,7 +267,7 @@ pub fn compile(
             }
         }
     }
-    let models: Vec<usize> = models
+    let models: Vec<NodeId> = models
         .into_iter()
         .filter(|&i| final_configs[i].enabled())
         .collect();
@@ -321,12 +321,12 @@ pub fn compile(
                 || catalog.ephemeral[i] != static_catalog.ephemeral[i]
         })
         .collect();
-    let rerender: Vec<usize> = models
+    let rerender: Vec<NodeId> = models
         .iter()
         .copied()
         .filter(|&i| changed[i] || nodes[i].depends_on.iter().any(|&p| changed[p]))
         .collect();
-    let rerendered: Vec<(usize, Result<String, Diagnostic>)> = rerender
+    let rerendered: Vec<(NodeId, Result<String, Diagnostic>)> = rerender
         .par_iter()
         .map(|&index| {
             let config = &final_configs[index];
@@ -354,6 +354,7 @@ pub fn compile(
 
     let compiled_sql: Vec<Option<String>> = (0..count)
         .into_par_iter()
+        .map(NodeId::new)
         .map(|index| {
             nodes[index]
                 .rendered

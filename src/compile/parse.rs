@@ -10,6 +10,7 @@ use crate::diag::Diagnostic;
 use crate::jinja::{Captured, Catalog, Jinja, Mode, RenderRequest, TestCall};
 use crate::project::config::NodeConfig;
 use crate::project::{Project, data_tests};
+use crate::resource::NodeId;
 
 /// A generic test's code is generated from its YAML entry, so an error that
 /// points into that code is moved to the entry: to the name the message
@@ -17,7 +18,7 @@ use crate::project::{Project, data_tests};
 /// test's name.
 pub(super) fn test_diagnostic(
     project: &Project,
-    index: usize,
+    index: NodeId,
     mut diagnostic: Diagnostic,
 ) -> Diagnostic {
     let node = &project.nodes[index];
@@ -67,7 +68,7 @@ pub(super) fn render_model(
     jinja: &Jinja,
     catalog: &Arc<Catalog>,
     project: &Project,
-    index: usize,
+    index: NodeId,
     config: &NodeConfig,
     (mode, is_incremental): (Mode, bool),
     query: Option<crate::jinja::QueryFn>,
@@ -78,7 +79,7 @@ pub(super) fn render_model(
     // test declared in a `.yml` file must still render as SQL.
     let name = node.compiled_file();
     let request = RenderRequest {
-        node: index,
+        node: index.index(),
         name: &name,
         path: node.file_path(),
         source: &node.raw_code,

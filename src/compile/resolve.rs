@@ -15,7 +15,7 @@ use crate::graph::GraphError;
 use crate::jinja::Catalog;
 use crate::project::Project;
 use crate::project::config::NodeConfig;
-use crate::resource::{Materialized, ResourceType};
+use crate::resource::{Materialized, NodeId, ResourceType};
 
 pub(super) fn catalog_for<'a>(
     project: &Project,
@@ -76,7 +76,7 @@ pub(super) fn catalog_for<'a>(
 
 pub(super) fn validate_config(
     project: &Project,
-    index: usize,
+    index: NodeId,
     config: &NodeConfig,
 ) -> Result<(), Diagnostic> {
     let node = &project.nodes[index];
@@ -127,7 +127,7 @@ pub(super) fn validate_config(
 /// error now, at the config, instead of a failed build later.
 fn validate_for_dialect(
     project: &Project,
-    index: usize,
+    index: NodeId,
     config: &NodeConfig,
 ) -> Result<(), Diagnostic> {
     let node = &project.nodes[index];
@@ -172,7 +172,7 @@ fn validate_for_dialect(
 /// Where a model's config `key` is written: in the model file (`config()`),
 /// else in the schema YAML entry of the model, else in project.yml's folder
 /// config, else the model file's first line.
-fn locate_config(project: &Project, index: usize, key: &str) -> Location {
+fn locate_config(project: &Project, index: NodeId, key: &str) -> Location {
     let node = &project.nodes[index];
     if node.raw_code.contains(key) {
         return Location::find(node.file_path(), &node.raw_code, key, 1);

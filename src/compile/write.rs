@@ -9,6 +9,7 @@ use rayon::prelude::*;
 
 use super::CompiledProject;
 use crate::diag::Diagnostic;
+use crate::resource::NodeId;
 
 /// Where a node's compiled SQL is written: `target/compiled/<project>/<path>`.
 pub fn compiled_path(target_dir: &Path, project_name: &str, original_file_path: &str) -> PathBuf {
@@ -21,7 +22,7 @@ pub fn compiled_path(target_dir: &Path, project_name: &str, original_file_path: 
 /// Writes `target/compiled/**` for every selected node with SQL. Files whose
 /// content, size and modification time match the last write are left alone,
 /// so a recompile of a large project only touches what changed.
-pub fn write_compiled(compiled: &CompiledProject, selected: &[usize]) -> Result<(), Diagnostic> {
+pub fn write_compiled(compiled: &CompiledProject, selected: &[NodeId]) -> Result<(), Diagnostic> {
     let target = compiled.project.target_dir();
     let root = target.join("compiled");
     let index_path = root.join(".sb-written");

@@ -10,7 +10,7 @@ use super::OpenAdapter;
 use crate::adapter::{Adapter, AdapterKind, ColumnInfo, Connection, RelationRef};
 use crate::compile::CompiledProject;
 use crate::report::Reporter;
-use crate::resource::Materialized;
+use crate::resource::{Materialized, NodeId};
 
 /// A connection to the target when it has been built; docs are still
 /// written without one (no column types, charts without data).
@@ -97,7 +97,7 @@ pub(super) fn read_catalog(
         }
         return catalog;
     }
-    for index in 0..compiled.project.nodes.len() {
+    for index in NodeId::all(compiled.project.nodes.len()) {
         if let Some(relation) = relation(compiled, index)
             && let Ok(columns) = connection.columns(&relation)
             && !columns.is_empty()
@@ -109,8 +109,8 @@ pub(super) fn read_catalog(
 }
 
 /// The relation a model, seed or source reads from; `None` for ephemerals.
-pub fn relation(compiled: &CompiledProject, index: usize) -> Option<RelationRef> {
-    let compiled_node = compiled.nodes.get(index)?;
+pub fn relation(compiled: &CompiledProject, index: NodeId) -> Option<RelationRef> {
+    let compiled_node = compiled.nodes.get(index.index())?;
     if compiled_node.config.materialized() == Materialized::Ephemeral {
         return None;
     }

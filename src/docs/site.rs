@@ -11,7 +11,7 @@ use super::catalog::{ColumnCatalog, catalog_key, relation};
 use super::{dashboards, layout};
 use crate::compile::CompiledProject;
 use crate::diag::Diagnostic;
-use crate::resource::ResourceType;
+use crate::resource::{NodeId, ResourceType};
 
 /// plotly.js, the minified bundle from npm (`plotly.js-dist-min`), MIT licensed.
 const PLOTLY_JS: &str = include_str!("../../assets/plotly.min.js");
@@ -90,7 +90,7 @@ pub(super) fn site_document(
     let kind = project.target.kind;
     let count = project.nodes.len();
     let mut nodes = Vec::with_capacity(count);
-    for index in 0..count {
+    for index in NodeId::all(count) {
         let node = &project.nodes[index];
         let state = &compiled.nodes[index];
         // A test's relation is where `store_failures` would keep its rows,
@@ -128,8 +128,8 @@ pub(super) fn site_document(
                 }));
             }
         }
-        let parents: Vec<usize> = compiled.dag.parents(index).to_vec();
-        let (tests, children): (Vec<usize>, Vec<usize>) = compiled
+        let parents: Vec<NodeId> = compiled.dag.parents(index).to_vec();
+        let (tests, children): (Vec<NodeId>, Vec<NodeId>) = compiled
             .dag
             .children(index)
             .iter()
@@ -169,7 +169,7 @@ pub(super) fn site_document(
     }
     // The graph: models, seeds and sources that are enabled; tests are
     // listed on their model's page instead of crowding the drawing.
-    let drawn: Vec<usize> = (0..count)
+    let drawn: Vec<NodeId> = NodeId::all(count)
         .filter(|&i| {
             project.nodes[i].resource_type != ResourceType::Test
                 && compiled.nodes[i].config.enabled()
@@ -191,7 +191,7 @@ pub(super) fn site_document(
         .dag
         .topological_order()
         .iter()
-        .filter(|&&i| slot.get(i).is_some_and(|&s| s != usize::MAX))
+        .filter(|&&i| slot.get(i.index()).is_some_and(|&s| s != usize::MAX))
         .map(|&i| slot[i])
         .collect();
     let placed = layout::layout(drawn.len(), &edges, &order);
@@ -221,7 +221,7 @@ pub(super) fn site_document(
                                 .and_then(|d| serde_json::to_value(d).ok())
                                 .unwrap_or(Value::Null),
                         );
-                        map.insert("reads".into(), Value::from(chart.place.reads.clone()));
+                        map.insert("reads".into(), json!(chart.place.reads));
                     }
                     value
                 })

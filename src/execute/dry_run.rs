@@ -10,13 +10,13 @@ use super::{NodeResult, Status};
 use crate::adapter::RelationKind;
 use crate::compile::CompiledProject;
 use crate::diag::{Diagnostic, Location};
-use crate::resource::Materialized;
+use crate::resource::{Materialized, NodeId};
 
 /// `--dry-run`: asks the warehouse what one model would process, without
 /// running it. A model over `maximum_bytes_billed` is refused.
 pub fn dry_run_node(
     compiled: &CompiledProject,
-    index: usize,
+    index: NodeId,
     pool: &ConnectionPool<'_>,
 ) -> NodeResult {
     let mut result = on_connection(compiled, index, pool, |connection| {
@@ -34,7 +34,7 @@ pub fn dry_run_node(
 
 fn estimate_model(
     compiled: &CompiledProject,
-    index: usize,
+    index: NodeId,
     connection: &SharedConnection,
 ) -> NodeResult {
     let state = &compiled.nodes[index];

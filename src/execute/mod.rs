@@ -33,7 +33,7 @@ use crate::adapter::AdapterError;
 use crate::compile::CompiledProject;
 use crate::diag::Diagnostic;
 use crate::report::{NodeLine, Reporter, Tone};
-use crate::resource::ResourceType;
+use crate::resource::{NodeId, ResourceType};
 use scheduler::{JobStatus, Outcome, SchedulerEvent};
 
 /// The status of one node's run, spelled as in dbt's `run_results.json`.
@@ -68,7 +68,7 @@ impl Status {
 /// One node's result.
 #[derive(Debug, Clone)]
 pub struct NodeResult {
-    pub index: usize,
+    pub index: NodeId,
     pub status: Status,
     pub message: String,
     pub started_at: DateTime<Utc>,
@@ -90,7 +90,7 @@ pub struct NodeResult {
 }
 
 impl NodeResult {
-    pub fn new(index: usize, status: Status, message: impl Into<String>) -> Self {
+    pub fn new(index: NodeId, status: Status, message: impl Into<String>) -> Self {
         let now = Utc::now();
         Self {
             index,
@@ -113,7 +113,7 @@ impl NodeResult {
 
 impl NodeResult {
     /// A node that could not run because no connection could be opened.
-    pub fn cannot_connect(index: usize, error: &AdapterError) -> Self {
+    pub fn cannot_connect(index: NodeId, error: &AdapterError) -> Self {
         let mut result = Self::new(
             index,
             Status::Error,
@@ -146,7 +146,7 @@ pub struct RunOptions {
 }
 
 /// A unit of work the scheduler can run for a node.
-pub type NodeJob<'a> = dyn Fn(usize, &ConnectionPool<'_>) -> NodeResult + Sync + 'a;
+pub type NodeJob<'a> = dyn Fn(NodeId, &ConnectionPool<'_>) -> NodeResult + Sync + 'a;
 
 /// What the scheduler makes of a node's status: failures skip downstream.
 fn job_status(status: Status) -> JobStatus {
@@ -164,7 +164,7 @@ fn job_status(status: Status) -> JobStatus {
 pub fn run_selected(
     compiled: &CompiledProject,
     pool: &ConnectionPool<'_>,
-    selected: &BTreeSet<usize>,
+    selected: &BTreeSet<NodeId>,
     settled: &[NodeResult],
     options: RunOptions,
     reporter: &Reporter,
@@ -172,7 +172,7 @@ pub fn run_selected(
 ) -> Vec<NodeResult> {
     let total = selected.len();
     let finished = AtomicUsize::new(0);
-    let results: Mutex<HashMap<usize, NodeResult>> = Mutex::new(HashMap::new());
+    let results: Mutex<HashMap<NodeId, NodeResult>> = Mutex::new(HashMap::new());
     let record = |result: NodeResult| {
         let position = finished.fetch_add(1, Ordering::SeqCst) + 1;
         print_line(compiled, reporter, &result, position, total);
@@ -180,7 +180,7 @@ pub fn run_selected(
             results.insert(result.index, result);
         }
     };
-    let settled: Vec<(usize, JobStatus)> = settled
+    let settled: Vec<(NodeId, JobStatus)> = settled
         .iter()
         .map(|result| (result.index, job_status(result.status)))
         .collect();
@@ -193,7 +193,7 @@ pub fn run_selected(
             fail_fast: options.fail_fast,
             tests_gate_children: options.tests_gate_children,
         },
-        &|index: usize| {
+        &|index: NodeId| {
             let result = job(index, pool);
             let status = job_status(result.status);
             record(result);
@@ -234,7 +234,7 @@ pub fn run_selected(
 
 /// Why a node was skipped: "skipped because `orders` failed", or "...
 /// because test `unique_orders_id` failed".
-fn skip_reason(compiled: &CompiledProject, because: usize) -> String {
+fn skip_reason(compiled: &CompiledProject, because: NodeId) -> String {
     let cause = &compiled.project.nodes[because];
     match cause.resource_type {
         ResourceType::Model => format!("skipped because `{}` failed", cause.name),

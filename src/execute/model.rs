@@ -11,12 +11,12 @@ use super::sql_error::adapter_failure;
 use super::{NodeResult, Status};
 use crate::adapter::{IncrementalStrategy, Materialization, MaterializeRequest, RelationKind};
 use crate::compile::CompiledProject;
-use crate::resource::{Materialized, ResourceType};
+use crate::resource::{Materialized, NodeId, ResourceType};
 
 /// Builds one model or loads one seed.
 pub fn build_node(
     compiled: &CompiledProject,
-    index: usize,
+    index: NodeId,
     pool: &ConnectionPool<'_>,
     full_refresh: bool,
 ) -> NodeResult {
@@ -30,7 +30,7 @@ pub fn build_node(
 
 fn build_model(
     compiled: &CompiledProject,
-    index: usize,
+    index: NodeId,
     connection: &SharedConnection,
     full_refresh: bool,
 ) -> NodeResult {

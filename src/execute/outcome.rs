@@ -5,12 +5,13 @@ use super::sql_error::adapter_failure;
 use super::{NodeResult, Status};
 use crate::adapter::AdapterError;
 use crate::compile::{CompiledProject, write_file};
+use crate::resource::NodeId;
 
 /// Writes the statements sent to `target/run/` and turns the adapter's
 /// answer into a result.
 pub fn record_outcome(
     compiled: &CompiledProject,
-    index: usize,
+    index: NodeId,
     outcome: Result<crate::adapter::BuildOutcome, AdapterError>,
 ) -> NodeResult {
     let run_path = run_sql_path(compiled, index);
@@ -36,7 +37,7 @@ fn join_statements(statements: &[String]) -> String {
 
 /// `target/run/<project>/<path>`: the statements sent for a node.
 /// Loaded sources (the synthesizer's tables) get `sources/<source>/<table>.sql`.
-pub fn run_sql_path(compiled: &CompiledProject, index: usize) -> std::path::PathBuf {
+pub fn run_sql_path(compiled: &CompiledProject, index: NodeId) -> std::path::PathBuf {
     let project = &compiled.project;
     let node = &project.nodes[index];
     let base = project

@@ -10,6 +10,7 @@ use chrono::Utc;
 use super::NodeResult;
 use crate::adapter::{Adapter, AdapterError, Connection};
 use crate::compile::CompiledProject;
+use crate::resource::NodeId;
 
 /// A worker's connection, shared with `run_query` while a node renders.
 pub type SharedConnection = Arc<Mutex<Box<dyn Connection>>>;
@@ -47,7 +48,7 @@ impl<'a> ConnectionPool<'a> {
 /// the node, and times it; with no connection the node is an error.
 pub(super) fn on_connection(
     compiled: &CompiledProject,
-    index: usize,
+    index: NodeId,
     pool: &ConnectionPool<'_>,
     work: impl FnOnce(&SharedConnection) -> NodeResult,
 ) -> NodeResult {

@@ -9,7 +9,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use crate::graph::Dag;
-use crate::resource::ResourceType;
+use crate::resource::{NodeId, ResourceType};
 
 /// What a job reports about its node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -27,7 +27,7 @@ pub enum Outcome {
     /// The job ran (a panicking job counts as `Failed`).
     Finished(JobStatus),
     /// Not run because `because`, a node it depends on, failed.
-    Skipped { because: usize },
+    Skipped { because: NodeId },
     /// Not run because `--fail-fast` stopped the run.
     NotRun,
 }
@@ -36,11 +36,11 @@ pub enum Outcome {
 /// `Started` never precedes its dependencies' `Finished`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SchedulerEvent {
-    Started(usize),
-    Finished(usize, JobStatus),
+    Started(NodeId),
+    Finished(NodeId, JobStatus),
     /// `Skipped(node, because)`.
-    Skipped(usize, usize),
-    NotRun(usize),
+    Skipped(NodeId, NodeId),
+    NotRun(NodeId),
 }
 
 /// How to run.
@@ -69,42 +69,42 @@ impl Default for SchedulerOptions {
 /// Who waits on whom, among the selected nodes only.
 struct Plan {
     /// Per node: the selected nodes it waits for.
-    waits_on: Vec<BTreeSet<usize>>,
+    waits_on: Vec<BTreeSet<NodeId>>,
     /// The reverse of `waits_on`.
-    blocks: Vec<BTreeSet<usize>>,
+    blocks: Vec<BTreeSet<NodeId>>,
     /// Smaller starts first: tests before other nodes, then topological rank.
     priority: Vec<(bool, usize)>,
 }
 
 impl Plan {
-    fn new(dag: &Dag, selected: &BTreeSet<usize>, options: SchedulerOptions) -> Plan {
+    fn new(dag: &Dag, selected: &BTreeSet<NodeId>, options: SchedulerOptions) -> Plan {
         let len = dag.len();
         let mut priority = vec![(true, usize::MAX); len];
         for (rank, &i) in dag.topological_order().iter().enumerate() {
-            if let Some(slot) = priority.get_mut(i) {
+            if let Some(slot) = priority.get_mut(i.index()) {
                 *slot = (dag.resource_type(i) != Some(ResourceType::Test), rank);
             }
         }
         // The nearest selected ancestors of each node, looking through
         // unselected ones; parents come first in topological order.
-        let mut nearest: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); len];
+        let mut nearest: Vec<BTreeSet<NodeId>> = vec![BTreeSet::new(); len];
         for &i in dag.topological_order() {
             let mut mine = BTreeSet::new();
             for &p in dag.parents(i) {
                 if selected.contains(&p) {
                     mine.insert(p);
-                } else if let Some(theirs) = nearest.get(p) {
+                } else if let Some(theirs) = nearest.get(p.index()) {
                     mine.extend(theirs);
                 }
             }
-            if let Some(slot) = nearest.get_mut(i) {
+            if let Some(slot) = nearest.get_mut(i.index()) {
                 *slot = mine;
             }
         }
-        let mut waits_on: Vec<BTreeSet<usize>> = (0..len)
+        let mut waits_on: Vec<BTreeSet<NodeId>> = NodeId::all(len)
             .map(|i| {
                 if selected.contains(&i) {
-                    nearest.get(i).cloned().unwrap_or_default()
+                    nearest.get(i.index()).cloned().unwrap_or_default()
                 } else {
                     BTreeSet::new()
                 }
@@ -115,7 +115,7 @@ impl Plan {
                 if dag.resource_type(test) != Some(ResourceType::Test) {
                     continue;
                 }
-                let mut common: Option<BTreeSet<usize>> = None;
+                let mut common: Option<BTreeSet<NodeId>> = None;
                 for &p in dag.parents(test) {
                     let below = dag.descendants(p, None);
                     common = Some(match common {
@@ -127,17 +127,17 @@ impl Plan {
                     if n != test
                         && selected.contains(&n)
                         && dag.resource_type(n) != Some(ResourceType::Test)
-                        && let Some(waits) = waits_on.get_mut(n)
+                        && let Some(waits) = waits_on.get_mut(n.index())
                     {
                         waits.insert(test);
                     }
                 }
             }
         }
-        let mut blocks: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); len];
-        for (n, waits) in waits_on.iter().enumerate() {
+        let mut blocks: Vec<BTreeSet<NodeId>> = vec![BTreeSet::new(); len];
+        for (n, waits) in NodeId::enumerate(&waits_on) {
             for &w in waits {
-                if let Some(list) = blocks.get_mut(w) {
+                if let Some(list) = blocks.get_mut(w.index()) {
                     list.insert(n);
                 }
             }
@@ -163,11 +163,11 @@ enum Slot {
 
 struct State {
     slots: Vec<Slot>,
-    ready: BinaryHeap<Reverse<(bool, usize, usize)>>,
+    ready: BinaryHeap<Reverse<(bool, usize, NodeId)>>,
     running: usize,
     unfinished: usize,
     stopped: bool,
-    results: Vec<(usize, Outcome)>,
+    results: Vec<(NodeId, Outcome)>,
 }
 
 struct Shared<'a, E: ?Sized> {
@@ -190,20 +190,20 @@ impl<E: Fn(SchedulerEvent) + Sync + ?Sized> Shared<'_, E> {
         let _ = catch_unwind(AssertUnwindSafe(|| (self.on_event)(event)));
     }
 
-    fn make_ready(&self, state: &mut State, i: usize) {
-        if let Some(slot) = state.slots.get_mut(i) {
+    fn make_ready(&self, state: &mut State, i: NodeId) {
+        if let Some(slot) = state.slots.get_mut(i.index()) {
             *slot = Slot::Ready;
         }
         let (later, rank) = self
             .plan
             .priority
-            .get(i)
+            .get(i.index())
             .copied()
             .unwrap_or((true, usize::MAX));
         state.ready.push(Reverse((later, rank, i)));
     }
 
-    fn finish(&self, state: &mut State, i: usize, status: JobStatus) {
+    fn finish(&self, state: &mut State, i: NodeId, status: JobStatus) {
         state.running = state.running.saturating_sub(1);
         state.unfinished = state.unfinished.saturating_sub(1);
         state.results.push((i, Outcome::Finished(status)));
@@ -212,8 +212,8 @@ impl<E: Fn(SchedulerEvent) + Sync + ?Sized> Shared<'_, E> {
     }
 
     /// A node is done with `status`: release or skip what waits on it.
-    fn settle(&self, state: &mut State, i: usize, status: JobStatus) {
-        if let Some(slot) = state.slots.get_mut(i) {
+    fn settle(&self, state: &mut State, i: NodeId, status: JobStatus) {
+        if let Some(slot) = state.slots.get_mut(i.index()) {
             *slot = Slot::Done;
         }
         if status == JobStatus::Failed {
@@ -223,9 +223,9 @@ impl<E: Fn(SchedulerEvent) + Sync + ?Sized> Shared<'_, E> {
             self.skip_below(state, i);
             return;
         }
-        for &child in self.plan.blocks.get(i).into_iter().flatten() {
+        for &child in self.plan.blocks.get(i.index()).into_iter().flatten() {
             let mut now_ready = false;
-            if let Some(Slot::Waiting(count)) = state.slots.get_mut(child) {
+            if let Some(Slot::Waiting(count)) = state.slots.get_mut(child.index()) {
                 *count = count.saturating_sub(1);
                 now_ready = *count == 0;
             }
@@ -236,18 +236,18 @@ impl<E: Fn(SchedulerEvent) + Sync + ?Sized> Shared<'_, E> {
     }
 
     /// Marks every waiting node downstream of `failed` as skipped.
-    fn skip_below(&self, state: &mut State, failed: usize) {
-        let mut stack: Vec<usize> = self
+    fn skip_below(&self, state: &mut State, failed: NodeId) {
+        let mut stack: Vec<NodeId> = self
             .plan
             .blocks
-            .get(failed)
+            .get(failed.index())
             .into_iter()
             .flatten()
             .rev()
             .copied()
             .collect();
         while let Some(n) = stack.pop() {
-            let Some(slot) = state.slots.get_mut(n) else {
+            let Some(slot) = state.slots.get_mut(n.index()) else {
                 continue;
             };
             if !matches!(slot, Slot::Waiting(_) | Slot::Ready) {
@@ -259,14 +259,14 @@ impl<E: Fn(SchedulerEvent) + Sync + ?Sized> Shared<'_, E> {
                 .results
                 .push((n, Outcome::Skipped { because: failed }));
             self.emit(SchedulerEvent::Skipped(n, failed));
-            stack.extend(self.plan.blocks.get(n).into_iter().flatten().rev());
+            stack.extend(self.plan.blocks.get(n.index()).into_iter().flatten().rev());
         }
     }
 
     /// Nothing runs and nothing can start: report what is left as not run.
     fn give_up(&self, state: &mut State) {
         for &n in self.dag.topological_order() {
-            if let Some(slot) = state.slots.get_mut(n)
+            if let Some(slot) = state.slots.get_mut(n.index())
                 && matches!(slot, Slot::Waiting(_) | Slot::Ready)
             {
                 *slot = Slot::Done;
@@ -278,7 +278,7 @@ impl<E: Fn(SchedulerEvent) + Sync + ?Sized> Shared<'_, E> {
         state.unfinished = 0;
     }
 
-    fn work<J: Fn(usize) -> JobStatus + Sync + ?Sized>(&self, job: &J) {
+    fn work<J: Fn(NodeId) -> JobStatus + Sync + ?Sized>(&self, job: &J) {
         let mut state = self.lock();
         loop {
             if state.unfinished == 0 {
@@ -290,7 +290,7 @@ impl<E: Fn(SchedulerEvent) + Sync + ?Sized> Shared<'_, E> {
                 state.ready.pop()
             };
             if let Some(Reverse((_, _, i))) = next {
-                if let Some(slot) = state.slots.get_mut(i) {
+                if let Some(slot) = state.slots.get_mut(i.index()) {
                     *slot = Slot::Running;
                 }
                 state.running += 1;
@@ -321,14 +321,14 @@ impl<E: Fn(SchedulerEvent) + Sync + ?Sized> Shared<'_, E> {
 /// job does. See [`run_with`] for `sb build`'s test gating.
 pub fn run<J, E>(
     dag: &Dag,
-    selected: &BTreeSet<usize>,
+    selected: &BTreeSet<NodeId>,
     threads: usize,
     fail_fast: bool,
     job: &J,
     on_event: &E,
-) -> Vec<(usize, Outcome)>
+) -> Vec<(NodeId, Outcome)>
 where
-    J: Fn(usize) -> JobStatus + Sync + ?Sized,
+    J: Fn(NodeId) -> JobStatus + Sync + ?Sized,
     E: Fn(SchedulerEvent) + Sync + ?Sized,
 {
     let options = SchedulerOptions {
@@ -342,13 +342,13 @@ where
 /// [`run`] with every option spelled out.
 pub fn run_with<J, E>(
     dag: &Dag,
-    selected: &BTreeSet<usize>,
+    selected: &BTreeSet<NodeId>,
     options: SchedulerOptions,
     job: &J,
     on_event: &E,
-) -> Vec<(usize, Outcome)>
+) -> Vec<(NodeId, Outcome)>
 where
-    J: Fn(usize) -> JobStatus + Sync + ?Sized,
+    J: Fn(NodeId) -> JobStatus + Sync + ?Sized,
     E: Fn(SchedulerEvent) + Sync + ?Sized,
 {
     run_after(dag, selected, &[], options, job, on_event)
@@ -360,32 +360,32 @@ where
 /// run, exactly as a failed job does; settled nodes get no outcome here.
 pub fn run_after<J, E>(
     dag: &Dag,
-    selected: &BTreeSet<usize>,
-    settled: &[(usize, JobStatus)],
+    selected: &BTreeSet<NodeId>,
+    settled: &[(NodeId, JobStatus)],
     options: SchedulerOptions,
     job: &J,
     on_event: &E,
-) -> Vec<(usize, Outcome)>
+) -> Vec<(NodeId, Outcome)>
 where
-    J: Fn(usize) -> JobStatus + Sync + ?Sized,
+    J: Fn(NodeId) -> JobStatus + Sync + ?Sized,
     E: Fn(SchedulerEvent) + Sync + ?Sized,
 {
-    let settled: Vec<(usize, JobStatus)> = settled
+    let settled: Vec<(NodeId, JobStatus)> = settled
         .iter()
         .copied()
-        .filter(|&(i, _)| i < dag.len() && !selected.contains(&i))
+        .filter(|&(i, _)| i.index() < dag.len() && !selected.contains(&i))
         .collect();
-    let selected: BTreeSet<usize> = selected
+    let selected: BTreeSet<NodeId> = selected
         .iter()
         .copied()
-        .filter(|&i| i < dag.len())
+        .filter(|&i| i.index() < dag.len())
         .collect();
     if selected.is_empty() {
         return Vec::new();
     }
     // Settled nodes are planned like selected ones, so what depends on
     // them waits for them; they are then settled before any worker starts.
-    let planned: BTreeSet<usize> = selected
+    let planned: BTreeSet<NodeId> = selected
         .iter()
         .copied()
         .chain(settled.iter().map(|&(i, _)| i))
@@ -393,8 +393,8 @@ where
     let plan = Plan::new(dag, &planned, options);
     let mut slots = vec![Slot::Idle; dag.len()];
     for &i in &selected {
-        let count = plan.waits_on.get(i).map_or(0, BTreeSet::len);
-        if let Some(slot) = slots.get_mut(i) {
+        let count = plan.waits_on.get(i.index()).map_or(0, BTreeSet::len);
+        if let Some(slot) = slots.get_mut(i.index()) {
             *slot = Slot::Waiting(count);
         }
     }
@@ -419,7 +419,7 @@ where
             shared.settle(&mut state, i, status);
         }
         for &i in &selected {
-            if state.slots.get(i) == Some(&Slot::Waiting(0)) {
+            if state.slots.get(i.index()) == Some(&Slot::Waiting(0)) {
                 shared.make_ready(&mut state, i);
             }
         }
@@ -455,8 +455,16 @@ mod tests {
         Dag::build(nodes).unwrap()
     }
 
-    fn all(nodes: &[GraphNode]) -> BTreeSet<usize> {
-        (0..nodes.len()).collect()
+    fn all(nodes: &[GraphNode]) -> BTreeSet<NodeId> {
+        NodeId::all(nodes.len()).collect()
+    }
+
+    fn ids(indices: &[usize]) -> BTreeSet<NodeId> {
+        indices.iter().map(|&i| NodeId::new(i)).collect()
+    }
+
+    fn id(index: usize) -> NodeId {
+        NodeId::new(index)
     }
 
     fn opts(threads: usize, fail_fast: bool) -> SchedulerOptions {
@@ -467,8 +475,8 @@ mod tests {
         }
     }
 
-    fn outcomes(results: &[(usize, Outcome)]) -> BTreeMap<usize, Outcome> {
-        results.iter().copied().collect()
+    fn outcomes(results: &[(NodeId, Outcome)]) -> BTreeMap<usize, Outcome> {
+        results.iter().map(|&(i, o)| (i.index(), o)).collect()
     }
 
     /// a -> b, a -> c, b -> d, c -> d, plus an independent e.
@@ -513,12 +521,12 @@ mod tests {
     fn a_failed_earlier_stage_skips_what_depends_on_it() {
         let nodes = diamond();
         let dag = dag_of(&nodes);
-        let selected: BTreeSet<usize> = [1, 2, 3, 4].into_iter().collect();
+        let selected = ids(&[1, 2, 3, 4]);
         let ran = Mutex::new(Vec::new());
         let results = run_after(
             &dag,
             &selected,
-            &[(0, JobStatus::Failed)],
+            &[(id(0), JobStatus::Failed)],
             opts(2, false),
             &|i| {
                 ran.lock().unwrap().push(i);
@@ -527,9 +535,9 @@ mod tests {
             &|_| {},
         );
         let outcomes = outcomes(&results);
-        assert_eq!(*ran.lock().unwrap(), vec![4]);
-        assert_eq!(outcomes[&1], Outcome::Skipped { because: 0 });
-        assert_eq!(outcomes[&3], Outcome::Skipped { because: 0 });
+        assert_eq!(*ran.lock().unwrap(), vec![id(4)]);
+        assert_eq!(outcomes[&1], Outcome::Skipped { because: id(0) });
+        assert_eq!(outcomes[&3], Outcome::Skipped { because: id(0) });
         assert!(!outcomes.contains_key(&0), "settled nodes get no outcome");
     }
 
@@ -537,11 +545,11 @@ mod tests {
     fn a_succeeded_earlier_stage_releases_its_children() {
         let nodes = diamond();
         let dag = dag_of(&nodes);
-        let selected: BTreeSet<usize> = [1, 2, 3].into_iter().collect();
+        let selected = ids(&[1, 2, 3]);
         let results = run_after(
             &dag,
             &selected,
-            &[(0, JobStatus::Success)],
+            &[(id(0), JobStatus::Success)],
             opts(2, false),
             &|_| JobStatus::Success,
             &|_| {},
@@ -558,17 +566,17 @@ mod tests {
     fn a_failed_earlier_stage_under_fail_fast_runs_nothing() {
         let nodes = diamond();
         let dag = dag_of(&nodes);
-        let selected: BTreeSet<usize> = [1, 4].into_iter().collect();
+        let selected = ids(&[1, 4]);
         let results = run_after(
             &dag,
             &selected,
-            &[(0, JobStatus::Failed)],
+            &[(id(0), JobStatus::Failed)],
             opts(2, true),
             &|_| JobStatus::Success,
             &|_| {},
         );
         let outcomes = outcomes(&results);
-        assert_eq!(outcomes[&1], Outcome::Skipped { because: 0 });
+        assert_eq!(outcomes[&1], Outcome::Skipped { because: id(0) });
         assert_eq!(outcomes[&4], Outcome::NotRun);
     }
 
@@ -582,7 +590,7 @@ mod tests {
             &all(&nodes),
             opts(2, false),
             &|i| {
-                if i == 1 {
+                if i == id(1) {
                     JobStatus::Failed
                 } else {
                     JobStatus::Success
@@ -594,11 +602,11 @@ mod tests {
         assert_eq!(out[&0], Outcome::Finished(JobStatus::Success));
         assert_eq!(out[&1], Outcome::Finished(JobStatus::Failed));
         assert_eq!(out[&2], Outcome::Finished(JobStatus::Success));
-        assert_eq!(out[&3], Outcome::Skipped { because: 1 });
+        assert_eq!(out[&3], Outcome::Skipped { because: id(1) });
         assert_eq!(out[&4], Outcome::Finished(JobStatus::Success));
         let events = events.into_inner().unwrap();
-        assert!(events.contains(&SchedulerEvent::Skipped(3, 1)));
-        assert!(!events.contains(&SchedulerEvent::Started(3)));
+        assert!(events.contains(&SchedulerEvent::Skipped(id(3), id(1))));
+        assert!(!events.contains(&SchedulerEvent::Started(id(3))));
     }
 
     #[test]
@@ -623,7 +631,7 @@ mod tests {
     fn skip_passes_through_unselected_nodes() {
         let nodes = vec![model("x", &[]), model("y", &["x"]), model("z", &["y"])];
         let dag = dag_of(&nodes);
-        let selected = BTreeSet::from([0, 2]);
+        let selected = ids(&[0, 2]);
         let results = run_with(
             &dag,
             &selected,
@@ -634,8 +642,8 @@ mod tests {
         assert_eq!(
             results,
             [
-                (0, Outcome::Finished(JobStatus::Failed)),
-                (2, Outcome::Skipped { because: 0 })
+                (id(0), Outcome::Finished(JobStatus::Failed)),
+                (id(2), Outcome::Skipped { because: id(0) })
             ]
         );
         // And on success z still waits for x.
@@ -650,7 +658,7 @@ mod tests {
             },
             &|_| {},
         );
-        assert_eq!(order.into_inner().unwrap(), [0, 2]);
+        assert_eq!(order.into_inner().unwrap(), [id(0), id(2)]);
     }
 
     #[test]
@@ -662,7 +670,7 @@ mod tests {
             &all(&nodes),
             opts(1, false),
             &|i| {
-                if i == 0 {
+                if i == id(0) {
                     JobStatus::Failed
                 } else {
                     JobStatus::Success
@@ -671,8 +679,8 @@ mod tests {
             &|_| {},
         );
         let out = outcomes(&results);
-        assert_eq!(out[&1], Outcome::Skipped { because: 0 });
-        assert_eq!(out[&2], Outcome::Skipped { because: 0 });
+        assert_eq!(out[&1], Outcome::Skipped { because: id(0) });
+        assert_eq!(out[&2], Outcome::Skipped { because: id(0) });
     }
 
     #[test]
@@ -686,7 +694,7 @@ mod tests {
             opts(1, true),
             &|i| {
                 started.fetch_add(1, Ordering::SeqCst);
-                if i == 0 {
+                if i == id(0) {
                     JobStatus::Failed
                 } else {
                     JobStatus::Success
@@ -698,8 +706,8 @@ mod tests {
         let out = outcomes(&results);
         assert_eq!(out.len(), 5);
         assert_eq!(out[&0], Outcome::Finished(JobStatus::Failed));
-        assert_eq!(out[&1], Outcome::Skipped { because: 0 });
-        assert_eq!(out[&3], Outcome::Skipped { because: 0 });
+        assert_eq!(out[&1], Outcome::Skipped { because: id(0) });
+        assert_eq!(out[&3], Outcome::Skipped { because: id(0) });
         assert_eq!(out[&4], Outcome::NotRun);
     }
 
@@ -776,14 +784,14 @@ mod tests {
             &all(&nodes),
             opts(2, false),
             &|i| {
-                assert!(i != 0, "boom");
+                assert!(i != id(0), "boom");
                 JobStatus::Success
             },
             &|_| panic!("reporter broke"),
         );
         let out = outcomes(&results);
         assert_eq!(out[&0], Outcome::Finished(JobStatus::Failed));
-        assert_eq!(out[&1], Outcome::Skipped { because: 0 });
+        assert_eq!(out[&1], Outcome::Skipped { because: id(0) });
         assert_eq!(out[&2], Outcome::Finished(JobStatus::Success));
     }
 
@@ -805,8 +813,8 @@ mod tests {
         let at = |e: SchedulerEvent| events.iter().position(|&x| x == e).unwrap();
         for (child, parent) in [(1, 0), (2, 0), (3, 1), (3, 2)] {
             assert!(
-                at(SchedulerEvent::Finished(parent, JobStatus::Success))
-                    < at(SchedulerEvent::Started(child))
+                at(SchedulerEvent::Finished(id(parent), JobStatus::Success))
+                    < at(SchedulerEvent::Started(id(child)))
             );
         }
     }
@@ -815,8 +823,8 @@ mod tests {
     fn positional_run_takes_threads_and_fail_fast() {
         let nodes = diamond();
         let dag = dag_of(&nodes);
-        let job = |i: usize| {
-            if i == 0 {
+        let job = |i: NodeId| {
+            if i == id(0) {
                 JobStatus::Failed
             } else {
                 JobStatus::Success
@@ -843,12 +851,12 @@ mod tests {
         );
         let results = run_with(
             &dag,
-            &BTreeSet::from([4, 99]),
+            &ids(&[4, 99]),
             opts(0, false),
             &|_| JobStatus::Success,
             &|_| {},
         );
-        assert_eq!(results, [(4, Outcome::Finished(JobStatus::Success))]);
+        assert_eq!(results, [(id(4), Outcome::Finished(JobStatus::Success))]);
     }
 
     fn test_node(name: &str, deps: &[&str]) -> GraphNode {
@@ -896,7 +904,7 @@ mod tests {
             &all(&nodes),
             gated,
             &|i| {
-                if i == 2 {
+                if i == id(2) {
                     JobStatus::Failed
                 } else {
                     JobStatus::Success
@@ -905,7 +913,7 @@ mod tests {
             &|_| {},
         );
         let out = outcomes(&results);
-        assert_eq!(out[&1], Outcome::Skipped { because: 2 });
+        assert_eq!(out[&1], Outcome::Skipped { because: id(2) });
         assert_eq!(out[&3], Outcome::Finished(JobStatus::Success));
         assert_eq!(out[&4], Outcome::Finished(JobStatus::Success));
 
@@ -915,7 +923,7 @@ mod tests {
             &all(&nodes),
             opts(1, false),
             &|i| {
-                if i == 2 {
+                if i == id(2) {
                     JobStatus::Failed
                 } else {
                     JobStatus::Success
@@ -948,7 +956,7 @@ mod tests {
             &all(&nodes),
             opts(8, false),
             &|i| {
-                if i % 17 == 5 {
+                if i.index() % 17 == 5 {
                     JobStatus::Failed
                 } else {
                     JobStatus::Success
@@ -957,7 +965,7 @@ mod tests {
             &|_| {},
         );
         assert_eq!(results.len(), 200);
-        let settled: BTreeSet<usize> = results.iter().map(|r| r.0).collect();
+        let settled: BTreeSet<NodeId> = results.iter().map(|r| r.0).collect();
         assert_eq!(settled.len(), 200);
     }
 }

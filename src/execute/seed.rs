@@ -6,11 +6,12 @@ use super::pool::{SharedConnection, lock};
 use super::{NodeResult, Status};
 use crate::adapter::CsvLoad;
 use crate::compile::CompiledProject;
+use crate::resource::NodeId;
 
 /// Loads seed `index` from its CSV file.
 pub(super) fn load_seed(
     compiled: &CompiledProject,
-    index: usize,
+    index: NodeId,
     connection: &SharedConnection,
 ) -> NodeResult {
     let node = &compiled.project.nodes[index];

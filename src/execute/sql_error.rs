@@ -7,13 +7,13 @@ use super::Status;
 use crate::adapter::AdapterError;
 use crate::compile::CompiledProject;
 use crate::diag::{Diagnostic, Location};
-use crate::resource::ResourceType;
+use crate::resource::{NodeId, ResourceType};
 
 /// Turns a warehouse error into a failed result whose diagnostic points at
 /// the model file (the quoted name in the message, when the file has it).
 pub fn adapter_failure(
     compiled: &CompiledProject,
-    index: usize,
+    index: NodeId,
     error: &AdapterError,
     run_path: Option<&std::path::Path>,
 ) -> NodeResult {
@@ -60,7 +60,7 @@ pub fn adapter_failure(
 }
 
 /// Points at the CSV line a load error names (DuckDB says `Line: N`).
-fn locate_csv_error(compiled: &CompiledProject, index: usize, message: &str) -> Location {
+fn locate_csv_error(compiled: &CompiledProject, index: NodeId, message: &str) -> Location {
     let node = &compiled.project.nodes[index];
     let text = std::fs::read_to_string(compiled.project.root.join(&node.original_file_path))
         .unwrap_or_default();

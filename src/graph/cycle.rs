@@ -6,24 +6,25 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt;
 
 use super::{Dag, GraphNode, by_id};
+use crate::resource::NodeId;
 
 /// Why a set of nodes does not form a DAG.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GraphError {
     /// The whole cycle, first node repeated at the end: `a -> b -> c -> a`.
     /// It starts at the node with the smallest unique id in the cycle.
-    Cycle { path: Vec<usize> },
+    Cycle { path: Vec<NodeId> },
     /// `depends_on` of `node` names a unique id that is not in the project.
-    UnknownDependency { node: usize, missing: String },
+    UnknownDependency { node: NodeId, missing: String },
 }
 
 impl GraphError {
     /// The message with node names filled in, e.g.
     /// `dependency cycle: a -> b -> c -> a`.
     pub fn describe(&self, nodes: &[GraphNode]) -> String {
-        let name = |i: usize| {
+        let name = |i: NodeId| {
             nodes
-                .get(i)
+                .get(i.index())
                 .map_or_else(|| format!("#{i}"), GraphNode::display_name)
         };
         match self {
@@ -57,11 +58,11 @@ impl std::error::Error for GraphError {}
 impl Dag {
     /// A concrete cycle through the cyclic component holding the smallest
     /// unique id, starting and ending at that id.
-    pub(super) fn find_cycle(&self) -> Vec<usize> {
+    pub(super) fn find_cycle(&self) -> Vec<NodeId> {
         let start = petgraph::algo::tarjan_scc(&self.graph)
             .into_iter()
             .filter_map(|scc| {
-                let members: Vec<usize> = scc.iter().map(|n| n.index()).collect();
+                let members: Vec<NodeId> = scc.iter().map(|n| self.graph[*n]).collect();
                 let cyclic = members.len() > 1
                     || members
                         .first()
@@ -79,10 +80,10 @@ impl Dag {
         let Some((members, start)) = start else {
             return Vec::new();
         };
-        let inside: BTreeSet<usize> = members.into_iter().collect();
+        let inside: BTreeSet<NodeId> = members.into_iter().collect();
         // Breadth-first from `start` inside the component finds the shortest
         // way back to it; children are visited in unique-id order.
-        let mut came_from: HashMap<usize, usize> = HashMap::new();
+        let mut came_from: HashMap<NodeId, NodeId> = HashMap::new();
         let mut queue = VecDeque::from([start]);
         while let Some(at) = queue.pop_front() {
             for &next in self.children(at) {
@@ -115,7 +116,7 @@ impl Dag {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::graph::tests::{model, names};
+    use crate::graph::tests::{id, ids, model, names};
 
     #[test]
     fn unknown_dependency_is_reported() {
@@ -124,7 +125,7 @@ mod tests {
         assert_eq!(
             err,
             GraphError::UnknownDependency {
-                node: 1,
+                node: id(1),
                 missing: "model.proj.nope".to_owned()
             }
         );
@@ -155,7 +156,12 @@ mod tests {
     fn self_loop_is_a_cycle() {
         let nodes = vec![model("a", &[]), model("s", &["s", "a"])];
         let err = Dag::build(&nodes).unwrap_err();
-        assert_eq!(err, GraphError::Cycle { path: vec![1, 1] });
+        assert_eq!(
+            err,
+            GraphError::Cycle {
+                path: ids([1, 1]).to_vec()
+            }
+        );
     }
 
     #[test]
@@ -171,7 +177,7 @@ mod tests {
         assert_eq!(
             err,
             GraphError::Cycle {
-                path: vec![0, 1, 0]
+                path: ids([0, 1, 0]).to_vec()
             }
         );
     }

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 
 use petgraph::graph::{DiGraph, NodeIndex};
 
-use crate::resource::ResourceType;
+use crate::resource::{NodeId, ResourceType};
 
 pub use cycle::GraphError;
 
@@ -65,13 +65,13 @@ impl GraphNode {
 /// is `nodes[i]`, edges point from parent to child.
 #[derive(Debug, Clone)]
 pub struct Dag {
-    graph: DiGraph<usize, ()>,
+    graph: DiGraph<NodeId, ()>,
     ids: Vec<String>,
     kinds: Vec<ResourceType>,
-    index: HashMap<String, usize>,
-    parents: Vec<Vec<usize>>,
-    children: Vec<Vec<usize>>,
-    order: Vec<usize>,
+    index: HashMap<String, NodeId>,
+    parents: Vec<Vec<NodeId>>,
+    children: Vec<Vec<NodeId>>,
+    order: Vec<NodeId>,
 }
 
 impl Dag {
@@ -80,12 +80,12 @@ impl Dag {
     /// (the project loader reports duplicates with their files).
     pub fn build(nodes: &[GraphNode]) -> Result<Dag, GraphError> {
         let mut index = HashMap::with_capacity(nodes.len());
-        for (i, node) in nodes.iter().enumerate() {
+        for (i, node) in NodeId::enumerate(nodes) {
             index.entry(node.unique_id.clone()).or_insert(i);
         }
         let ids: Vec<String> = nodes.iter().map(|n| n.unique_id.clone()).collect();
-        let mut parents: Vec<Vec<usize>> = Vec::with_capacity(nodes.len());
-        for (i, node) in nodes.iter().enumerate() {
+        let mut parents: Vec<Vec<NodeId>> = Vec::with_capacity(nodes.len());
+        for (i, node) in NodeId::enumerate(nodes) {
             let mut mine = Vec::with_capacity(node.depends_on.len());
             for dep in &node.depends_on {
                 match index.get(dep) {
@@ -102,17 +102,21 @@ impl Dag {
             mine.dedup();
             parents.push(mine);
         }
-        let mut children: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
+        let mut children: Vec<Vec<NodeId>> = vec![Vec::new(); nodes.len()];
         let mut graph = DiGraph::with_capacity(nodes.len(), 0);
-        for i in 0..nodes.len() {
+        for i in NodeId::all(nodes.len()) {
             graph.add_node(i);
         }
-        for (child, mine) in parents.iter().enumerate() {
+        for (child, mine) in NodeId::enumerate(&parents) {
             for &parent in mine {
-                if let Some(list) = children.get_mut(parent) {
+                if let Some(list) = children.get_mut(parent.index()) {
                     list.push(child);
                 }
-                graph.add_edge(NodeIndex::new(parent), NodeIndex::new(child), ());
+                graph.add_edge(
+                    NodeIndex::new(parent.index()),
+                    NodeIndex::new(child.index()),
+                    (),
+                );
             }
         }
         for list in &mut children {
@@ -137,11 +141,9 @@ impl Dag {
     }
 
     /// Kahn's algorithm; among ready nodes the smallest unique id goes first.
-    fn kahn(&self) -> Vec<usize> {
+    fn kahn(&self) -> Vec<NodeId> {
         let mut waiting: Vec<usize> = self.parents.iter().map(Vec::len).collect();
-        let mut ready: BinaryHeap<Reverse<(&str, usize)>> = waiting
-            .iter()
-            .enumerate()
+        let mut ready: BinaryHeap<Reverse<(&str, NodeId)>> = NodeId::enumerate(&waiting)
             .filter(|&(_, &count)| count == 0)
             .map(|(i, _)| Reverse((self.id(i), i)))
             .collect();
@@ -149,7 +151,7 @@ impl Dag {
         while let Some(Reverse((_, i))) = ready.pop() {
             order.push(i);
             for &child in self.children(i) {
-                if let Some(count) = waiting.get_mut(child) {
+                if let Some(count) = waiting.get_mut(child.index()) {
                     *count = count.saturating_sub(1);
                     if *count == 0 {
                         ready.push(Reverse((self.id(child), child)));
@@ -160,8 +162,8 @@ impl Dag {
         order
     }
 
-    fn id(&self, i: usize) -> &str {
-        self.ids.get(i).map_or("", String::as_str)
+    fn id(&self, i: NodeId) -> &str {
+        self.ids.get(i.index()).map_or("", String::as_str)
     }
 
     /// Number of nodes.
@@ -174,45 +176,45 @@ impl Dag {
     }
 
     /// The node index of a unique id.
-    pub fn index_of(&self, unique_id: &str) -> Option<usize> {
+    pub fn index_of(&self, unique_id: &str) -> Option<NodeId> {
         self.index.get(unique_id).copied()
     }
 
-    pub fn unique_id(&self, i: usize) -> Option<&str> {
-        self.ids.get(i).map(String::as_str)
+    pub fn unique_id(&self, i: NodeId) -> Option<&str> {
+        self.ids.get(i.index()).map(String::as_str)
     }
 
-    pub fn resource_type(&self, i: usize) -> Option<ResourceType> {
-        self.kinds.get(i).copied()
+    pub fn resource_type(&self, i: NodeId) -> Option<ResourceType> {
+        self.kinds.get(i.index()).copied()
     }
 
     /// The underlying petgraph graph; node weights are indices into the slice.
-    pub fn graph(&self) -> &DiGraph<usize, ()> {
+    pub fn graph(&self) -> &DiGraph<NodeId, ()> {
         &self.graph
     }
 
     /// Every node, parents before children; ties broken by unique id.
-    pub fn topological_order(&self) -> &[usize] {
+    pub fn topological_order(&self) -> &[NodeId] {
         &self.order
     }
 
     /// Direct parents, sorted by unique id; empty for an unknown index.
-    pub fn parents(&self, i: usize) -> &[usize] {
-        self.parents.get(i).map_or(&[], Vec::as_slice)
+    pub fn parents(&self, i: NodeId) -> &[NodeId] {
+        self.parents.get(i.index()).map_or(&[], Vec::as_slice)
     }
 
     /// Direct children, sorted by unique id; empty for an unknown index.
-    pub fn children(&self, i: usize) -> &[usize] {
-        self.children.get(i).map_or(&[], Vec::as_slice)
+    pub fn children(&self, i: NodeId) -> &[NodeId] {
+        self.children.get(i.index()).map_or(&[], Vec::as_slice)
     }
 
     /// Ancestors of `i` up to `depth` generations (all when `None`), without `i`.
-    pub fn ancestors(&self, i: usize, depth: Option<usize>) -> BTreeSet<usize> {
+    pub fn ancestors(&self, i: NodeId, depth: Option<usize>) -> BTreeSet<NodeId> {
         walk(&self.parents, i, depth)
     }
 
     /// Descendants of `i` up to `depth` generations (all when `None`), without `i`.
-    pub fn descendants(&self, i: usize, depth: Option<usize>) -> BTreeSet<usize> {
+    pub fn descendants(&self, i: NodeId, depth: Option<usize>) -> BTreeSet<NodeId> {
         walk(&self.children, i, depth)
     }
 
@@ -226,7 +228,7 @@ impl Dag {
         self.id_map(&self.children)
     }
 
-    fn id_map(&self, edges: &[Vec<usize>]) -> BTreeMap<String, Vec<String>> {
+    fn id_map(&self, edges: &[Vec<NodeId>]) -> BTreeMap<String, Vec<String>> {
         self.ids
             .iter()
             .zip(edges)
@@ -238,12 +240,12 @@ impl Dag {
     }
 }
 
-fn by_id(ids: &[String], a: usize, b: usize) -> std::cmp::Ordering {
-    let key = |i: usize| ids.get(i).map_or("", String::as_str);
+fn by_id(ids: &[String], a: NodeId, b: NodeId) -> std::cmp::Ordering {
+    let key = |i: NodeId| ids.get(i.index()).map_or("", String::as_str);
     key(a).cmp(key(b)).then(a.cmp(&b))
 }
 
-fn walk(edges: &[Vec<usize>], start: usize, depth: Option<usize>) -> BTreeSet<usize> {
+fn walk(edges: &[Vec<NodeId>], start: NodeId, depth: Option<usize>) -> BTreeSet<NodeId> {
     let mut seen = BTreeSet::new();
     let mut frontier = vec![start];
     let mut generation = 0usize;
@@ -251,7 +253,7 @@ fn walk(edges: &[Vec<usize>], start: usize, depth: Option<usize>) -> BTreeSet<us
         generation += 1;
         let mut next = Vec::new();
         for at in frontier {
-            for &j in edges.get(at).map_or(&[][..], Vec::as_slice) {
+            for &j in edges.get(at.index()).map_or(&[][..], Vec::as_slice) {
                 if j != start && seen.insert(j) {
                     next.push(j);
                 }
@@ -283,8 +285,17 @@ pub(crate) mod tests {
         }
     }
 
-    pub(crate) fn names(nodes: &[GraphNode], idx: impl IntoIterator<Item = usize>) -> Vec<String> {
+    pub(crate) fn names(nodes: &[GraphNode], idx: impl IntoIterator<Item = NodeId>) -> Vec<String> {
         idx.into_iter().map(|i| nodes[i].name.clone()).collect()
+    }
+
+    /// The ids of the given indices.
+    pub(crate) fn ids<const N: usize>(indices: [usize; N]) -> [NodeId; N] {
+        indices.map(NodeId::new)
+    }
+
+    pub(crate) fn id(index: usize) -> NodeId {
+        NodeId::new(index)
     }
 
     #[test]
@@ -312,17 +323,17 @@ pub(crate) mod tests {
             model("d", &["c", "a"]),
         ];
         let dag = Dag::build(&nodes).unwrap();
-        assert_eq!(dag.parents(3), &[0, 2]);
-        assert_eq!(dag.children(0), &[1, 3]);
-        assert_eq!(dag.ancestors(3, None), BTreeSet::from([0, 1, 2]));
-        assert_eq!(dag.ancestors(3, Some(1)), BTreeSet::from([0, 2]));
-        assert_eq!(dag.ancestors(3, Some(0)), BTreeSet::new());
-        assert_eq!(dag.descendants(0, None), BTreeSet::from([1, 2, 3]));
-        assert_eq!(dag.descendants(0, Some(1)), BTreeSet::from([1, 3]));
-        assert!(dag.parents(99).is_empty());
-        assert!(dag.ancestors(99, None).is_empty());
-        assert_eq!(dag.index_of("model.proj.c"), Some(2));
-        assert_eq!(dag.resource_type(2), Some(ResourceType::Model));
+        assert_eq!(dag.parents(id(3)), &ids([0, 2]));
+        assert_eq!(dag.children(id(0)), &ids([1, 3]));
+        assert_eq!(dag.ancestors(id(3), None), BTreeSet::from(ids([0, 1, 2])));
+        assert_eq!(dag.ancestors(id(3), Some(1)), BTreeSet::from(ids([0, 2])));
+        assert_eq!(dag.ancestors(id(3), Some(0)), BTreeSet::new());
+        assert_eq!(dag.descendants(id(0), None), BTreeSet::from(ids([1, 2, 3])));
+        assert_eq!(dag.descendants(id(0), Some(1)), BTreeSet::from(ids([1, 3])));
+        assert!(dag.parents(id(99)).is_empty());
+        assert!(dag.ancestors(id(99), None).is_empty());
+        assert_eq!(dag.index_of("model.proj.c"), Some(id(2)));
+        assert_eq!(dag.resource_type(id(2)), Some(ResourceType::Model));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::GraphNode;
 use super::selector::StateComparator;
 use crate::diag::Diagnostic;
-use crate::resource::ResourceType;
+use crate::resource::{NodeId, ResourceType};
 
 /// `state:` selection against the `manifest.json` of an earlier run: a node
 /// is new when its id is absent there, modified when its code or config differ.
@@ -25,7 +25,7 @@ impl ManifestState {
     pub fn load(
         dir: &Path,
         nodes: &[GraphNode],
-        code_checksum: impl Fn(usize) -> String,
+        code_checksum: impl Fn(NodeId) -> String,
     ) -> Result<Self, Diagnostic> {
         let path = dir.join("manifest.json");
         let text = std::fs::read_to_string(&path).map_err(|e| {
@@ -36,9 +36,7 @@ impl ManifestState {
             Diagnostic::error(format!("{} is not a valid manifest: {e}", path.display()))
                 .help("point --state at a target folder written by sb or dbt")
         })?;
-        let changed = nodes
-            .iter()
-            .enumerate()
+        let changed = NodeId::enumerate(nodes)
             .map(|(index, node)| {
                 let previous = old
                     .get("nodes")
@@ -59,12 +57,16 @@ impl ManifestState {
 }
 
 impl StateComparator for ManifestState {
-    fn is_modified(&self, node: usize) -> bool {
-        self.changed.get(node).copied().flatten().unwrap_or(true)
+    fn is_modified(&self, node: NodeId) -> bool {
+        self.changed
+            .get(node.index())
+            .copied()
+            .flatten()
+            .unwrap_or(true)
     }
 
-    fn is_new(&self, node: usize) -> bool {
-        self.changed.get(node).is_some_and(Option::is_none)
+    fn is_new(&self, node: NodeId) -> bool {
+        self.changed.get(node.index()).is_some_and(Option::is_none)
     }
 }
 
@@ -127,38 +129,38 @@ mod tests {
     #[test]
     fn unchanged_node_is_neither_modified_nor_new() {
         let state = load(&old_manifest().to_string()).unwrap();
-        assert!(!state.is_modified(0));
-        assert!(!state.is_new(0));
+        assert!(!state.is_modified(NodeId::new(0)));
+        assert!(!state.is_new(NodeId::new(0)));
     }
 
     #[test]
     fn modified_body_or_config_is_modified_but_not_new() {
         let state = load(&old_manifest().to_string()).unwrap();
-        assert!(state.is_modified(1));
-        assert!(!state.is_new(1));
-        assert!(state.is_modified(2));
-        assert!(!state.is_new(2));
+        assert!(state.is_modified(NodeId::new(1)));
+        assert!(!state.is_new(NodeId::new(1)));
+        assert!(state.is_modified(NodeId::new(2)));
+        assert!(!state.is_new(NodeId::new(2)));
     }
 
     #[test]
     fn node_absent_from_the_old_manifest_is_new_and_modified() {
         let state = load(&old_manifest().to_string()).unwrap();
-        assert!(state.is_new(3));
-        assert!(state.is_modified(3));
+        assert!(state.is_new(NodeId::new(3)));
+        assert!(state.is_modified(NodeId::new(3)));
     }
 
     #[test]
     fn source_compares_config_only() {
         let state = load(&old_manifest().to_string()).unwrap();
-        assert!(!state.is_modified(4));
-        assert!(!state.is_new(4));
+        assert!(!state.is_modified(NodeId::new(4)));
+        assert!(!state.is_new(NodeId::new(4)));
     }
 
     #[test]
     fn index_past_the_nodes_counts_as_modified_not_new() {
         let state = load(&old_manifest().to_string()).unwrap();
-        assert!(state.is_modified(99));
-        assert!(!state.is_new(99));
+        assert!(state.is_modified(NodeId::new(99)));
+        assert!(!state.is_new(NodeId::new(99)));
     }
 
     #[test]

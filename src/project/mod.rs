@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 use crate::adapter::RelationRef;
 use crate::diag::suggest::closest_names;
 use crate::diag::{Diagnostic, Diagnostics, Location, did_you_mean};
-use crate::resource::ResourceType;
+use crate::resource::{NodeId, ResourceType};
 pub use config::NodeConfig;
 pub use env::EnvVars;
 pub use settings::{Settings, Target};
@@ -223,10 +223,11 @@ impl Project {
         self.root.join(&self.settings.target_path)
     }
 
-    pub fn find(&self, resource_type: ResourceType, name: &str) -> Option<usize> {
+    pub fn find(&self, resource_type: ResourceType, name: &str) -> Option<NodeId> {
         self.nodes
             .iter()
             .position(|n| n.resource_type == resource_type && n.name == name)
+            .map(NodeId::new)
     }
 
     /// The warehouse relation a node builds or reads, from its merged config.

@@ -766,18 +766,15 @@ fn warehouse_calls(
     };
     let loaded = sb::project::Project::load(&options).unwrap();
     let compiled = sb::compile::compile(loaded, &[]).unwrap();
-    let tests: std::collections::BTreeSet<usize> = compiled
-        .project
-        .nodes
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| {
-            n.generic_test
-                .as_ref()
-                .is_some_and(|t| compiled.project.nodes[t.attached].name == model)
-        })
-        .map(|(i, _)| i)
-        .collect();
+    let tests: std::collections::BTreeSet<sb::resource::NodeId> =
+        sb::resource::NodeId::enumerate(&compiled.project.nodes)
+            .filter(|(_, n)| {
+                n.generic_test
+                    .as_ref()
+                    .is_some_and(|t| compiled.project.nodes[t.attached].name == model)
+            })
+            .map(|(i, _)| i)
+            .collect();
     let counting = Counting {
         inner: sb::adapter::duckdb::DuckDbAdapter::open(&project.path().join("target/dev.duckdb"))
             .unwrap(),

@@ -7,11 +7,11 @@ use crate::diag::suggest::closest_names;
 use crate::diag::{Diagnostic, did_you_mean};
 use crate::docs::catalog::relation;
 use crate::project::yaml::YamlFile;
-use crate::resource::ResourceType;
+use crate::resource::{NodeId, ResourceType};
 use crate::scan::{self, CallKind};
 
 /// Models and seeds a chart may read, by name.
-pub(super) fn find_relation(compiled: &CompiledProject, name: &str) -> Option<usize> {
+pub(super) fn find_relation(compiled: &CompiledProject, name: &str) -> Option<NodeId> {
     [ResourceType::Model, ResourceType::Seed]
         .into_iter()
         .find_map(|kind| compiled.find(kind, name))
@@ -34,7 +34,7 @@ pub(super) fn resolve_sql(
     line: usize,
     sql: &str,
     label: &str,
-) -> Result<(String, Vec<usize>), Diagnostic> {
+) -> Result<(String, Vec<NodeId>), Diagnostic> {
     let kind = compiled.project.target.kind;
     let mut reads = Vec::new();
     let mut out = String::with_capacity(sql.len());
@@ -65,6 +65,7 @@ pub(super) fn resolve_sql(
                         && n.name == table
                         && n.source.as_ref().is_some_and(|s| s.source_name == first)
                 })
+                .map(NodeId::new)
                 .ok_or_else(|| {
                     let wanted = format!("{first}.{table}");
                     let names: Vec<String> = compiled

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use crate::resource::NodeId;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -93,9 +94,9 @@ pub struct ChartPlace {
     pub file: PathBuf,
     pub source: String,
     pub line: usize,
-    pub model_index: Option<usize>,
+    pub model_index: Option<NodeId>,
     /// Node indices the chart's SQL reads.
-    pub reads: Vec<usize>,
+    pub reads: Vec<NodeId>,
 }
 
 /// A chart's rows, as embedded in the page.

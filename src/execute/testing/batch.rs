@@ -20,6 +20,7 @@ use crate::adapter::AdapterKind;
 use crate::adapter::macros::{GenericTestKind, cast_string, string_literal};
 use crate::adapter::sql_text::strip_trailing;
 use crate::project::data_tests::GenericTest;
+use crate::resource::NodeId;
 
 /// A whole row of `alias` as one readable string.
 fn row_text(alias: &str, kind: AdapterKind) -> String {
@@ -154,7 +155,7 @@ pub fn check_of(test: &GenericTest, relation_of: impl Fn(&str) -> Option<String>
 /// One test in a batch: its node index, what it counts and its `where`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BatchTest {
-    pub index: usize,
+    pub index: NodeId,
     pub check: Check,
     pub where_clause: Option<String>,
 }
@@ -332,14 +333,14 @@ mod tests {
     fn one_query_holds_every_test() {
         let tests = vec![
             BatchTest {
-                index: 0,
+                index: NodeId::new(0),
                 check: Check::NotNull {
                     column: "id".into(),
                 },
                 where_clause: None,
             },
             BatchTest {
-                index: 1,
+                index: NodeId::new(1),
                 check: Check::Unique {
                     column: "id".into(),
                 },
@@ -368,7 +369,7 @@ mod tests {
     ) -> BatchTest {
         let test = GenericTest {
             test_name: name.into(),
-            attached: 0,
+            attached: NodeId::new(0),
             column: column.map(str::to_string),
             args: match args {
                 Value::Object(args) => args,
@@ -388,7 +389,7 @@ mod tests {
         })
         .unwrap();
         BatchTest {
-            index: 0,
+            index: NodeId::new(0),
             check,
             where_clause: where_clause.map(str::to_string),
         }
@@ -502,7 +503,7 @@ mod tests {
     fn unusual_tests_are_not_batched() {
         let test = |name: &str, column: &str, args: Value| GenericTest {
             test_name: name.into(),
-            attached: 0,
+            attached: NodeId::new(0),
             column: Some(column.into()),
             args: match args {
                 Value::Object(args) => args,

@@ -13,7 +13,7 @@ use crate::compile::CompiledProject;
 use crate::diag::{Diagnostic, did_you_mean};
 use crate::execute::pool::{ConnectionPool, lock};
 use crate::project::data_tests::GenericTest;
-use crate::resource::ResourceType;
+use crate::resource::{NodeId, ResourceType};
 
 /// The columns a test names that `columns` (the relation's) lacks.
 fn missing_of(test: &GenericTest, columns: &[String]) -> Vec<String> {
@@ -35,7 +35,7 @@ fn missing_of(test: &GenericTest, columns: &[String]) -> Vec<String> {
 /// The error for a test on a column its node does not have, when it is one.
 pub fn column_diagnostic(
     compiled: &CompiledProject,
-    index: usize,
+    index: NodeId,
     columns: &[String],
 ) -> Option<Diagnostic> {
     let node = &compiled.project.nodes[index];
@@ -77,11 +77,11 @@ pub fn column_diagnostic(
 /// that this run does not rebuild). `rebuilt` are the nodes this run builds.
 pub fn check_columns(
     compiled: &CompiledProject,
-    selected: &BTreeSet<usize>,
-    rebuilt: &BTreeSet<usize>,
+    selected: &BTreeSet<NodeId>,
+    rebuilt: &BTreeSet<NodeId>,
     pool: &ConnectionPool<'_>,
 ) -> Vec<Diagnostic> {
-    let mut by_node: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    let mut by_node: BTreeMap<NodeId, Vec<NodeId>> = BTreeMap::new();
     for &index in selected {
         if let Some(test) = &compiled.project.nodes[index].generic_test
             && (test.column.is_some() || test.test_name == "unique_combination")
@@ -119,7 +119,7 @@ pub fn check_columns(
 }
 
 /// The column names in a seed's header line.
-fn csv_header(compiled: &CompiledProject, index: usize) -> Vec<String> {
+fn csv_header(compiled: &CompiledProject, index: NodeId) -> Vec<String> {
     let path = compiled
         .project
         .root

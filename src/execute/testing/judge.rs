@@ -10,10 +10,11 @@ use crate::execute::sql_error::first_sql_line;
 use crate::execute::{NodeResult, Status, run_sql_path};
 use crate::project::Node;
 use crate::project::data_tests::TestThresholds;
+use crate::resource::NodeId;
 
 impl TestPlan<'_> {
     /// Turns a count into a status, message and diagnostic.
-    pub(super) fn judge(&self, index: usize, counted: Counted) -> NodeResult {
+    pub(super) fn judge(&self, index: NodeId, counted: Counted) -> NodeResult {
         let compiled = self.compiled;
         let node = &compiled.project.nodes[index];
         let (failures, samples) = match counted {
@@ -92,7 +93,7 @@ impl TestPlan<'_> {
 }
 
 /// The test's place in the project: its YAML entry or its SQL file.
-pub fn test_location(compiled: &CompiledProject, index: usize) -> Location {
+pub fn test_location(compiled: &CompiledProject, index: NodeId) -> Location {
     let node = &compiled.project.nodes[index];
     match &node.generic_test {
         Some(test) => test.location.clone(),

@@ -29,6 +29,7 @@ use chrono::{DateTime, Utc};
 use crate::adapter::RelationRef;
 use crate::compile::CompiledProject;
 use crate::diag::Diagnostic;
+use crate::resource::NodeId;
 use batch::BatchTest;
 
 /// Failing rows shown for a failed test.
@@ -38,12 +39,12 @@ pub const SAMPLE_ROWS: usize = 5;
 pub struct TestPlan<'a> {
     compiled: &'a CompiledProject,
     batches: Vec<Batch>,
-    batch_of: HashMap<usize, usize>,
+    batch_of: HashMap<NodeId, usize>,
 }
 
 struct Batch {
     id: String,
-    attached: usize,
+    attached: NodeId,
     relation: RelationRef,
     tests: Vec<BatchTest>,
     outcome: OnceLock<BatchOutcome>,
@@ -57,10 +58,10 @@ struct BatchOutcome {
     /// Every statement sent, in order.
     statements: Vec<String>,
     /// The query that counted each test.
-    served_by: HashMap<usize, String>,
-    per_test: HashMap<usize, Counted>,
+    served_by: HashMap<NodeId, String>,
+    per_test: HashMap<NodeId, Counted>,
     /// Tests counted by their own query after the batch's failed.
-    alone: HashSet<usize>,
+    alone: HashSet<NodeId>,
 }
 
 /// One test's answer.

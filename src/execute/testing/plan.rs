@@ -11,13 +11,13 @@ use super::batch::{self, BatchTest};
 use super::{Batch, TestPlan};
 use crate::adapter::macros::GenericTestKind;
 use crate::compile::CompiledProject;
-use crate::resource::{Materialized, ResourceType};
+use crate::resource::{Materialized, NodeId, ResourceType};
 use crate::scan::{self, BlockKind, RelationCall};
 
 impl<'a> TestPlan<'a> {
     /// Plans `selected` (tests among them; other nodes are ignored). With
     /// `batching` off every test runs its own query.
-    pub fn new(compiled: &'a CompiledProject, selected: &BTreeSet<usize>, batching: bool) -> Self {
+    pub fn new(compiled: &'a CompiledProject, selected: &BTreeSet<NodeId>, batching: bool) -> Self {
         let mut plan = Self {
             compiled,
             batches: Vec::new(),
@@ -27,12 +27,12 @@ impl<'a> TestPlan<'a> {
             return plan;
         }
         let overridden = overridden_tests(compiled);
-        let mut keys: BTreeMap<(usize, Vec<usize>), usize> = BTreeMap::new();
+        let mut keys: BTreeMap<(NodeId, Vec<NodeId>), usize> = BTreeMap::new();
         for &index in selected {
             let Some((attached, test)) = plan.batch_test(index, &overridden) else {
                 continue;
             };
-            let waits: Vec<usize> = compiled.nodes[index]
+            let waits: Vec<NodeId> = compiled.nodes[index]
                 .depends_on
                 .iter()
                 .copied()
@@ -56,7 +56,7 @@ impl<'a> TestPlan<'a> {
             plan.batches[batch].tests.push(test);
             plan.batch_of.insert(index, batch);
         }
-        let mut per_node: HashMap<usize, usize> = HashMap::new();
+        let mut per_node: HashMap<NodeId, usize> = HashMap::new();
         for batch in &mut plan.batches {
             let n = per_node.entry(batch.attached).or_default();
             *n += 1;
@@ -71,7 +71,11 @@ impl<'a> TestPlan<'a> {
     }
 
     /// The batchable form of test `index`, with the node it tests.
-    fn batch_test(&self, index: usize, overridden: &HashSet<String>) -> Option<(usize, BatchTest)> {
+    fn batch_test(
+        &self,
+        index: NodeId,
+        overridden: &HashSet<String>,
+    ) -> Option<(NodeId, BatchTest)> {
         let compiled = self.compiled;
         let node = &compiled.project.nodes[index];
         let test = node.generic_test.as_ref()?;

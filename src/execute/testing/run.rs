@@ -22,10 +22,11 @@ use crate::execute::sql_error::locate_sql_error;
 use crate::execute::{NodeResult, run_sql_path};
 use crate::project::data_tests::TestThresholds;
 use crate::project::generate_schema_name;
+use crate::resource::NodeId;
 
 impl TestPlan<'_> {
     /// Runs test `index` (evaluating its batch when it is the first of it).
-    pub fn run(&self, index: usize, pool: &ConnectionPool<'_>) -> NodeResult {
+    pub fn run(&self, index: NodeId, pool: &ConnectionPool<'_>) -> NodeResult {
         let started_at = Utc::now();
         let clock = Instant::now();
         let connection = match pool.take() {
@@ -149,11 +150,11 @@ impl TestPlan<'_> {
     /// failures, in one more query.
     fn add_samples(
         &self,
-        per_test: &mut HashMap<usize, Counted>,
+        per_test: &mut HashMap<NodeId, Counted>,
         connection: &SharedConnection,
         statements: &mut Vec<String>,
     ) {
-        let mut failing: Vec<usize> = per_test
+        let mut failing: Vec<NodeId> = per_test
             .iter()
             .filter(|(_, c)| {
                 matches!(c, Counted::Failures { failures, samples } if *failures > 0 && samples.is_empty())
@@ -176,7 +177,7 @@ impl TestPlan<'_> {
         let Ok(answer) = lock(connection).query(&sql, None) else {
             return;
         };
-        let by_id: HashMap<&str, usize> = failing
+        let by_id: HashMap<&str, NodeId> = failing
             .iter()
             .map(|&i| (self.compiled.project.nodes[i].unique_id.as_str(), i))
             .collect();
@@ -202,7 +203,7 @@ impl TestPlan<'_> {
         tests: &[&BatchTest],
         batch: &Batch,
         connection: &SharedConnection,
-    ) -> Vec<(usize, Diagnostic)> {
+    ) -> Vec<(NodeId, Diagnostic)> {
         let Ok(columns) = lock(connection).columns(&batch.relation) else {
             return Vec::new();
         };
@@ -213,7 +214,7 @@ impl TestPlan<'_> {
             .collect()
     }
 
-    fn result_of(&self, batch: &Batch, outcome: &BatchOutcome, index: usize) -> NodeResult {
+    fn result_of(&self, batch: &Batch, outcome: &BatchOutcome, index: NodeId) -> NodeResult {
         let served: Vec<Value> = outcome
             .served_by
             .iter()
@@ -248,7 +249,7 @@ impl TestPlan<'_> {
         result
     }
 
-    fn run_single(&self, index: usize, connection: &SharedConnection) -> NodeResult {
+    fn run_single(&self, index: NodeId, connection: &SharedConnection) -> NodeResult {
         let mut statements = Vec::new();
         let (counted, sql) = self.count_single(index, connection, &mut statements);
         let mut result = self.judge(index, counted);
@@ -269,7 +270,7 @@ impl TestPlan<'_> {
     /// under `store_failures`); returns the count and the query that made it.
     fn count_single(
         &self,
-        index: usize,
+        index: NodeId,
         connection: &SharedConnection,
         statements: &mut Vec<String>,
     ) -> (Counted, Option<String>) {
@@ -353,7 +354,7 @@ impl TestPlan<'_> {
         (counted, Some(wrapped))
     }
 
-    fn error_diagnostic(&self, index: usize, error: &AdapterError) -> Diagnostic {
+    fn error_diagnostic(&self, index: NodeId, error: &AdapterError) -> Diagnostic {
         let compiled = self.compiled;
         let node = &compiled.project.nodes[index];
         let first = error.message.lines().next().unwrap_or(&error.message);
@@ -385,7 +386,7 @@ impl TestPlan<'_> {
 
 /// Where a test keeps its failing rows: a table named after the test in the
 /// audit schema (`<target schema>_dbt_test__audit`, or the test's `schema`).
-pub fn audit_relation(compiled: &CompiledProject, index: usize) -> RelationRef {
+pub fn audit_relation(compiled: &CompiledProject, index: NodeId) -> RelationRef {
     let node = &compiled.project.nodes[index];
     let config = &compiled.nodes[index].config;
     RelationRef {

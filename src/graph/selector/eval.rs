@@ -9,14 +9,14 @@ use super::{
     methods,
 };
 use crate::graph::{Dag, GraphNode};
-use crate::resource::ResourceType;
+use crate::resource::{NodeId, ResourceType};
 
 /// Nodes selected directly, and tests waiting for all their parents
 /// (cautious and buildable modes) to decide at the end.
 #[derive(Debug, Default)]
 struct Found {
-    direct: BTreeSet<usize>,
-    indirect: BTreeSet<usize>,
+    direct: BTreeSet<NodeId>,
+    indirect: BTreeSet<NodeId>,
 }
 
 struct Context<'a> {
@@ -25,7 +25,7 @@ struct Context<'a> {
     state: Option<&'a dyn StateComparator>,
     indirect: IndirectSelection,
     /// Enabled nodes that are also in the graph.
-    candidates: Vec<usize>,
+    candidates: Vec<NodeId>,
 }
 
 impl Selector {
@@ -64,8 +64,8 @@ impl Selector {
             dag,
             state,
             indirect,
-            candidates: (0..limit)
-                .filter(|&i| nodes.get(i).is_some_and(GraphNode::is_enabled))
+            candidates: NodeId::all(limit)
+                .filter(|&i| nodes.get(i.index()).is_some_and(GraphNode::is_enabled))
                 .collect(),
         };
         let mut unmatched = Vec::new();
@@ -89,7 +89,7 @@ impl Selector {
             nodes: chosen
                 .into_iter()
                 .filter(|&i| {
-                    nodes.get(i).is_some_and(|n| {
+                    nodes.get(i.index()).is_some_and(|n| {
                         n.is_enabled() && resource_types.contains(&n.resource_type)
                     })
                 })
@@ -116,8 +116,8 @@ impl Context<'_> {
     }
 
     fn term(&self, term: &Term) -> Found {
-        let mut direct: Option<BTreeSet<usize>> = None;
-        let mut indirect: Option<BTreeSet<usize>> = None;
+        let mut direct: Option<BTreeSet<NodeId>> = None;
+        let mut indirect: Option<BTreeSet<NodeId>> = None;
         for part in &term.parts {
             let one = self.part(part);
             let both = &one.direct | &one.indirect;
@@ -139,7 +139,7 @@ impl Context<'_> {
     }
 
     fn part(&self, part: &Part) -> Found {
-        let matched: BTreeSet<usize> = self
+        let matched: BTreeSet<NodeId> = self
             .candidates
             .iter()
             .copied()
@@ -163,7 +163,7 @@ impl Context<'_> {
 
     /// dbt's `expand_selection`: tests that are children of the selection
     /// join it, directly or pending on their other parents.
-    fn expand(&self, selected: BTreeSet<usize>) -> Found {
+    fn expand(&self, selected: BTreeSet<NodeId>) -> Found {
         let mut found = Found {
             direct: selected,
             indirect: BTreeSet::new(),
@@ -176,7 +176,7 @@ impl Context<'_> {
         } else {
             BTreeSet::new()
         };
-        let tests: BTreeSet<usize> = found
+        let tests: BTreeSet<NodeId> = found
             .direct
             .iter()
             .flat_map(|&i| self.dag.children(i).iter().copied())
@@ -184,7 +184,7 @@ impl Context<'_> {
             .collect();
         for test in tests {
             let parents = self.dag.parents(test);
-            let all_in = |set: &BTreeSet<usize>| parents.iter().all(|p| set.contains(p));
+            let all_in = |set: &BTreeSet<NodeId>| parents.iter().all(|p| set.contains(p));
             let take = match self.indirect {
                 IndirectSelection::Eager => true,
                 IndirectSelection::Cautious => all_in(&found.direct),
@@ -204,9 +204,9 @@ impl Context<'_> {
     /// made it into the selection join it.
     fn incorporate(
         &self,
-        mut direct: BTreeSet<usize>,
-        pending: &BTreeSet<usize>,
-    ) -> BTreeSet<usize> {
+        mut direct: BTreeSet<NodeId>,
+        pending: &BTreeSet<NodeId>,
+    ) -> BTreeSet<NodeId> {
         let base = match self.indirect {
             IndirectSelection::Cautious => direct.clone(),
             IndirectSelection::Buildable => self.buildable_base(&direct),
@@ -223,7 +223,7 @@ impl Context<'_> {
         direct
     }
 
-    fn buildable_base(&self, selected: &BTreeSet<usize>) -> BTreeSet<usize> {
+    fn buildable_base(&self, selected: &BTreeSet<NodeId>) -> BTreeSet<NodeId> {
         let mut base = selected | &reach(self.dag, selected, None, Direction::Up);
         base.extend(
             self.candidates
@@ -234,20 +234,20 @@ impl Context<'_> {
         base
     }
 
-    fn kind(&self, i: usize) -> Option<ResourceType> {
-        self.nodes.get(i).map(|n| n.resource_type)
+    fn kind(&self, i: NodeId) -> Option<ResourceType> {
+        self.nodes.get(i.index()).map(|n| n.resource_type)
     }
 
-    fn is_test(&self, i: usize) -> bool {
+    fn is_test(&self, i: NodeId) -> bool {
         self.kind(i) == Some(ResourceType::Test)
     }
 
-    fn is_enabled(&self, i: usize) -> bool {
-        self.nodes.get(i).is_some_and(GraphNode::is_enabled)
+    fn is_enabled(&self, i: NodeId) -> bool {
+        self.nodes.get(i.index()).is_some_and(GraphNode::is_enabled)
     }
 
-    fn matches(&self, part: &Part, i: usize) -> bool {
-        let Some(node) = self.nodes.get(i) else {
+    fn matches(&self, part: &Part, i: NodeId) -> bool {
+        let Some(node) = self.nodes.get(i.index()) else {
             return false;
         };
         methods::matches(part, node, i, self.state)
@@ -264,13 +264,13 @@ enum Direction {
 /// seeds themselves left out unless reached from another seed.
 fn reach(
     dag: &Dag,
-    seeds: &BTreeSet<usize>,
+    seeds: &BTreeSet<NodeId>,
     depth: Option<usize>,
     direction: Direction,
-) -> BTreeSet<usize> {
-    let mut seen: BTreeSet<usize> = BTreeSet::new();
-    let mut visited: BTreeSet<usize> = seeds.clone();
-    let mut frontier: Vec<usize> = seeds.iter().copied().collect();
+) -> BTreeSet<NodeId> {
+    let mut seen: BTreeSet<NodeId> = BTreeSet::new();
+    let mut visited: BTreeSet<NodeId> = seeds.clone();
+    let mut frontier: Vec<NodeId> = seeds.iter().copied().collect();
     let mut generation = 0usize;
     while !frontier.is_empty() && depth.is_none_or(|d| generation < d) {
         generation += 1;

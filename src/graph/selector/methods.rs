@@ -7,14 +7,14 @@ use std::collections::BTreeSet;
 
 use super::{Method, Part, StateComparator, StateKind};
 use crate::graph::GraphNode;
-use crate::resource::ResourceType;
+use crate::resource::{NodeId, ResourceType};
 
 /// Whether `node` (index `i`) matches the part's method and value; `state`
 /// answers `state:` parts.
 pub(super) fn matches(
     part: &Part,
     node: &GraphNode,
-    i: usize,
+    i: NodeId,
     state: Option<&dyn StateComparator>,
 ) -> bool {
     let value = part.value.as_str();

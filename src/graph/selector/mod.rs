@@ -19,7 +19,7 @@ mod tests;
 use std::collections::BTreeSet;
 use std::fmt;
 
-use crate::resource::ResourceType;
+use crate::resource::{NodeId, ResourceType};
 
 pub use methods::glob;
 pub use parse::parse;
@@ -27,9 +27,9 @@ pub use parse::parse;
 /// Answers `state:` selectors by comparing against an earlier manifest.
 pub trait StateComparator {
     /// The node differs from (or is absent in) the earlier manifest.
-    fn is_modified(&self, node: usize) -> bool;
+    fn is_modified(&self, node: NodeId) -> bool;
     /// The node is absent in the earlier manifest.
-    fn is_new(&self, node: usize) -> bool;
+    fn is_new(&self, node: NodeId) -> bool;
 }
 
 /// How tests are pulled in by the nodes they test (dbt's `--indirect-selection`).
@@ -74,8 +74,8 @@ impl std::error::Error for SelectorError {}
 /// The outcome of a selection.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Selection {
-    /// Indices into the node slice.
-    pub nodes: BTreeSet<usize>,
+    /// The selected nodes.
+    pub nodes: BTreeSet<NodeId>,
     /// Terms (as written, from `--select` or `--exclude`) that matched no
     /// enabled node; the caller warns about them.
     pub unmatched_terms: Vec<String>,

@@ -408,11 +408,11 @@ fn resource_type_and_package_methods() {
 
 struct Changed;
 impl StateComparator for Changed {
-    fn is_modified(&self, node: usize) -> bool {
-        node == 3 || node == 4
+    fn is_modified(&self, node: NodeId) -> bool {
+        node.index() == 3 || node.index() == 4
     }
-    fn is_new(&self, node: usize) -> bool {
-        node == 4
+    fn is_new(&self, node: NodeId) -> bool {
+        node.index() == 4
     }
 }
 
@@ -641,5 +641,5 @@ fn mismatched_slices_do_not_panic() {
         .unwrap()
         .select(&f.nodes[..3], &f.dag, None, IndirectSelection::Eager, &ALL)
         .unwrap();
-    assert!(selection.nodes.iter().all(|&i| i < 3));
+    assert!(selection.nodes.iter().all(|&i| i.index() < 3));
 }

@@ -320,7 +320,7 @@ mod tests {
     fn builtin_argument_errors_keep_their_texts() {
         let with = |test_name: &str, args: Value| GenericTest {
             test_name: test_name.to_string(),
-            attached: 0,
+            attached: crate::resource::NodeId::new(0),
             column: None,
             args: args.as_object().unwrap().clone(),
             location: Location::file_only(std::path::Path::new("models/schema.yml")),

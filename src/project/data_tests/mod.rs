@@ -24,6 +24,7 @@ mod thresholds;
 use serde_json::{Map, Value};
 
 use crate::diag::Location;
+use crate::resource::NodeId;
 
 pub use call::{argument_call, jinja_literal};
 pub use check::{Param, check, test_signatures};
@@ -38,7 +39,7 @@ pub struct GenericTest {
     /// The test's name as written (`not_null`); its macro is `test_<name>`.
     pub test_name: String,
     /// The node it tests.
-    pub attached: usize,
+    pub attached: NodeId,
     pub column: Option<String>,
     /// Arguments other than `model` and `column_name`, in YAML order.
     pub args: Map<String, Value>,

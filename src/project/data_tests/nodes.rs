@@ -16,7 +16,7 @@ use super::naming::{generic_test_name, test_id_hash};
 use crate::diag::{Diagnostic, Location};
 use crate::project::yaml::YamlFile;
 use crate::project::{Node, NodeConfig, Project, SourceFile, config, slash};
-use crate::resource::ResourceType;
+use crate::resource::{NodeId, ResourceType};
 
 /// Keys of a test entry that are config, not arguments (dbt's older spelling
 /// put them next to the arguments).
@@ -53,6 +53,7 @@ pub fn add_test_nodes(project: &mut Project) -> Result<(), Vec<Diagnostic>> {
         .nodes
         .par_iter()
         .enumerate()
+        .map(|(index, node)| (NodeId::new(index), node))
         .map(|(index, node)| {
             let Some((file, names)) = node
                 .yaml_path
@@ -238,7 +239,7 @@ fn read_entry(
 
 fn generic_test_node(
     project: &Project,
-    attached: usize,
+    attached: NodeId,
     file: &YamlFile,
     entry: &Value,
     column: Option<&str>,
