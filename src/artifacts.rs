@@ -51,16 +51,32 @@ impl Invocation {
         }
     }
 
-    fn metadata(&self, schema: &str, compiled: &CompiledProject) -> Value {
+    /// The `metadata` block every dbt artifact starts with.
+    pub fn metadata(&self, schema: &str) -> Value {
         json!({
             "dbt_schema_version": schema,
             "dbt_version": concat!("sb-", env!("CARGO_PKG_VERSION")),
             "generated_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
             "invocation_id": self.id,
             "env": {},
-            "project_name": compiled.project.settings.name,
-            "adapter_type": compiled.project.target.kind.as_str(),
         })
+    }
+
+    /// The manifest's `metadata`: the common block plus the project and
+    /// adapter, which only the manifest's schema has.
+    fn manifest_metadata(&self, compiled: &CompiledProject) -> Value {
+        let mut metadata = self.metadata(MANIFEST_SCHEMA);
+        if let Value::Object(map) = &mut metadata {
+            map.insert(
+                "project_name".into(),
+                Value::from(compiled.project.settings.name.as_str()),
+            );
+            map.insert(
+                "adapter_type".into(),
+                Value::from(compiled.project.target.kind.as_str()),
+            );
+        }
+        metadata
     }
 }
 
@@ -145,13 +161,16 @@ impl Serialize for ManifestNode<'_> {
         if node.source.is_none() {
             map.serialize_entry("alias", &relation.identifier)?;
         }
-        map.serialize_entry(
-            "checksum",
-            &Checksum {
-                name: "sha256",
-                checksum: checksum(&node.raw_code),
-            },
-        )?;
+        // dbt's sources have no checksum: they have no code of their own.
+        if node.source.is_none() {
+            map.serialize_entry(
+                "checksum",
+                &Checksum {
+                    name: "sha256",
+                    checksum: checksum(&node.raw_code),
+                },
+            )?;
+        }
         map.serialize_entry("config", &config.0)?;
         map.serialize_entry("tags", &config.tags())?;
         map.serialize_entry("description", &node.description)?;
@@ -174,7 +193,11 @@ impl Serialize for ManifestNode<'_> {
             _ => Some(project.target.kind.render_relation(relation)),
         };
         map.serialize_entry("relation_name", &relation_name)?;
-        if node.source.is_none() {
+        if node.resource_type == ResourceType::Seed {
+            // A seed is data, not code: dbt gives it macro dependencies only.
+            map.serialize_entry("raw_code", &node.raw_code)?;
+            map.serialize_entry("depends_on", &json!({"macros": []}))?;
+        } else if node.source.is_none() {
             map.serialize_entry("raw_code", &node.raw_code)?;
             map.serialize_entry("language", "sql")?;
             let refs: Vec<ManifestRef<'_>> = parents()
@@ -273,7 +296,7 @@ fn write_manifest_to(
         }
     }
     out.write_all(b"{\"metadata\":")?;
-    out.write_all(&json(&invocation.metadata(MANIFEST_SCHEMA, compiled)))?;
+    out.write_all(&json(&invocation.manifest_metadata(compiled)))?;
     out.write_all(b",\"nodes\":")?;
     write_node_map(out, compiled, &nodes, false)?;
     out.write_all(b",\"sources\":")?;
@@ -426,7 +449,7 @@ pub fn run_results(
         })
         .collect();
     json!({
-        "metadata": invocation.metadata(RUN_RESULTS_SCHEMA, compiled),
+        "metadata": invocation.metadata(RUN_RESULTS_SCHEMA),
         "results": entries,
         "elapsed_time": elapsed,
         "args": Value::Object(invocation.args.clone()),

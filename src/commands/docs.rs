@@ -14,7 +14,9 @@ pub fn exec(
 ) -> Result<Outcome, Diagnostics> {
     let compiled = compile_project(session)?;
     let open = || open_adapter(&compiled.project, session, reporter);
-    let site = crate::docs::generate(&compiled, &open, reporter)?;
+    let site = crate::docs::generate(&compiled, &session.invocation, &open, reporter)?;
+    // dbt's docs generate leaves the manifest beside the catalog.
+    crate::artifacts::write_manifest(&compiled, &session.invocation)?;
     if args.serve {
         crate::docs::serve::serve(&site.dir, args.port, reporter)?;
     }

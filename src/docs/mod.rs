@@ -25,10 +25,11 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::adapter::Adapter;
+use crate::artifacts::Invocation;
 use crate::compile::CompiledProject;
 use crate::diag::Diagnostics;
 use crate::report::Reporter;
-use catalog::{Warehouse, read_catalog};
+use catalog::{Warehouse, catalog_artifact, read_catalog};
 use site::{read_run_results, site_document, write_site};
 
 /// The folder below the target path that holds the site.
@@ -51,6 +52,7 @@ pub type OpenAdapter<'a> = &'a dyn Fn() -> Result<Box<dyn Adapter>, Diagnostics>
 /// Writes the site for `compiled` and says where it is.
 pub fn generate(
     compiled: &CompiledProject,
+    invocation: &Invocation,
     open_adapter: OpenAdapter<'_>,
     reporter: &Reporter,
 ) -> Result<Site, Diagnostics> {
@@ -83,6 +85,12 @@ pub fn generate(
     let document = site_document(compiled, &boards, &data, catalog.as_ref(), &runs);
     let dir = compiled.project.target_dir().join(DOCS_DIR);
     write_site(&dir, &compiled.project.settings.name, &document)?;
+    let artifact = catalog_artifact(
+        compiled,
+        catalog.as_ref(),
+        invocation.metadata(catalog::CATALOG_SCHEMA),
+    );
+    write_catalog(&compiled.project.target_dir(), &artifact)?;
     let pages = document["nodes"].as_array().map_or(0, Vec::len);
     let charts = data.len();
     let site = Site {
@@ -111,6 +119,24 @@ pub fn generate(
         clock.elapsed().as_secs_f64()
     ));
     Ok(site)
+}
+
+/// `target/catalog.json`, renamed into place so no reader sees half a file.
+fn write_catalog(
+    target: &std::path::Path,
+    artifact: &serde_json::Value,
+) -> Result<(), Diagnostics> {
+    let path = target.join("catalog.json");
+    let partial = target.join("catalog.json.partial");
+    let failed = |error: std::io::Error| {
+        Diagnostics::from(crate::diag::Diagnostic::error(format!(
+            "cannot write {}: {error}",
+            path.display()
+        )))
+    };
+    let text = serde_json::to_string(artifact).unwrap_or_default();
+    std::fs::write(&partial, text).map_err(failed)?;
+    std::fs::rename(&partial, &path).map_err(failed)
 }
 
 fn plural(count: usize) -> &'static str {

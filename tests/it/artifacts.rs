@@ -263,3 +263,53 @@ fn log_format_json_reports_errors_as_json_too() {
         errors[0]
     );
 }
+
+/// The python of dbt-artifacts-parser's venv (`scripts/artifacts-parser`,
+/// which `scripts/test` runs first).
+fn artifacts_parser() -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new(root.join("scripts/artifacts-parser"))
+        .output()
+        .expect("scripts/artifacts-parser runs");
+    assert!(
+        out.status.success(),
+        "cannot install dbt-artifacts-parser: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// dbt's own tooling reads what sb writes: dbt-artifacts-parser's strict
+/// models of manifest v12, run-results v6 and catalog v1 accept sb's files
+/// after a build (models, seeds, a source, tests, an ephemeral, an
+/// incremental) and `sb docs`.
+#[test]
+fn dbt_artifacts_parser_reads_the_manifest_run_results_and_catalog() {
+    let python = artifacts_parser();
+    let project = Project::jaffle();
+    project.sb(&["build"]).success();
+    project.sb(&["docs"]).success();
+    assert!(project.exists("target/catalog.json"));
+    let catalog = project.read_json("target/catalog.json");
+    let orders = &catalog["nodes"]["model.jaffle.orders"];
+    assert_eq!(orders["metadata"]["type"], "BASE TABLE");
+    assert_eq!(orders["columns"]["order_id"]["index"], 1);
+    assert!(
+        catalog["sources"]["source.jaffle.shop.payments"]["columns"]
+            .as_object()
+            .is_some_and(|c| !c.is_empty())
+    );
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/check-artifacts.py");
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .arg(project.path().join("target"))
+        .output()
+        .expect("the checker runs");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "dbt-artifacts-parser refused sb's artifacts:\n{said}"
+    );
+    assert_eq!(said, "manifest ok\nrun_results ok\ncatalog ok\n");
+}
