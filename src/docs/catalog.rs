@@ -138,7 +138,7 @@ pub const CATALOG_SCHEMA: &str = "https://schemas.getdbt.com/dbt/catalog/v1.json
 pub fn catalog_artifact(
     compiled: &CompiledProject,
     catalog: Option<&ColumnCatalog>,
-    metadata: Value,
+    metadata: &Value,
 ) -> Value {
     let mut nodes = serde_json::Map::new();
     let mut sources = serde_json::Map::new();
