@@ -88,7 +88,7 @@ pub fn generate(
     let artifact = catalog_artifact(
         compiled,
         catalog.as_ref(),
-        invocation.metadata(catalog::CATALOG_SCHEMA),
+        &invocation.metadata(catalog::CATALOG_SCHEMA),
     );
     write_catalog(&compiled.project.target_dir(), &artifact)?;
     let pages = document["nodes"].as_array().map_or(0, Vec::len);
