@@ -1,16 +1,14 @@
 //! `sb debug`: shows the project and target settings (secrets redacted) and
 //! checks the connection with `select 1`.
 
-use super::{Outcome, load_options, open_adapter};
+use super::{Outcome, load_project, open_adapter};
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::project::Project;
 use crate::report::Reporter;
 use crate::resource::ResourceType;
 use crate::session::Session;
 
 pub fn exec(session: &Session, reporter: &Reporter) -> Result<Outcome, Diagnostics> {
-    let options = load_options(session)?;
-    let project = Project::load(&options)?;
+    let project = load_project(session, reporter)?;
     reporter.result(&format!("sb {}", env!("CARGO_PKG_VERSION")));
     reporter.result(&format!(
         "project: {} ({})",

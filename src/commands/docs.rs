@@ -12,7 +12,7 @@ pub fn exec(
     session: &Session,
     reporter: &Reporter,
 ) -> Result<Outcome, Diagnostics> {
-    let compiled = compile_project(session)?;
+    let compiled = compile_project(session, reporter)?;
     let open = || open_adapter(&compiled.project, session, reporter);
     let site = crate::docs::generate(&compiled, &open, reporter)?;
     if args.serve {

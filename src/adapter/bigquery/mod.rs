@@ -103,6 +103,8 @@ impl BigQueryAdapter {
                     Credentials::none()
                 } else if let Some(keyfile) = &config.keyfile {
                     Credentials::from_file(keyfile).await?
+                } else if let Some(key) = &config.keyfile_json {
+                    Credentials::from_json(key).await?
                 } else {
                     Credentials::application_default(&config.credentials).await?
                 };
