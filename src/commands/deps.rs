@@ -51,34 +51,29 @@ pub fn exec(session: &Session, reporter: &Reporter) -> Result<Outcome, Diagnosti
     let mut locked = Vec::new();
     let mut done = HashSet::new();
     while let Some(pending) = queue.pop_front() {
-        let (name, source, version) = installer
+        let done_install = installer
             .install(&pending, reporter)
             .map_err(|d| d.at_opt(pending.location.clone()))?;
-        if !done.insert(name.clone()) {
+        if !done.insert(done_install.name.clone()) {
             continue;
         }
+        let name = done_install.name;
         reporter.info(&format!(
             "Installed {name}{}",
-            describe(&pending.spec, version.as_deref())
+            describe(&done_install.resolved)
         ));
         // A package's own packages are installed beside it.
         let dest = installer.install_dir.join(&name);
         if let Some(more) = packages::read_specs(&dest, Path::new(""))? {
             queue.extend(more.into_iter().map(|l| Pending {
                 spec: pinned(&l.spec, &lock),
-                base: source.clone(),
+                base: done_install.source.clone(),
                 location: None,
             }));
         }
         locked.push(Locked {
             name: Some(name),
-            spec: match (&pending.spec, version) {
-                (PackageSpec::Hub { package, .. }, Some(version)) => PackageSpec::Hub {
-                    package: package.clone(),
-                    versions: vec![version],
-                },
-                (spec, _) => spec.clone(),
-            },
+            spec: done_install.resolved,
         });
     }
     let lock_path = root.join(LOCK_FILE);
@@ -119,18 +114,28 @@ fn pinned(spec: &PackageSpec, lock: &[Locked]) -> PackageSpec {
         .unwrap_or_else(|| spec.clone())
 }
 
-fn describe(spec: &PackageSpec, version: Option<&str>) -> String {
-    match spec {
+fn describe(resolved: &PackageSpec) -> String {
+    match resolved {
         PackageSpec::Local { path } => format!(" from {path}"),
-        PackageSpec::Git { url, revision, .. } => match revision {
-            Some(revision) => format!(" from {url} at {revision}"),
-            None => format!(" from {url}"),
-        },
-        PackageSpec::Hub { package, .. } => format!(
-            " ({package} {}, already installed)",
-            version.unwrap_or("of an unknown version")
-        ),
+        PackageSpec::Git { url, revision, .. } => {
+            format!(" from {url} at {}", revision.as_deref().unwrap_or("HEAD"))
+        }
+        PackageSpec::Hub { package, versions } => {
+            let version = versions
+                .first()
+                .map_or("of an unknown version", String::as_str);
+            format!(" ({package} {version}, already installed)")
+        }
     }
+}
+
+/// What installing one package did.
+struct Done {
+    name: String,
+    /// The folder its `local:` packages are relative to.
+    source: PathBuf,
+    /// The entry as the lock records it: a git commit, a hub version.
+    resolved: PackageSpec,
 }
 
 struct Installer {
@@ -140,19 +145,18 @@ struct Installer {
 }
 
 impl Installer {
-    /// Installs one package: its name, the folder its `local:` packages are
-    /// relative to, and for a hub package the version installed.
-    fn install(
-        &mut self,
-        pending: &Pending,
-        reporter: &Reporter,
-    ) -> Result<(String, PathBuf, Option<String>), Diagnostic> {
+    /// Installs one package.
+    fn install(&mut self, pending: &Pending, reporter: &Reporter) -> Result<Done, Diagnostic> {
         match &pending.spec {
             PackageSpec::Local { path } => {
                 let source = pending.base.join(path);
                 let name = identity(&source)?.0;
                 self.replace(&name, &source)?;
-                Ok((name, source, None))
+                Ok(Done {
+                    name,
+                    source,
+                    resolved: pending.spec.clone(),
+                })
             }
             PackageSpec::Git {
                 url,
@@ -174,7 +178,15 @@ impl Installer {
                         revision.as_deref().unwrap_or("HEAD")
                     ));
                 }
-                Ok((name.clone(), self.install_dir.join(name), None))
+                Ok(Done {
+                    source: self.install_dir.join(&name),
+                    name,
+                    resolved: PackageSpec::Git {
+                        url: url.clone(),
+                        revision: Some(commit),
+                        subdirectory: subdirectory.clone(),
+                    },
+                })
             }
             PackageSpec::Hub { package, versions } => self.installed_hub_package(package, versions),
         }
@@ -214,7 +226,7 @@ impl Installer {
         &self,
         package: &str,
         versions: &[String],
-    ) -> Result<(String, PathBuf, Option<String>), Diagnostic> {
+    ) -> Result<Done, Diagnostic> {
         let name = package.rsplit('/').next().unwrap_or(package).to_string();
         let dest = self.install_dir.join(&name);
         let mut range = VersionRange::any();
@@ -248,7 +260,14 @@ impl Installer {
                 version.unwrap_or_default()
             )));
         }
-        Ok((found, dest, version))
+        Ok(Done {
+            name: found,
+            source: dest,
+            resolved: PackageSpec::Hub {
+                package: package.to_string(),
+                versions: version.into_iter().collect(),
+            },
+        })
     }
 
     /// Replaces `install_dir/name` by a copy of `source`.
