@@ -29,6 +29,17 @@ pub fn exec(session: &Session, reporter: &Reporter) -> Result<Outcome, Diagnosti
         count(ResourceType::Source),
         project.macro_files.len()
     ));
+    if let Some(profiles) = &project.target.profiles_file {
+        reporter.result(&format!(
+            "profile: {} ({})",
+            project.settings.profile.as_deref().unwrap_or_default(),
+            profiles.display()
+        ));
+    }
+    if !project.packages.is_empty() {
+        let names: Vec<&str> = project.packages.iter().map(|p| p.name.as_str()).collect();
+        reporter.result(&format!("packages: {}", names.join(", ")));
+    }
     reporter.result(&format!(
         "target: {} (type {})",
         project.target.name,
@@ -57,8 +68,13 @@ pub fn exec(session: &Session, reporter: &Reporter) -> Result<Outcome, Diagnosti
             Ok(Outcome::Success)
         }
         Err(error) => Err(Diagnostics::from(
-            Diagnostic::error(format!("connection test failed: {}", error.message))
-                .help("check the target settings in project.yml"),
+            Diagnostic::error(format!("connection test failed: {}", error.message)).help(
+                if project.target.profiles_file.is_some() {
+                    "check the target's output in profiles.yml"
+                } else {
+                    "check the target settings in project.yml"
+                },
+            ),
         )),
     }
 }

@@ -160,5 +160,7 @@ pub fn resolve(
         line: file.locate_key(&name, outputs_line).line,
         flavor: TargetFlavor::Dbt,
     };
-    build_target(root, settings, &source, &renderer, &options.bigquery)
+    let mut target = build_target(root, settings, &source, &renderer, &options.bigquery)?;
+    target.profiles_file = Some(found);
+    Ok(target)
 }

@@ -160,6 +160,8 @@ pub struct Target {
     pub bigquery: Option<bigquery::TargetConfig>,
     /// A DuckDB target's extensions, settings and attachments; `None` on BigQuery.
     pub duckdb: Option<Setup>,
+    /// The `profiles.yml` a dbt project's target was read from.
+    pub profiles_file: Option<PathBuf>,
 }
 
 impl Settings {

@@ -224,6 +224,7 @@ pub fn build_target(
         fields,
         bigquery,
         duckdb,
+        profiles_file: None,
     })
 }
 

@@ -223,3 +223,44 @@ fn duckdb_settings_and_attachments_apply_and_a_missing_extension_is_clear() {
         .code(2)
         .stderr_contains("cannot load the DuckDB extension `sb_no_such_extension`");
 }
+
+#[test]
+fn a_bigquery_profile_maps_dbt_bigquerys_keys_and_refuses_impersonation_at_the_key() {
+    let output = |extra: &str| {
+        format!(
+            "shop:\n  target: prod\n  outputs:\n    prod:\n      type: bigquery\n      method: oauth\n      project: acme\n      dataset: analytics\n      location: EU\n      priority: batch\n      maximum_bytes_billed: 1000000\n      job_execution_timeout_seconds: 300\n      job_retries: 2\n      threads: 8\n{extra}"
+        )
+    };
+    let project = Project::bare()
+        .file("dbt_project.yml", MODEL_ONLY_PROJECT)
+        .file("profiles.yml", output(""))
+        .file("models/m.sql", "select 1 as id");
+
+    project
+        .sb(&["compile", "-s", "m"])
+        .success()
+        .stdout_contains("select 1 as id");
+
+    project.write(
+        "profiles.yml",
+        output("      impersonate_service_account: etl@acme.iam.gserviceaccount.com\n"),
+    );
+    project
+        .sb(&["compile"])
+        .code(2)
+        .stderr_contains("sb cannot impersonate a service account")
+        .stderr_contains("profiles.yml:15:7");
+}
+
+#[test]
+fn debug_names_the_profile_and_where_it_was_found() {
+    let project = Project::fixture("dbt_shop");
+
+    project
+        .sb(&["debug"])
+        .success()
+        .stdout_contains("profile: shop (")
+        .stdout_contains("profiles.yml)")
+        .stdout_contains("target: dev (type duckdb)")
+        .stdout_contains("connection: OK");
+}
