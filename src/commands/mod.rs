@@ -104,7 +104,12 @@ fn load_options(session: &Session) -> Result<LoadOptions, Diagnostic> {
 fn load_project(session: &Session, reporter: &Reporter) -> Result<Project, Diagnostics> {
     let options = load_options(session)?;
     let project = Project::load(&options)?;
-    for warning in &project.settings.warnings {
+    for warning in project
+        .settings
+        .warnings
+        .iter()
+        .chain(&project.target.warnings)
+    {
         reporter.diagnostic(warning);
     }
     Ok(project)

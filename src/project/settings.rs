@@ -162,6 +162,8 @@ pub struct Target {
     pub duckdb: Option<Setup>,
     /// The `profiles.yml` a dbt project's target was read from.
     pub profiles_file: Option<PathBuf>,
+    /// Keys of the target sb reads past, as warnings for commands to print.
+    pub warnings: Vec<Diagnostic>,
 }
 
 impl Settings {

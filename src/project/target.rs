@@ -37,7 +37,7 @@ pub struct TargetSource<'a> {
     pub flavor: TargetFlavor,
 }
 
-/// Keys of a dbt-duckdb output sb reads or passes over.
+/// Keys of a dbt-duckdb output sb reads.
 const DUCKDB_KEYS: &[&str] = &[
     "type",
     "path",
@@ -47,6 +47,11 @@ const DUCKDB_KEYS: &[&str] = &[
     "extensions",
     "settings",
     "attach",
+];
+
+/// dbt-duckdb keys sb reads past, with a warning: they change how
+/// dbt-duckdb works in ways sb does not follow.
+const DUCKDB_IGNORED_KEYS: &[&str] = &[
     "filesystems",
     "plugins",
     "secrets",
@@ -60,13 +65,12 @@ const DUCKDB_KEYS: &[&str] = &[
     "is_ducklake",
 ];
 
-/// Keys of a dbt-bigquery output sb reads or passes over.
+/// Keys of a dbt-bigquery output sb reads.
 const BIGQUERY_KEYS: &[&str] = &[
     "type",
     "method",
     "project",
     "database",
-    "execution_project",
     "dataset",
     "schema",
     "location",
@@ -77,19 +81,24 @@ const BIGQUERY_KEYS: &[&str] = &[
     "job_execution_timeout_seconds",
     "job_timeout",
     "job_timeout_seconds",
-    "job_creation_timeout_seconds",
     "job_retries",
-    "job_retry_deadline_seconds",
     "retries",
-    "timeout_seconds",
     "impersonate_service_account",
-    "scopes",
     "threads",
     "labels",
     "api_url",
     "upload_chunk_bytes",
     "resumable_threshold_bytes",
     "resumable_chunk_bytes",
+];
+
+/// dbt-bigquery keys sb reads past, with a warning.
+const BIGQUERY_IGNORED_KEYS: &[&str] = &[
+    "execution_project",
+    "job_creation_timeout_seconds",
+    "job_retry_deadline_seconds",
+    "timeout_seconds",
+    "scopes",
     "gcs_bucket",
     "dataproc_region",
     "dataproc_cluster_name",
@@ -127,9 +136,10 @@ pub fn build_target(
                 .help("set `type: duckdb` or `type: bigquery`"),
         );
     };
-    if source.flavor == TargetFlavor::Dbt {
-        check_keys(source, kind)?;
-    }
+    let warnings = match source.flavor {
+        TargetFlavor::Dbt => check_keys(source, kind)?,
+        TargetFlavor::Sb => Vec::new(),
+    };
     let get_str = |key: &str| fields.get(key).and_then(Value::as_str).map(str::to_string);
     let dialect = kind.dialect();
     let schema = dialect
@@ -225,25 +235,39 @@ pub fn build_target(
         bigquery,
         duckdb,
         profiles_file: None,
+        warnings,
     })
 }
 
 /// A dbt profile's keys are checked against the adapter's: a typo is an
-/// error at the key, with the closest names.
-fn check_keys(source: &TargetSource<'_>, kind: AdapterKind) -> Result<(), Diagnostic> {
-    let known = match kind {
-        AdapterKind::Duckdb => DUCKDB_KEYS,
-        AdapterKind::Bigquery => BIGQUERY_KEYS,
+/// error at the key, with the closest names; a key sb knows but does not
+/// apply is a warning.
+fn check_keys(source: &TargetSource<'_>, kind: AdapterKind) -> Result<Vec<Diagnostic>, Diagnostic> {
+    let (known, ignored) = match kind {
+        AdapterKind::Duckdb => (DUCKDB_KEYS, DUCKDB_IGNORED_KEYS),
+        AdapterKind::Bigquery => (BIGQUERY_KEYS, BIGQUERY_IGNORED_KEYS),
     };
+    let mut warnings = Vec::new();
     for key in source.raw.keys() {
-        if !known.contains(&key.as_str()) {
-            let close = closest_names(key, known.iter().copied(), 3);
+        let location = source.file.locate_key(key, source.line);
+        if ignored.contains(&key.as_str()) {
+            warnings.push(
+                Diagnostic::warning(format!(
+                    "sb does not apply `{key}` of the {} output `{}`: it is read past",
+                    kind.as_str(),
+                    source.name
+                ))
+                .at(location),
+            );
+        } else if !known.contains(&key.as_str()) {
+            let all = known.iter().chain(ignored).copied();
+            let close = closest_names(key, all, 3);
             return Err(Diagnostic::error(format!(
                 "unknown key `{key}` in the {} output `{}`",
                 kind.as_str(),
                 source.name
             ))
-            .at(source.file.locate_key(key, source.line))
+            .at(location)
             .help(did_you_mean(&close).unwrap_or_else(|| {
                 format!(
                     "remove it; a {} output takes: {}",
@@ -253,7 +277,7 @@ fn check_keys(source: &TargetSource<'_>, kind: AdapterKind) -> Result<(), Diagno
             })));
         }
     }
-    Ok(())
+    Ok(warnings)
 }
 
 /// dbt-duckdb's `extensions`, `settings` and `attach`.

@@ -199,7 +199,7 @@ fn clean_removes_the_clean_targets() {
 
 #[test]
 fn duckdb_settings_and_attachments_apply_and_a_missing_extension_is_clear() {
-    let outputs = "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: target/dev.duckdb\n      settings:\n        threads: 3\n      attach:\n        - path: target/side.duckdb\n          alias: side\n";
+    let outputs = "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: target/dev.duckdb\n      keep_open: true\n      settings:\n        threads: 3\n      attach:\n        - path: target/side.duckdb\n          alias: side\n";
     let project = Project::bare()
         .file("dbt_project.yml", MODEL_ONLY_PROJECT)
         .file("profiles.yml", outputs)

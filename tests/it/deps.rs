@@ -73,6 +73,7 @@ fn deps_installs_local_and_git_packages_whose_models_build_with_package_ids() {
             "name: helpers\nconfig-version: 2\nmodels:\n  helpers:\n    +materialized: table\n",
         )
         .file("vendor/helpers/models/helper_model.sql", "select 1 as id\n")
+        .file("vendor/helpers/seeds/helper_seed.csv", "code\na\nb\n")
         .file(
             "vendor/helpers/macros/helpers.sql",
             "{% macro helper_value() %}42{% endmacro %}\n",
@@ -103,8 +104,13 @@ fn deps_installs_local_and_git_packages_whose_models_build_with_package_ids() {
         );
     }
 
-    project.sb(&["run"]).success();
+    project.sb(&["build"]).success();
 
+    assert_eq!(
+        project.query("select count(*) from analytics.helper_seed"),
+        [["2"]],
+        "a package's seeds load too"
+    );
     assert_eq!(
         project.query("select id from analytics.combined order by id"),
         [["1"], ["2"]],
