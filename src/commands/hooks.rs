@@ -7,6 +7,7 @@ use crate::compile::CompiledProject;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::execute::ConnectionPool;
 use crate::jinja::{Mode, RenderRequest};
+use crate::project::Settings;
 use crate::report::Reporter;
 
 /// Which end of the run a hook belongs to.
@@ -25,30 +26,44 @@ impl When {
     }
 }
 
-/// Renders and runs the project's hooks for `when`, in order; the first
-/// that fails stops the rest and is the error.
+/// Renders and runs the hooks for `when` of every installed package and
+/// of the root project, in dbt's order: packages by name, the root project
+/// last; each project's hooks in the order written. The first that fails
+/// stops the rest and is the error.
 pub fn run(
     compiled: &CompiledProject,
     pool: &ConnectionPool<'_>,
     when: When,
     reporter: &Reporter,
 ) -> Result<(), Diagnostics> {
-    let settings = &compiled.project.settings;
-    let hooks = match when {
-        When::Start => &settings.on_run_start,
-        When::End => &settings.on_run_end,
-    };
-    let hooks: Vec<&String> = hooks.iter().filter(|h| !h.trim().is_empty()).collect();
+    let project = &compiled.project;
+    let mut owners: Vec<&Settings> = project.packages.iter().map(|p| &p.settings).collect();
+    owners.sort_by(|a, b| a.name.cmp(&b.name));
+    owners.push(&project.settings);
+    let key = when.key();
+    let hooks: Vec<(&Settings, usize, &String)> = owners
+        .into_iter()
+        .flat_map(|settings| {
+            let hooks = match when {
+                When::Start => &settings.on_run_start,
+                When::End => &settings.on_run_end,
+            };
+            hooks
+                .iter()
+                .enumerate()
+                .filter(|(_, h)| !h.trim().is_empty())
+                .map(move |(index, hook)| (settings, index, hook))
+        })
+        .collect();
     if hooks.is_empty() {
         return Ok(());
     }
-    let key = when.key();
-    let file = &settings.file;
-    let location = file.locate_key(key, 1);
     let connection = pool
         .take()
         .map_err(|e| Diagnostic::error(format!("cannot connect: {}", e.message)))?;
-    for (index, hook) in hooks.iter().enumerate() {
+    for (settings, index, hook) in hooks {
+        let file = &settings.file;
+        let location = file.locate_key(key, 1);
         let name = format!("{} ({key} {})", file.path.display(), index + 1);
         let model = minijinja::Value::default;
         let request = RenderRequest {
@@ -72,7 +87,11 @@ pub fn run(
             .map_err(|_| Diagnostic::error("connection lock poisoned"))?
             .execute(&sql);
         match ran {
-            Ok(_) => reporter.info(&format!("{key} hook {} ran", index + 1)),
+            Ok(_) => reporter.info(&format!(
+                "{key} hook {} of {} ran",
+                index + 1,
+                settings.name
+            )),
             Err(error) => {
                 return Err(Diagnostics::from(
                     Diagnostic::error(format!(

@@ -202,7 +202,7 @@ pub fn read(
 
 /// A warning when `require-dbt-version` leaves out the dbt version sb
 /// answers like; an error when the range cannot be read.
-fn check_dbt_version(file: &YamlFile) -> Result<Option<Diagnostic>, Diagnostic> {
+pub fn check_dbt_version(file: &YamlFile) -> Result<Option<Diagnostic>, Diagnostic> {
     let Some(value) = file.value.get("require-dbt-version") else {
         return Ok(None);
     };

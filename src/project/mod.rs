@@ -153,7 +153,7 @@ pub struct Project {
 impl Project {
     pub fn load(options: &LoadOptions) -> Result<Self, Diagnostics> {
         let root = options.project_dir.clone();
-        let (settings, target) = settings::load(options)?;
+        let (mut settings, target) = settings::load(options)?;
         let root_files = discover::discover(&root, &settings).map_err(Diagnostics::from)?;
         let mut packages = Vec::new();
         // Every file set with the package it belongs to (`None`: the root).
@@ -161,6 +161,10 @@ impl Project {
         for installed in packages::installed(&root, &settings.packages_install_path)? {
             let file = installed.dir.join(settings::DBT_PROJECT_FILE);
             let package = dbt_project::read(&root, &file, &options.vars, &options.env)?;
+            // dbt checks every package's `require-dbt-version`, not only the root's.
+            if let Some(warning) = dbt_project::check_dbt_version(&package.file)? {
+                settings.warnings.push(warning);
+            }
             let files = discover::discover_package(&root, &installed.dir, &package.name, &package)?;
             file_sets.push((Some(packages.len()), files));
             packages.push(Package {

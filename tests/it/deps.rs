@@ -236,3 +236,40 @@ fn hub_packages_are_taken_as_installed_or_refused_because_the_hub_is_out_of_reac
     assert!(lock.contains("version: 1.1.1"), "{lock}");
     assert!(project.exists("dbt_packages/dbt_utils/dbt_project.yml"));
 }
+
+#[test]
+fn a_packages_own_packages_and_hooks_come_along() {
+    let project = Project::bare()
+        .file(
+            "dbt_project.yml",
+            "name: shop\nprofile: shop\non-run-start: \"insert into main.hook_log values ('shop')\"\n",
+        )
+        .file("profiles.yml", PROFILES)
+        .file("packages.yml", "packages:\n  - local: vendor/outer\n")
+        .file(
+            "vendor/outer/dbt_project.yml",
+            "name: outer\nrequire-dbt-version: \"<1.0.0\"\non-run-start:\n  - \"create table if not exists main.hook_log (who varchar)\"\n  - \"insert into main.hook_log values ('outer')\"\n",
+        )
+        .file("vendor/outer/packages.yml", "packages:\n  - local: ../inner\n")
+        .file("vendor/inner/dbt_project.yml", "name: inner\n")
+        .file("vendor/inner/models/inner_model.sql", "select 7 as id\n");
+
+    project.sb(&["deps"]).success();
+    assert!(project.exists("dbt_packages/inner/models/inner_model.sql"));
+    assert!(project.read("package-lock.yml").contains("name: inner"));
+
+    project
+        .sb(&["run"])
+        .success()
+        .stderr_contains("warning: this project requires dbt <1.0.0");
+
+    assert_eq!(
+        project.query("select id from analytics.inner_model"),
+        [["7"]]
+    );
+    assert_eq!(
+        project.query("select who from main.hook_log"),
+        [["outer"], ["shop"]],
+        "packages' hooks run first, the root project's last"
+    );
+}
