@@ -200,6 +200,84 @@ pub fn read(
     Ok(settings)
 }
 
+/// The vars inside the package `package` of the root project `root`: the
+/// package's own `vars:`, then the root's globals, then the root's scope
+/// for that package (`vars: {pkg: {...}}`), then `--vars`.
+pub fn package_vars(root: &Settings, package: &Settings) -> Vars {
+    let mut vars = package.vars.clone();
+    let own_scope = root.scoped_vars.get(&root.name);
+    for (key, value) in &root.vars {
+        let from_own_scope = own_scope.and_then(|s| s.get(key)) == Some(value);
+        if !root.cli_vars.contains_key(key) && !from_own_scope {
+            vars.insert(key.clone(), value.clone());
+        }
+    }
+    if let Some(Value::Object(scope)) = root.scoped_vars.get(&package.name) {
+        vars.extend(scope.clone());
+    }
+    vars.extend(root.cli_vars.clone());
+    vars
+}
+
+/// Renders the Jinja in the config trees (`+enabled: "{{ var('x', true) }}"`)
+/// with `vars`, as dbt does when it reads the project; hooks are left for
+/// when they run. A rendered `true`, `false` or number becomes that value.
+pub fn render_config_trees(
+    settings: &mut Settings,
+    vars: &Vars,
+    env: &EnvVars,
+) -> Result<(), Diagnostic> {
+    let file = settings.file.clone();
+    let renderer = Renderer::new(&file, env);
+    for tree in [
+        &mut settings.models,
+        &mut settings.seeds,
+        &mut settings.snapshots,
+        &mut settings.tests,
+        &mut settings.sources,
+    ] {
+        render_tree(tree, &renderer, vars, "")?;
+    }
+    Ok(())
+}
+
+fn render_tree(
+    value: &mut Value,
+    templates: &Renderer<'_>,
+    vars: &Vars,
+    key: &str,
+) -> Result<(), Diagnostic> {
+    let bare = key.trim_start_matches('+').replace('-', "_");
+    if bare == "pre_hook" || bare == "post_hook" {
+        return Ok(());
+    }
+    match value {
+        Value::Object(map) => {
+            for (inner, value) in map.iter_mut() {
+                render_tree(value, templates, vars, inner)?;
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                render_tree(item, templates, vars, key)?;
+            }
+        }
+        Value::String(text) if text.contains("{{") || text.contains("{%") => {
+            let rendered = templates.render_value(value, vars, key)?;
+            *value = match rendered.as_str().map(str::trim) {
+                Some("true" | "True") => Value::Bool(true),
+                Some("false" | "False") => Value::Bool(false),
+                Some(number) if number.parse::<i64>().is_ok() => {
+                    Value::from(number.parse::<i64>().unwrap_or_default())
+                }
+                _ => rendered,
+            };
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 /// A warning when `require-dbt-version` leaves out the dbt version sb
 /// answers like; an error when the range cannot be read.
 pub fn check_dbt_version(file: &YamlFile) -> Result<Option<Diagnostic>, Diagnostic> {
@@ -434,6 +512,18 @@ mod tests {
                 search_order: vec!["shop".into(), "dbt_utils".into()],
             }]
         );
+    }
+
+    #[test]
+    fn config_trees_render_vars_into_values_but_leave_hooks() {
+        let mut settings = read_text(
+            "name: shop\nvars:\n  on: false\nmodels:\n  shop:\n    +enabled: \"{{ var('on') }}\"\n    +post-hook: \"{{ var('later') }}\"\n",
+        )
+        .unwrap();
+        let vars = settings.vars.clone();
+        render_config_trees(&mut settings, &vars, &EnvVars::default()).unwrap();
+        assert_eq!(settings.models["shop"]["+enabled"], false);
+        assert_eq!(settings.models["shop"]["+post-hook"], "{{ var('later') }}");
     }
 
     #[test]

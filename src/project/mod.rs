@@ -160,7 +160,9 @@ impl Project {
         let mut file_sets = vec![(None, root_files)];
         for installed in packages::installed(&root, &settings.packages_install_path)? {
             let file = installed.dir.join(settings::DBT_PROJECT_FILE);
-            let package = dbt_project::read(&root, &file, &options.vars, &options.env)?;
+            let mut package = dbt_project::read(&root, &file, &options.vars, &options.env)?;
+            let vars = dbt_project::package_vars(&settings, &package);
+            dbt_project::render_config_trees(&mut package, &vars, &options.env)?;
             // dbt checks every package's `require-dbt-version`, not only the root's.
             if let Some(warning) = dbt_project::check_dbt_version(&package.file)? {
                 settings.warnings.push(warning);
@@ -279,27 +281,10 @@ impl Project {
     /// root's scope for that package (`vars: {pkg: {...}}`), then `--vars`.
     pub fn vars_for(&self, package: &str) -> Map<String, Value> {
         let root = &self.settings;
-        if package == root.name {
-            return root.vars.clone();
+        match self.packages.iter().find(|p| p.name == package) {
+            Some(found) if package != root.name => dbt_project::package_vars(root, &found.settings),
+            _ => root.vars.clone(),
         }
-        let mut vars = self
-            .packages
-            .iter()
-            .find(|p| p.name == package)
-            .map(|p| p.settings.vars.clone())
-            .unwrap_or_default();
-        let own_scope = root.scoped_vars.get(&root.name);
-        for (key, value) in &root.vars {
-            let from_own_scope = own_scope.and_then(|s| s.get(key)) == Some(value);
-            if !root.cli_vars.contains_key(key) && !from_own_scope {
-                vars.insert(key.clone(), value.clone());
-            }
-        }
-        if let Some(Value::Object(scope)) = root.scoped_vars.get(package) {
-            vars.extend(scope.clone());
-        }
-        vars.extend(root.cli_vars.clone());
-        vars
     }
 
     /// Source nodes that a package's schema file added (from `first` on)

@@ -273,3 +273,23 @@ fn a_packages_own_packages_and_hooks_come_along() {
         "packages' hooks run first, the root project's last"
     );
 }
+
+#[test]
+fn a_package_config_rendered_from_a_var_the_root_project_sets_disables_its_models() {
+    let project = Project::bare()
+        .file(
+            "dbt_project.yml",
+            "name: shop\nprofile: shop\nvars:\n  helpers_enabled: false\n",
+        )
+        .file("profiles.yml", PROFILES)
+        .file(
+            "dbt_packages/helpers/dbt_project.yml",
+            "name: helpers\nmodels:\n  helpers:\n    +enabled: \"{{ var('helpers_enabled', true) }}\"\n",
+        )
+        .file("dbt_packages/helpers/models/helper_model.sql", "select 1 as id")
+        .file("models/m.sql", "select 1 as id");
+
+    project.sb(&["run"]).success();
+
+    assert_eq!(project.relations(), ["analytics.m"]);
+}
