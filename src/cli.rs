@@ -36,6 +36,8 @@ pub enum Command {
     Clean(CommonArgs),
     /// Show the configuration and check the connection
     Debug(CommonArgs),
+    /// Install the dbt packages of packages.yml into dbt_packages/
+    Deps(CommonArgs),
     /// Write the docs site (pages, lineage graph, dashboards) to target/docs
     Docs(DocsArgs),
 }
@@ -60,7 +62,8 @@ pub struct CommonArgs {
     /// Nodes to leave out
     #[arg(long, num_args = 1.., value_name = "SELECTOR")]
     pub exclude: Vec<String>,
-    /// Target from project.yml (default: `default_target`)
+    /// Target from project.yml (default: `default_target`), or a dbt
+    /// profile's output (default: the profile's `target:`)
     #[arg(short = 't', long)]
     pub target: Option<String>,
     /// Variables as YAML, e.g. '{start_date: 2026-02-01}'
@@ -82,6 +85,10 @@ pub struct CommonArgs {
     /// The project folder (default: the current folder)
     #[arg(long, value_name = "DIR")]
     pub project_dir: Option<PathBuf>,
+    /// The folder holding a dbt project's profiles.yml (default:
+    /// DBT_PROFILES_DIR, else the project folder, else ~/.dbt)
+    #[arg(long, value_name = "DIR")]
+    pub profiles_dir: Option<PathBuf>,
     /// An earlier target/ folder, for state: selectors
     #[arg(long, value_name = "DIR")]
     pub state: Option<PathBuf>,
@@ -182,7 +189,8 @@ impl Command {
             Self::Run(common)
             | Self::Compile(common)
             | Self::Clean(common)
-            | Self::Debug(common) => common,
+            | Self::Debug(common)
+            | Self::Deps(common) => common,
         }
     }
 
@@ -197,6 +205,7 @@ impl Command {
             Self::Show(_) => "show",
             Self::Clean(_) => "clean",
             Self::Debug(_) => "debug",
+            Self::Deps(_) => "deps",
             Self::Docs(_) => "docs",
         }
     }

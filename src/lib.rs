@@ -26,8 +26,12 @@
 //!
 //! **Project and templates**
 //! - [`project`]: `project.yml` ([`project::settings`], rendered by
-//!   [`project::render`]), file discovery, folder config, schema YAML -> nodes
-//!   (tests included: [`project::data_tests`]), `synthetic:` ([`project::synthetic`]).
+//!   [`project::render`]) or a dbt project's `dbt_project.yml`
+//!   ([`project::dbt_project`]) and `profiles.yml` ([`project::profiles`]),
+//!   one target reader for both ([`project::target`]), installed dbt
+//!   packages ([`project::packages`]), file discovery, folder config, schema
+//!   YAML -> nodes (tests included: [`project::data_tests`]), `synthetic:`
+//!   ([`project::synthetic`]).
 //! - [`jinja`]: the one minijinja environment; `ref`, `source`, `config`,
 //!   macros as modules.
 //! - [`graph`]: the DAG (order, cycles), the selector grammar and `state:`.

@@ -25,6 +25,11 @@ pub struct Environment {
     pub bigquery: crate::adapter::bigquery::Overrides,
     /// Every variable, for `env_var()` in project.yml and templates.
     pub vars: EnvVars,
+    /// `DBT_PROFILES_DIR`: where a dbt project's profiles.yml is, when
+    /// `--profiles-dir` does not say.
+    pub dbt_profiles_dir: Option<PathBuf>,
+    /// `HOME`, for `~/.dbt/profiles.yml`.
+    pub home: Option<PathBuf>,
 }
 
 impl Environment {
@@ -35,6 +40,12 @@ impl Environment {
                 Some((name.into_string().ok()?, value.into_string().ok()?))
             })),
             no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+            dbt_profiles_dir: std::env::var_os("DBT_PROFILES_DIR")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+            home: std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
             bigquery: crate::adapter::bigquery::Overrides {
                 api_url: std::env::var(API_URL_ENV).ok(),
                 retry_initial: std::env::var(RETRY_INITIAL_MS_ENV)

@@ -3,12 +3,11 @@
 
 use std::time::Instant;
 
-use super::{Outcome, finish, load_options, select};
+use super::{Outcome, finish, load_project, select};
 use crate::artifacts;
 use crate::compile;
 use crate::diag::Diagnostics;
 use crate::profile::Stages;
-use crate::project::Project;
 use crate::report::Reporter;
 use crate::resource::{NodeId, ResourceType};
 use crate::session::Session;
@@ -16,8 +15,7 @@ use crate::session::Session;
 pub fn exec(session: &Session, reporter: &Reporter) -> Result<Outcome, Diagnostics> {
     let clock = Instant::now();
     let mut stages = Stages::new(clock);
-    let options = load_options(session)?;
-    let project = Project::load(&options)?;
+    let project = load_project(session, reporter)?;
     stages.mark("load");
     let compiled = compile::compile(project, &[])?;
     stages.mark("render");

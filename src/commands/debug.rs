@@ -1,16 +1,14 @@
 //! `sb debug`: shows the project and target settings (secrets redacted) and
 //! checks the connection with `select 1`.
 
-use super::{Outcome, load_options, open_adapter};
+use super::{Outcome, load_project, open_adapter};
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::project::Project;
 use crate::report::Reporter;
 use crate::resource::ResourceType;
 use crate::session::Session;
 
 pub fn exec(session: &Session, reporter: &Reporter) -> Result<Outcome, Diagnostics> {
-    let options = load_options(session)?;
-    let project = Project::load(&options)?;
+    let project = load_project(session, reporter)?;
     reporter.result(&format!("sb {}", env!("CARGO_PKG_VERSION")));
     reporter.result(&format!(
         "project: {} ({})",
@@ -31,6 +29,17 @@ pub fn exec(session: &Session, reporter: &Reporter) -> Result<Outcome, Diagnosti
         count(ResourceType::Source),
         project.macro_files.len()
     ));
+    if let Some(profiles) = &project.target.profiles_file {
+        reporter.result(&format!(
+            "profile: {} ({})",
+            project.settings.profile.as_deref().unwrap_or_default(),
+            profiles.display()
+        ));
+    }
+    if !project.packages.is_empty() {
+        let names: Vec<&str> = project.packages.iter().map(|p| p.name.as_str()).collect();
+        reporter.result(&format!("packages: {}", names.join(", ")));
+    }
     reporter.result(&format!(
         "target: {} (type {})",
         project.target.name,
@@ -59,8 +68,13 @@ pub fn exec(session: &Session, reporter: &Reporter) -> Result<Outcome, Diagnosti
             Ok(Outcome::Success)
         }
         Err(error) => Err(Diagnostics::from(
-            Diagnostic::error(format!("connection test failed: {}", error.message))
-                .help("check the target settings in project.yml"),
+            Diagnostic::error(format!("connection test failed: {}", error.message)).help(
+                if project.target.profiles_file.is_some() {
+                    "check the target's output in profiles.yml"
+                } else {
+                    "check the target settings in project.yml"
+                },
+            ),
         )),
     }
 }

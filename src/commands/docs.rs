@@ -12,7 +12,7 @@ pub fn exec(
     session: &Session,
     reporter: &Reporter,
 ) -> Result<Outcome, Diagnostics> {
-    let compiled = compile_project(session)?;
+    let compiled = compile_project(session, reporter)?;
     let open = || open_adapter(&compiled.project, session, reporter);
     let site = crate::docs::generate(&compiled, &session.invocation, &open, reporter)?;
     // dbt's docs generate leaves the manifest beside the catalog.

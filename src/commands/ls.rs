@@ -10,7 +10,7 @@ use crate::resource::ResourceType;
 use crate::session::Session;
 
 pub fn exec(args: &LsArgs, session: &Session, reporter: &Reporter) -> Result<Outcome, Diagnostics> {
-    let compiled = compile_project(session)?;
+    let compiled = compile_project(session, reporter)?;
     let kinds: Vec<ResourceType> = if args.resource_type.is_empty() {
         ResourceType::ALL.to_vec()
     } else {

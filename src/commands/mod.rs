@@ -8,9 +8,11 @@ mod build;
 mod clean;
 mod compile;
 mod debug;
+mod deps;
 mod docs;
 mod dry_run;
 mod finish;
+mod hooks;
 mod ls;
 mod nodes;
 mod run;
@@ -57,6 +59,7 @@ pub fn execute(
         Command::Show(args) => show::exec(args, session, reporter),
         Command::Clean(_) => clean::exec(session, reporter),
         Command::Debug(_) => debug::exec(session, reporter),
+        Command::Deps(_) => deps::exec(session, reporter),
         Command::Docs(args) => docs::exec(args, session, reporter),
     }
 }
@@ -88,12 +91,32 @@ fn load_options(session: &Session) -> Result<LoadOptions, Diagnostic> {
         vars,
         bigquery: session.env.bigquery.clone(),
         env: session.env.vars.clone(),
+        profiles: crate::project::profiles::ProfileSearch {
+            flag_dir: common.profiles_dir.clone(),
+            env_dir: session.env.dbt_profiles_dir.clone(),
+            home: session.env.home.clone(),
+        },
     })
 }
 
-/// Loads and compiles the project named by the session's flags.
-fn compile_project(session: &Session) -> Result<CompiledProject, Diagnostics> {
+/// Loads the project named by the session's flags, and prints what loading
+/// found worth a warning.
+fn load_project(session: &Session, reporter: &Reporter) -> Result<Project, Diagnostics> {
     let options = load_options(session)?;
     let project = Project::load(&options)?;
+    for warning in project
+        .settings
+        .warnings
+        .iter()
+        .chain(&project.target.warnings)
+    {
+        reporter.diagnostic(warning);
+    }
+    Ok(project)
+}
+
+/// Loads and compiles the project named by the session's flags.
+fn compile_project(session: &Session, reporter: &Reporter) -> Result<CompiledProject, Diagnostics> {
+    let project = load_project(session, reporter)?;
     crate::compile::compile(project, &[])
 }

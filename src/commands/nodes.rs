@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 use std::time::Instant;
 
+use super::hooks::{self, When};
 use super::synthetic::{self, SynthRequest};
 use super::warehouse::create_schemas;
 use super::{Outcome, compile_project, dry_run, finish, open_adapter, select};
@@ -34,7 +35,7 @@ pub fn exec(work: &Work, session: &Session, reporter: &Reporter) -> Result<Outco
     let clock = Instant::now();
     let common = &session.flags;
     let kinds = work.kinds;
-    let compiled = compile_project(session)?;
+    let compiled = compile_project(session, reporter)?;
     if common.dry_run {
         return dry_run::exec(&compiled, session, reporter, clock);
     }
@@ -78,6 +79,7 @@ pub fn exec(work: &Work, session: &Session, reporter: &Reporter) -> Result<Outco
     };
     let buildable: BTreeSet<NodeId> = selected.iter().copied().filter(|i| !is_test(i)).collect();
     create_schemas(&compiled, &buildable, &pool)?;
+    hooks::run(&compiled, &pool, When::Start, reporter)?;
     let plan = TestPlan::new(&compiled, &selected, work.batch_tests);
     let mut results = if selected.is_empty() {
         if synthetic.is_none() {
@@ -113,6 +115,7 @@ pub fn exec(work: &Work, session: &Session, reporter: &Reporter) -> Result<Outco
             },
         )
     };
+    let end_hooks = hooks::run(&compiled, &pool, When::End, reporter);
     drop(pool);
     let mut what = finish::count_of(results.len(), kinds);
     if !synth_results.is_empty() {
@@ -142,6 +145,14 @@ pub fn exec(work: &Work, session: &Session, reporter: &Reporter) -> Result<Outco
             &results,
             clock.elapsed().as_secs_f64(),
         )?;
+    }
+    // The nodes ran: a failed on-run-end is a failure of the run, not an
+    // invalid project.
+    if let Err(failed) = end_hooks {
+        for diagnostic in &failed.0 {
+            reporter.diagnostic(diagnostic);
+        }
+        return Ok(Outcome::Failed);
     }
     Ok(outcome)
 }

@@ -13,7 +13,7 @@ pub fn exec(
     session: &Session,
     reporter: &Reporter,
 ) -> Result<Outcome, Diagnostics> {
-    let compiled = compile_project(session)?;
+    let compiled = compile_project(session, reporter)?;
     let selected = select(
         &compiled,
         session,

@@ -9,6 +9,7 @@ use crate::compile::CompiledProject;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::execute::ConnectionPool;
 use crate::project::Project;
+use crate::project::settings::ProjectFormat;
 use crate::report::Reporter;
 use crate::resource::NodeId;
 use crate::session::Session;
@@ -27,13 +28,18 @@ pub fn open_adapter(
                 .path
                 .clone()
                 .unwrap_or_else(|| PathBuf::from(":memory:"));
-            let adapter = crate::adapter::duckdb::DuckDbAdapter::open(&path).map_err(|error| {
+            let setup = project.target.duckdb.clone().unwrap_or_default();
+            let opened = crate::adapter::duckdb::DuckDbAdapter::open_with(&path, &setup);
+            let adapter = opened.map_err(|error| {
                 Diagnostic::error(format!(
                     "cannot open the DuckDB file {}: {}",
                     path.display(),
                     error.message
                 ))
-                .help("check the target's `path` in project.yml; another process may hold the file open")
+                .help(match project.settings.format {
+                    ProjectFormat::Sb => "check the target's `path` in project.yml; another process may hold the file open",
+                    ProjectFormat::Dbt => "check the output's `path`, `extensions`, `settings` and `attach` in profiles.yml; another process may hold the file open",
+                })
             })?;
             Ok(Box::new(adapter))
         }

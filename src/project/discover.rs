@@ -1,6 +1,8 @@
 //! Finding a project's files: models, schema YAML, macros, seeds and singular
-//! tests under the configured paths. A folder that holds its own
-//! `project.yml` is another project and is not descended into.
+//! tests under the configured paths, for the root project and for each
+//! installed package (whose paths are relative to its own folder). A folder
+//! that holds its own `project.yml` is another project and is not descended
+//! into.
 
 use std::path::{Path, PathBuf};
 
@@ -32,9 +34,38 @@ pub struct Files {
 }
 
 pub fn discover(root: &Path, settings: &Settings) -> Result<Files, Diagnostic> {
+    discover_in(root, None, settings)
+}
+
+/// The files of the package `name` installed in `dir` (root-relative):
+/// paths stay root-relative, so errors point at them, and every file is
+/// marked as the package's.
+pub fn discover_package(
+    root: &Path,
+    dir: &Path,
+    name: &str,
+    settings: &Settings,
+) -> Result<Files, Diagnostic> {
+    let mut files = discover_in(root, Some(dir), settings)?;
+    for file in files
+        .schema_files
+        .iter_mut()
+        .chain(&mut files.macros)
+        .chain(&mut files.singular_tests)
+    {
+        file.package = Some(name.to_string());
+    }
+    Ok(files)
+}
+
+fn discover_in(root: &Path, base: Option<&Path>, settings: &Settings) -> Result<Files, Diagnostic> {
     let mut files = Files::default();
-    for folder in &settings.model_paths {
-        for found in walk(root, folder, &["sql", "yml", "yaml"], true)? {
+    let under = |folder: &String| match base {
+        Some(base) => slash(&base.join(folder)),
+        None => folder.clone(),
+    };
+    for folder in settings.model_paths.iter().map(under) {
+        for found in walk(root, &folder, &["sql", "yml", "yaml"], true)? {
             if has_extension(&found.path, "sql") {
                 files.models.push(found);
             } else {
@@ -46,8 +77,8 @@ pub fn discover(root: &Path, settings: &Settings) -> Result<Files, Diagnostic> {
             }
         }
     }
-    for folder in &settings.macro_paths {
-        for found in walk(root, folder, &["sql", "jinja", "j2"], true)? {
+    for folder in settings.macro_paths.iter().map(under) {
+        for found in walk(root, &folder, &["sql", "jinja", "j2"], true)? {
             files.macros.push(SourceFile {
                 path: found.path,
                 text: found.text,
@@ -55,8 +86,8 @@ pub fn discover(root: &Path, settings: &Settings) -> Result<Files, Diagnostic> {
             });
         }
     }
-    for folder in &settings.seed_paths {
-        for found in walk(root, folder, &["csv", "yml", "yaml"], false)? {
+    for folder in settings.seed_paths.iter().map(under) {
+        for found in walk(root, &folder, &["csv", "yml", "yaml"], false)? {
             if has_extension(&found.path, "csv") {
                 files.seeds.push(found);
             } else {
@@ -68,8 +99,8 @@ pub fn discover(root: &Path, settings: &Settings) -> Result<Files, Diagnostic> {
             }
         }
     }
-    for folder in &settings.test_paths {
-        for found in walk(root, folder, &["sql", "yml", "yaml"], true)? {
+    for folder in settings.test_paths.iter().map(under) {
+        for found in walk(root, &folder, &["sql", "yml", "yaml"], true)? {
             if has_extension(&found.path, "sql") {
                 // tests/generic/ holds `{% test %}` blocks, shared like macros.
                 if found.relative_to_root.starts_with("generic") {

@@ -1,15 +1,22 @@
-//! A project on disk: `project.yml`, models, macros, seeds, sources and schema
-//! YAML, read into [`Node`]s with their folder and YAML config merged. Jinja is
-//! not rendered here; `compile` does that.
+//! A project on disk: `project.yml` (or `dbt_project.yml` with its
+//! `profiles.yml`), models, macros, seeds, sources and schema YAML, and the
+//! dbt packages installed beside it, read into [`Node`]s with their folder
+//! and YAML config merged. Jinja is not rendered here; `compile` does that.
 
 pub mod config;
 pub mod data_tests;
+pub mod dbt_project;
 pub mod discover;
 pub mod env;
+mod folders;
+pub mod packages;
+pub mod profiles;
 pub mod render;
 pub mod schema;
 pub mod settings;
 pub mod synthetic;
+pub mod target;
+pub mod version;
 pub mod yaml;
 
 use std::path::{Path, PathBuf};
@@ -19,11 +26,12 @@ use rayon::prelude::*;
 use serde_json::{Map, Value};
 
 use crate::adapter::RelationRef;
-use crate::diag::suggest::closest_names;
-use crate::diag::{Diagnostic, Diagnostics, Location, did_you_mean};
+use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::resource::{NodeId, ResourceType};
 pub use config::NodeConfig;
 pub use env::EnvVars;
+use folders::package_overrides;
+pub use folders::{folder_config, unknown_config_key};
 pub use settings::{Settings, Target};
 
 /// A text file of the project, kept for error reporting.
@@ -111,6 +119,18 @@ pub struct LoadOptions {
     pub bigquery: crate::adapter::bigquery::Overrides,
     /// The environment `env_var()` reads.
     pub env: EnvVars,
+    /// Where a dbt project's `profiles.yml` may be.
+    pub profiles: profiles::ProfileSearch,
+}
+
+/// An installed dbt package, read as the project it is.
+#[derive(Debug, Clone)]
+pub struct Package {
+    pub name: String,
+    /// Root-relative folder (`dbt_packages/<name>`).
+    pub dir: PathBuf,
+    /// Its own `dbt_project.yml`.
+    pub settings: Settings,
 }
 
 /// A loaded project.
@@ -126,38 +146,65 @@ pub struct Project {
     pub singular_tests: Vec<SourceFile>,
     /// The environment `env_var()` reads in templates.
     pub env: EnvVars,
+    /// The installed dbt packages, sorted by folder name.
+    pub packages: Vec<Package>,
 }
 
 impl Project {
     pub fn load(options: &LoadOptions) -> Result<Self, Diagnostics> {
         let root = options.project_dir.clone();
-        let (settings, target) = settings::load(
-            &root,
-            options.target.as_deref(),
-            &options.vars,
-            &options.bigquery,
-            &options.env,
-        )?;
-        let files = discover::discover(&root, &settings).map_err(Diagnostics::from)?;
+        let (mut settings, target) = settings::load(options)?;
+        let root_files = discover::discover(&root, &settings).map_err(Diagnostics::from)?;
+        let mut packages = Vec::new();
+        // Every file set with the package it belongs to (`None`: the root).
+        let mut file_sets = vec![(None, root_files)];
+        for installed in packages::installed(&root, &settings.packages_install_path)? {
+            let file = installed.dir.join(settings::DBT_PROJECT_FILE);
+            let mut package = dbt_project::read(&root, &file, &options.vars, &options.env)?;
+            let vars = dbt_project::package_vars(&settings, &package);
+            dbt_project::render_config_trees(&mut package, &vars, &options.env)?;
+            // dbt checks every package's `require-dbt-version`, not only the root's.
+            if let Some(warning) = dbt_project::check_dbt_version(&package.file)? {
+                settings.warnings.push(warning);
+            }
+            let files = discover::discover_package(&root, &installed.dir, &package.name, &package)?;
+            file_sets.push((Some(packages.len()), files));
+            packages.push(Package {
+                name: package.name.clone(),
+                dir: installed.dir,
+                settings: package,
+            });
+        }
         let mut project = Self {
             root,
             settings,
             target,
             nodes: Vec::new(),
-            macro_files: files.macros,
+            macro_files: Vec::new(),
             schema_files: Vec::new(),
-            singular_tests: files.singular_tests,
+            singular_tests: Vec::new(),
             env: options.env.clone(),
+            packages,
         };
+        let mut models = Vec::new();
+        let mut seeds = Vec::new();
+        let mut schema_texts = Vec::new();
+        for (owner, files) in file_sets {
+            project.macro_files.extend(files.macros);
+            project.singular_tests.extend(files.singular_tests);
+            models.extend(files.models.into_iter().map(|f| (owner, f)));
+            seeds.extend(files.seeds.into_iter().map(|f| (owner, f)));
+            schema_texts.extend(files.schema_files);
+        }
+        let schema_owners: Vec<Option<String>> =
+            schema_texts.iter().map(|f| f.package.clone()).collect();
         let mut errors = Vec::new();
         // Model files and schema YAML are independent: read both at once.
-        let schema_texts = files.schema_files;
         let (model_nodes, parsed): (Vec<Result<Node, Diagnostic>>, Vec<_>) = rayon::join(
             || {
-                files
-                    .models
+                models
                     .par_iter()
-                    .map(|model| project.model_node(model))
+                    .map(|(owner, model)| project.model_node(model, *owner))
                     .collect()
             },
             || {
@@ -174,8 +221,8 @@ impl Project {
                 Err(error) => errors.push(error),
             }
         }
-        for seed in files.seeds {
-            match project.seed_node(&seed) {
+        for (owner, seed) in &seeds {
+            match project.seed_node(seed, *owner) {
                 Ok(node) => project.nodes.push(node),
                 Err(error) => errors.push(error),
             }
@@ -189,15 +236,25 @@ impl Project {
         }
         if errors.is_empty() {
             let schema_files = std::mem::take(&mut project.schema_files);
-            let by_name: schema::NameIndex = project
-                .nodes
-                .iter()
-                .enumerate()
-                .map(|(i, n)| ((n.resource_type, n.name.clone()), i))
-                .collect();
-            for file in &schema_files {
-                if let Err(mut more) = schema::apply(&mut project, file, &by_name) {
+            // A schema file describes the nodes of its own package only.
+            let mut by_package: std::collections::HashMap<String, schema::NameIndex> =
+                std::collections::HashMap::new();
+            for (i, n) in project.nodes.iter().enumerate() {
+                by_package
+                    .entry(n.package_name.clone())
+                    .or_default()
+                    .insert((n.resource_type, n.name.clone()), i);
+            }
+            let empty = schema::NameIndex::new();
+            for (file, owner) in schema_files.iter().zip(&schema_owners) {
+                let package = owner.as_deref().unwrap_or(&project.settings.name);
+                let by_name = by_package.get(package).unwrap_or(&empty);
+                let before = project.nodes.len();
+                if let Err(mut more) = schema::apply(&mut project, file, by_name) {
                     errors.append(&mut more);
+                }
+                if let Some(package) = owner {
+                    project.claim_for_package(before, package);
                 }
             }
             project.schema_files = schema_files;
@@ -216,6 +273,33 @@ impl Project {
             Ok(project)
         } else {
             Err(Diagnostics(errors))
+        }
+    }
+
+    /// The vars inside `package` (a package's name, or the root project's):
+    /// the package's own `vars:`, then the root project's globals, then the
+    /// root's scope for that package (`vars: {pkg: {...}}`), then `--vars`.
+    pub fn vars_for(&self, package: &str) -> Map<String, Value> {
+        let root = &self.settings;
+        match self.packages.iter().find(|p| p.name == package) {
+            Some(found) if package != root.name => dbt_project::package_vars(root, &found.settings),
+            _ => root.vars.clone(),
+        }
+    }
+
+    /// Source nodes that a package's schema file added (from `first` on)
+    /// belong to that package: its name in their id, package and fqn.
+    fn claim_for_package(&mut self, first: usize, package: &str) {
+        let root_name = self.settings.name.clone();
+        for node in self.nodes.iter_mut().skip(first) {
+            let prefix = format!("{}.{root_name}.", node.resource_type);
+            if let Some(rest) = node.unique_id.strip_prefix(&prefix) {
+                node.unique_id = format!("{}.{package}.{rest}", node.resource_type);
+            }
+            node.package_name = package.to_string();
+            if let Some(head) = node.fqn.first_mut() {
+                *head = package.to_string();
+            }
         }
     }
 
@@ -260,54 +344,80 @@ impl Project {
         }
     }
 
-    fn model_node(&self, file: &discover::FoundFile) -> Result<Node, Diagnostic> {
+    fn model_node(
+        &self,
+        file: &discover::FoundFile,
+        owner: Option<usize>,
+    ) -> Result<Node, Diagnostic> {
         self.file_node(
             file,
+            owner,
             ResourceType::Model,
-            &self.settings.models,
+            |s| &s.models,
             file.text.clone(),
         )
     }
 
-    fn seed_node(&self, file: &discover::FoundFile) -> Result<Node, Diagnostic> {
-        let mut node = self.file_node(
-            file,
-            ResourceType::Seed,
-            &self.settings.seeds,
-            String::new(),
-        )?;
+    fn seed_node(
+        &self,
+        file: &discover::FoundFile,
+        owner: Option<usize>,
+    ) -> Result<Node, Diagnostic> {
+        let mut node =
+            self.file_node(file, owner, ResourceType::Seed, |s| &s.seeds, String::new())?;
         node.config
             .0
             .insert("materialized".into(), Value::from("seed"));
         Ok(node)
     }
 
-    /// A node defined by a file under a model or seed folder, with the
-    /// folder config of `tree` applied.
+    /// A node defined by a file under a model or seed folder of the root
+    /// project (`owner` `None`) or of a package, with the folder config of
+    /// the tree `tree` picks applied: a package's own, then the root
+    /// project's for that package on top.
     fn file_node(
         &self,
         file: &discover::FoundFile,
+        owner: Option<usize>,
         resource_type: ResourceType,
-        tree: &Value,
+        tree: fn(&Settings) -> &Value,
         raw_code: String,
     ) -> Result<Node, Diagnostic> {
         let name = stem(&file.path);
         let folders = folders_below(&file.relative_to_root);
-        let config = folder_config(
-            tree,
-            &self.settings.name,
-            &folders,
-            &name,
-            &self.settings.file,
-        )?;
-        let mut fqn = vec![self.settings.name.clone()];
+        let (package, config) = match owner.and_then(|i| self.packages.get(i)) {
+            None => (
+                self.settings.name.clone(),
+                folder_config(
+                    tree(&self.settings),
+                    &self.settings.name,
+                    &folders,
+                    &name,
+                    &self.settings.file,
+                )?,
+            ),
+            Some(package) => {
+                let own = &package.settings;
+                let mut config = folder_config(tree(own), &own.name, &folders, &name, &own.file)?;
+                let overrides = package_overrides(
+                    tree(&self.settings),
+                    &own.name,
+                    &folders,
+                    &name,
+                    &self.settings.file,
+                )?;
+                config::merge_into(&mut config, &overrides);
+                (own.name.clone(), config)
+            }
+        };
+        let mut fqn = vec![package.clone()];
         fqn.extend(folders.iter().cloned());
         fqn.push(name.clone());
         Ok(Node {
-            unique_id: format!("{resource_type}.{}.{name}", self.settings.name),
+            unique_id: format!("{resource_type}.{package}.{name}"),
             name,
             resource_type,
-            package_name: self.settings.name.clone(),
+            package_name: package,
             original_file_path: slash(&file.path),
             path: slash(&file.relative_to_root),
             fqn,
@@ -369,80 +479,14 @@ fn folders_below(relative: &Path) -> Vec<String> {
     parts
 }
 
-/// Walks a `models:`/`seeds:` config tree along `folders`, merging `+key`
-/// settings from the outermost level inwards.
-pub fn folder_config(
-    tree: &Value,
-    project_name: &str,
-    folders: &[String],
-    node_name: &str,
-    file: &yaml::YamlFile,
-) -> Result<Map<String, Value>, Diagnostic> {
-    let mut merged = Map::new();
-    let mut level = tree;
-    apply_level(level, &mut merged, file)?;
-    // dbt nests the tree under the project name; accept both spellings.
-    if let Some(inner) = level.get(project_name).filter(|v| v.is_object()) {
-        level = inner;
-        apply_level(level, &mut merged, file)?;
-    }
-    for folder in folders
-        .iter()
-        .map(String::as_str)
-        .chain(std::iter::once(node_name))
-    {
-        match level.get(folder) {
-            Some(inner) if inner.is_object() => {
-                level = inner;
-                apply_level(level, &mut merged, file)?;
-            }
-            _ => break,
-        }
-    }
-    Ok(merged)
-}
-
-fn apply_level(
-    level: &Value,
-    merged: &mut Map<String, Value>,
-    file: &yaml::YamlFile,
-) -> Result<(), Diagnostic> {
-    let Value::Object(map) = level else {
-        return Ok(());
-    };
-    let mut settings = Map::new();
-    for (key, value) in map {
-        let is_plus = key.starts_with('+');
-        let normalized = config::normalize_key(key);
-        if is_plus || (!value.is_object() && config::is_known_key(&normalized)) {
-            if !config::is_known_key(&normalized) {
-                return Err(unknown_config_key(key, file.locate_key(key, 1)));
-            }
-            settings.insert(normalized, value.clone());
-        } else if !value.is_object() {
-            return Err(unknown_config_key(key, file.locate_key(key, 1)));
-        }
-    }
-    config::merge_into(merged, &settings);
-    Ok(())
-}
-
-/// The error for a config key sb does not know, with the closest names.
-pub fn unknown_config_key(key: &str, location: Location) -> Diagnostic {
-    let normalized = config::normalize_key(key);
-    let close = closest_names(&normalized, config::KNOWN_KEYS.iter().copied(), 3);
-    Diagnostic::error(format!("unknown config key `{key}`"))
-        .at(location)
-        .help(did_you_mean(&close).unwrap_or_else(|| {
-            "remove it, or use one of the config keys listed in SPEC (materialized, schema, alias, tags, ...)".into()
-        }))
-}
-
 fn check_duplicates(nodes: &[Node], errors: &mut Vec<Diagnostic>) {
-    let mut seen: std::collections::HashMap<(&str, bool), &Node> = std::collections::HashMap::new();
+    let mut seen: std::collections::HashMap<(&str, &str, bool), &Node> =
+        std::collections::HashMap::new();
     for node in nodes {
-        // Models and seeds share one namespace for `ref`.
+        // Models and seeds share one namespace for `ref`; as in dbt, names
+        // are unique within a package (ids carry the package's name).
         let key = (
+            node.package_name.as_str(),
             node.name.as_str(),
             matches!(node.resource_type, ResourceType::Model | ResourceType::Seed),
         );

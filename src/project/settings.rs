@@ -1,8 +1,11 @@
-//! `project.yml`: the project's name, paths, variables, folder-scoped config
-//! and targets. Only `vars` and the selected target are rendered with Jinja
-//! (`env_var`, `var`), so a secret that only `prod` needs never stops `dev`.
-//! A BigQuery target is read into its adapter's typed settings here, once,
-//! so every command stops at a bad one with the key's place in project.yml.
+//! The project's settings: its name, paths, variables, folder-scoped config
+//! and target, read from `project.yml` (sb's own form, read here) or, when
+//! there is none, from a dbt `dbt_project.yml` and `profiles.yml`
+//! ([`super::dbt_project`], [`super::profiles`]). Only `vars` and the
+//! selected target are rendered with Jinja (`env_var`, `var`), so a secret
+//! that only `prod` needs never stops `dev`. A BigQuery target is read into
+//! its adapter's typed settings here, once, so every command stops at a bad
+//! one with the key's place in the file.
 
 use std::path::{Path, PathBuf};
 
@@ -10,12 +13,25 @@ use serde_json::{Map, Value};
 
 use crate::adapter::AdapterKind;
 use crate::adapter::bigquery;
+use crate::adapter::duckdb::Setup;
 use crate::diag::suggest::closest_names;
 use crate::diag::{Diagnostic, Location, did_you_mean};
-use crate::project::env::EnvVars;
+use crate::project::LoadOptions;
+use crate::project::target::{Renderer, TargetFlavor, TargetSource, build_target};
 use crate::project::yaml::YamlFile;
 
 pub const PROJECT_FILE: &str = "project.yml";
+/// dbt's project file, read when there is no `project.yml`.
+pub const DBT_PROJECT_FILE: &str = "dbt_project.yml";
+
+/// Which file a project's settings came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProjectFormat {
+    /// `project.yml`, with its `targets:`.
+    Sb,
+    /// `dbt_project.yml`, with its targets in `profiles.yml`.
+    Dbt,
+}
 
 /// Top-level keys of `project.yml`, with the dbt spellings that mean the same.
 const KEYS: &[(&str, &str)] = &[
@@ -61,23 +77,55 @@ const IGNORED_DBT_KEYS: &[&str] = &[
     "on-run-end",
 ];
 
-/// The parsed `project.yml`.
+/// The parsed `project.yml` or `dbt_project.yml`.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    pub format: ProjectFormat,
     pub name: String,
+    /// dbt's `profile:`, the profiles.yml entry the targets come from.
+    pub profile: Option<String>,
     pub default_target: Option<String>,
     pub model_paths: Vec<String>,
     pub macro_paths: Vec<String>,
     pub seed_paths: Vec<String>,
     pub test_paths: Vec<String>,
+    pub snapshot_paths: Vec<String>,
+    pub analysis_paths: Vec<String>,
+    pub docs_paths: Vec<String>,
+    pub asset_paths: Vec<String>,
     pub target_path: String,
-    /// Project vars, rendered, with `--vars` applied on top.
+    /// Where `sb deps` installs packages, and where they are read from.
+    pub packages_install_path: String,
+    /// What `sb clean` removes (dbt's `clean-targets`; the target path by default).
+    pub clean_targets: Vec<String>,
+    /// Project vars, rendered, with `--vars` applied on top. In a dbt
+    /// project this holds the global vars and the project's own scope
+    /// (`vars: {my_project: {...}}`).
     pub vars: Map<String, Value>,
+    /// Rendered `vars:` entries whose value is a mapping: in a dbt project
+    /// each may be a package's scope (`vars: {dbt_utils: {...}}`), which
+    /// [`super::Project::vars_for`] applies inside that package only.
+    pub scoped_vars: Map<String, Value>,
+    /// `--vars`, which win over every file.
+    pub cli_vars: Map<String, Value>,
     /// Folder-scoped config trees (`models:`, `seeds:`, `tests:`, `sources:`).
     pub models: Value,
     pub seeds: Value,
     pub tests: Value,
     pub sources: Value,
+    pub snapshots: Value,
+    /// `on-run-start` / `on-run-end`: Jinja SQL run before and after
+    /// `run`, `build`, `seed` and `test`.
+    pub on_run_start: Vec<String>,
+    pub on_run_end: Vec<String>,
+    /// dbt's `quoting:`, `flags:`, `query-comment:`, `version:`, as written.
+    pub quoting: Map<String, Value>,
+    pub flags: Map<String, Value>,
+    pub query_comment: Value,
+    pub version: Option<String>,
+    /// What loading found worth a warning (a `require-dbt-version` that
+    /// excludes the dbt version sb is compatible with); printed by commands.
+    pub warnings: Vec<Diagnostic>,
     /// The synthesizer's settings, rendered.
     pub synthetic: Value,
     /// `dispatch:` of dbt_project.yml: where `adapter.dispatch(name,
@@ -110,23 +158,102 @@ pub struct Target {
     pub fields: Map<String, Value>,
     /// A BigQuery target's settings, read from `fields`; `None` on DuckDB.
     pub bigquery: Option<bigquery::TargetConfig>,
+    /// A DuckDB target's extensions, settings and attachments; `None` on BigQuery.
+    pub duckdb: Option<Setup>,
+    /// The `profiles.yml` a dbt project's target was read from.
+    pub profiles_file: Option<PathBuf>,
+    /// Keys of the target sb reads past, as warnings for commands to print.
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Settings {
+    /// Settings with every optional part empty, for the readers to fill.
+    pub(super) fn empty(format: ProjectFormat, name: String, file: YamlFile) -> Self {
+        Self {
+            format,
+            name,
+            profile: None,
+            default_target: None,
+            model_paths: vec!["models".into()],
+            macro_paths: vec!["macros".into()],
+            seed_paths: vec!["seeds".into()],
+            test_paths: vec!["tests".into()],
+            snapshot_paths: vec!["snapshots".into()],
+            analysis_paths: vec!["analyses".into()],
+            docs_paths: Vec::new(),
+            asset_paths: Vec::new(),
+            target_path: "target".into(),
+            packages_install_path: "dbt_packages".into(),
+            clean_targets: Vec::new(),
+            vars: Map::new(),
+            scoped_vars: Map::new(),
+            cli_vars: Map::new(),
+            models: Value::Null,
+            seeds: Value::Null,
+            tests: Value::Null,
+            sources: Value::Null,
+            snapshots: Value::Null,
+            on_run_start: Vec::new(),
+            on_run_end: Vec::new(),
+            quoting: Map::new(),
+            flags: Map::new(),
+            query_comment: Value::Null,
+            version: None,
+            warnings: Vec::new(),
+            synthetic: Value::Null,
+            dispatch: Vec::new(),
+            file,
+        }
+    }
+}
+
+/// Reads the project under `options.project_dir`: `project.yml` when there
+/// is one, else `dbt_project.yml` with its profile; and resolves the
+/// target `options.target` asks for (or the default).
+pub fn load(options: &LoadOptions) -> Result<(Settings, Target), Diagnostic> {
+    let root = &options.project_dir;
+    if !root.join(PROJECT_FILE).is_file() && root.join(DBT_PROJECT_FILE).is_file() {
+        return super::dbt_project::load(options);
+    }
+    load_sb(
+        root,
+        options.target.as_deref(),
+        &options.vars,
+        &options.bigquery,
+        &options.env,
+    )
+}
+
+/// The project's settings without resolving a target, for commands that
+/// need no warehouse (`clean`, `deps`): a dbt project's profile is not read.
+pub fn load_without_target(options: &LoadOptions) -> Result<Settings, Diagnostic> {
+    let root = &options.project_dir;
+    if !root.join(PROJECT_FILE).is_file() && root.join(DBT_PROJECT_FILE).is_file() {
+        return super::dbt_project::read(
+            root,
+            Path::new(DBT_PROJECT_FILE),
+            &options.vars,
+            &options.env,
+        );
+    }
+    load(options).map(|(settings, _)| settings)
 }
 
 /// Reads `project.yml` under `root` and resolves `target_name` (or the
 /// default); `bigquery` is what a BigQuery target's settings take from
 /// outside the file.
-pub fn load(
+fn load_sb(
     root: &Path,
     target_name: Option<&str>,
     cli_vars: &Map<String, Value>,
     bigquery: &bigquery::Overrides,
-    env: &EnvVars,
+    env: &crate::project::EnvVars,
 ) -> Result<(Settings, Target), Diagnostic> {
     let path = Path::new(PROJECT_FILE);
     let full = root.join(path);
     let source = std::fs::read_to_string(&full).map_err(|error| {
         Diagnostic::error(format!("cannot read {}: {error}", full.display())).help(
-            "run sb inside a project folder (one holding project.yml), or pass --project-dir DIR",
+            "run sb inside a project folder (one holding project.yml or dbt_project.yml), or pass --project-dir DIR",
         )
     })?;
     let file = YamlFile::parse(path, source)?;
@@ -212,22 +339,23 @@ pub fn load(
         Some(value) => renderer.render_value(value, &vars, "synthetic")?,
         None => Value::Null,
     };
+    let target_path = text("target-path")?.unwrap_or_else(|| "target".into());
     let settings = Settings {
         default_target: text("default_target")?,
         model_paths: paths("model-paths", "models")?,
         macro_paths: paths("macro-paths", "macros")?,
         seed_paths: paths("seed-paths", "seeds")?,
         test_paths: paths("test-paths", "tests")?,
-        target_path: text("target-path")?.unwrap_or_else(|| "target".into()),
+        clean_targets: vec![target_path.clone()],
+        target_path,
         models: canonical.get("models").cloned().unwrap_or(Value::Null),
         seeds: canonical.get("seeds").cloned().unwrap_or(Value::Null),
         tests: canonical.get("tests").cloned().unwrap_or(Value::Null),
         sources: canonical.get("sources").cloned().unwrap_or(Value::Null),
         synthetic,
-        dispatch: Vec::new(),
-        name,
         vars,
-        file: file.clone(),
+        cli_vars: cli_vars.clone(),
+        ..Settings::empty(ProjectFormat::Sb, name, file.clone())
     };
     let target = resolve_target(
         root,
@@ -299,155 +427,15 @@ fn resolve_target(
         };
         return Err(diagnostic);
     };
-    let mut fields = Map::new();
     let target_line = file
         .locate_key(&name, file.locate_key("targets", 1).line)
         .line;
-    for (key, value) in raw {
-        let field = renderer
-            .render_value(value, &settings.vars, key)
-            .map_err(|d| d.at(file.locate_key(key, target_line)))?;
-        fields.insert(key.clone(), field);
-    }
-    let type_name = fields.get("type").and_then(Value::as_str);
-    let Some(kind) = type_name.and_then(AdapterKind::parse) else {
-        let shown = type_name.unwrap_or("(missing)");
-        return Err(
-            Diagnostic::error(format!("target `{name}` has unsupported type `{shown}`"))
-                .at(if type_name.is_some() {
-                    file.locate_key("type", target_line)
-                } else {
-                    file.locate_key(&name, 1)
-                })
-                .help("set `type: duckdb` or `type: bigquery`"),
-        );
+    let source = TargetSource {
+        file,
+        name: &name,
+        raw,
+        line: target_line,
+        flavor: TargetFlavor::Sb,
     };
-    let get_str = |key: &str| fields.get(key).and_then(Value::as_str).map(str::to_string);
-    let dialect = kind.dialect();
-    let schema = dialect
-        .schema_keys()
-        .iter()
-        .find_map(|key| get_str(key))
-        .unwrap_or_else(|| dialect.default_schema().into());
-    let threads = match fields.get("threads") {
-        None => 4,
-        Some(value) => match value
-            .as_u64()
-            .or_else(|| value.as_str().and_then(|s| s.parse().ok()))
-        {
-            Some(n) if n >= 1 => usize::try_from(n).unwrap_or(1),
-            _ => {
-                return Err(Diagnostic::error(format!(
-                    "`threads` of target `{name}` must be a whole number of at least 1"
-                ))
-                .at(file.locate_key("threads", target_line))
-                .help("write for example `threads: 4`"));
-            }
-        },
-    };
-    let path = match kind {
-        AdapterKind::Duckdb => {
-            let relative = get_str("path")
-                .unwrap_or_else(|| format!("{}/{}.duckdb", settings.target_path, settings.name));
-            Some(if relative == ":memory:" {
-                PathBuf::from(relative)
-            } else {
-                root.join(relative)
-            })
-        }
-        AdapterKind::Bigquery => None,
-    };
-    // With no database named, DuckDB names an attached file's catalog after
-    // its stem; qualifying relations with it keeps `analytics.x`
-    // unambiguous when a schema shares the file's name.
-    let database = dialect
-        .database_keys()
-        .iter()
-        .find_map(|key| get_str(key))
-        .or_else(|| {
-            path.as_ref()
-                .filter(|p| p.as_os_str() != ":memory:")
-                .and_then(|p| p.file_stem())
-                .map(|s| s.to_string_lossy().into_owned())
-        });
-    if kind == AdapterKind::Duckdb
-        && let Some(catalog) = &database
-        && catalog.eq_ignore_ascii_case(&schema)
-    {
-        return Err(Diagnostic::error(format!(
-            "the DuckDB file's catalog `{catalog}` and the target's schema `{schema}` have the same name"
-        ))
-        .at(file.locate_key("schema", target_line))
-        .note("DuckDB names a file's catalog after the file, and cannot bind views that read `catalog.schema.table` when the two names are equal")
-        .help(format!("rename the schema (e.g. `schema: {schema}_models`) or the file (e.g. `path: target/dev.duckdb`)")));
-    }
-    fields.insert("name".into(), Value::from(name.clone()));
-    fields.insert("schema".into(), Value::from(schema.clone()));
-    fields.insert("threads".into(), Value::from(threads));
-    if kind == AdapterKind::Bigquery {
-        fields.insert("dataset".into(), Value::from(schema.clone()));
-    }
-    let bigquery = match kind {
-        AdapterKind::Duckdb => None,
-        AdapterKind::Bigquery => Some(bigquery::TargetConfig::parse(
-            &name,
-            &fields,
-            overrides,
-            |key| file.locate_key(key.unwrap_or(&name), target_line),
-        )?),
-    };
-    Ok(Target {
-        name,
-        kind,
-        schema,
-        database,
-        threads,
-        path,
-        fields,
-        bigquery,
-    })
-}
-
-/// Renders `{{ env_var(...) }}` and `{{ var(...) }}` inside string values.
-struct Renderer<'a> {
-    file: &'a YamlFile,
-    env: &'a EnvVars,
-}
-
-impl<'a> Renderer<'a> {
-    fn new(file: &'a YamlFile, env: &'a EnvVars) -> Self {
-        Self { file, env }
-    }
-
-    fn render_value(
-        &self,
-        value: &Value,
-        vars: &Map<String, Value>,
-        key: &str,
-    ) -> Result<Value, Diagnostic> {
-        Ok(match value {
-            Value::String(text) if text.contains("{{") || text.contains("{%") => {
-                let rendered = super::render::render_project_string(text, vars, self.env).map_err(|message| {
-                    Diagnostic::error(format!("cannot render `{key}` in project.yml: {message}"))
-                        .at(self.file.locate_key(key, 1))
-                        .help("only `env_var('NAME', 'default')` and `var('name')` can be used in project.yml; set the variable or give a default")
-                })?;
-                Value::String(rendered)
-            }
-            Value::Array(items) => Value::Array(
-                items
-                    .iter()
-                    .map(|item| self.render_value(item, vars, key))
-                    .collect::<Result<_, _>>()?,
-            ),
-            Value::Object(map) => {
-                let mut out = Map::new();
-                for (k, v) in map {
-                    out.insert(k.clone(), self.render_value(v, vars, k)?);
-                }
-                Value::Object(out)
-            }
-            other => other.clone(),
-        })
-    }
+    build_target(root, settings, &source, renderer, overrides)
 }

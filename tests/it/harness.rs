@@ -39,6 +39,8 @@ const TEST_ENV_VARS: &[&str] = &[
     "SB_BIGQUERY_RETRY_INITIAL_MS",
     "SB_BQ_PROJECT",
     "GOOGLE_APPLICATION_CREDENTIALS",
+    "DBT_PROFILES_DIR",
+    "SB_TEST_PROD_SCHEMA",
 ];
 
 /// A project in a temporary folder, deleted when dropped.
@@ -73,8 +75,8 @@ impl Project {
         let project = Self::bare();
         let from = fixture_dir(name);
         assert!(
-            from.join("project.yml").is_file(),
-            "fixture {} has no project.yml",
+            from.join("project.yml").is_file() || from.join("dbt_project.yml").is_file(),
+            "fixture {} has no project.yml or dbt_project.yml",
             from.display()
         );
         copy_tree(&from, project.path());

@@ -8,6 +8,8 @@ mod bigquery;
 mod commands;
 mod config;
 mod data_tests;
+mod dbt_project;
+mod deps;
 mod docs;
 mod errors;
 mod example;

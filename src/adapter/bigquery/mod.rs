@@ -104,6 +104,8 @@ impl BigQueryAdapter {
                 Credentials::from_file(keyfile)
                     .await
                     .map_err(setup_failed)?
+            } else if let Some(key) = &config.keyfile_json {
+                Credentials::from_json(key).await.map_err(setup_failed)?
             } else {
                 Credentials::application_default(&config.credentials)
                     .await

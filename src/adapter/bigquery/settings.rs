@@ -1,5 +1,5 @@
 //! A BigQuery target's settings, read once from its fields in `project.yml`
-//! when the project loads (so `sb compile` already stops at a bad one):
+//! (or a dbt `profiles.yml` output) when the project loads (so `sb compile` already stops at a bad one):
 //! where it is (project, dataset, location, endpoint), who sb is there
 //! (`keyfile`), and how jobs and uploads run (priority, byte cap, timeout,
 //! labels, retries, upload sizes). A bad key is a diagnostic that points at
@@ -52,6 +52,9 @@ pub struct TargetConfig {
     pub dataset: String,
     pub location: Option<String>,
     pub keyfile: Option<PathBuf>,
+    /// A service-account key given inline (dbt-bigquery's
+    /// `method: service-account-json` with `keyfile_json`), as JSON text.
+    pub keyfile_json: Option<String>,
     /// Service root of another endpoint (an emulator): no credentials then.
     pub api_url: Option<String>,
     pub priority: String,
@@ -171,6 +174,14 @@ impl TargetConfig {
                 ));
             }
         };
+        let (keyfile, keyfile_json) = credentials_of(fields, &text)?;
+        if fields.contains_key("impersonate_service_account") {
+            return Err(FieldError::at(
+                "impersonate_service_account",
+                "sb cannot impersonate a service account",
+                "remove `impersonate_service_account` and give that service account's key itself (`method: service-account` with `keyfile`)",
+            ));
+        }
         let labels = match fields.get("labels") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Object(map)) => map
@@ -194,7 +205,8 @@ impl TargetConfig {
             project,
             dataset,
             location: text("location"),
-            keyfile: text("keyfile").map(PathBuf::from),
+            keyfile,
+            keyfile_json,
             api_url: overrides
                 .api_url
                 .clone()
@@ -222,6 +234,59 @@ impl TargetConfig {
                     upload::chunk_bytes(n as usize)
                 }),
         })
+    }
+}
+
+/// The credentials dbt-bigquery's `method` names: `oauth` (application
+/// default credentials), `service-account` (`keyfile`), or
+/// `service-account-json` (`keyfile_json`). With no `method`, a `keyfile`
+/// when one is given (sb's own form).
+fn credentials_of(
+    fields: &Map<String, Value>,
+    text: &impl Fn(&str) -> Option<String>,
+) -> Result<(Option<PathBuf>, Option<String>), FieldError> {
+    let keyfile = text("keyfile").map(PathBuf::from);
+    let inline = match fields.get("keyfile_json") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(map)) => Some(Value::Object(map.clone()).to_string()),
+        Some(Value::String(json)) if !json.trim().is_empty() => Some(json.clone()),
+        Some(_) => {
+            return Err(FieldError::at(
+                "keyfile_json",
+                "`keyfile_json` must be the service-account key as a mapping",
+                "paste the key file's fields under `keyfile_json:` (type, project_id, private_key, client_email, ...)",
+            ));
+        }
+    };
+    match text("method").as_deref() {
+        None => Ok((keyfile, inline)),
+        Some("oauth") => Ok((None, None)),
+        Some("service-account") => match keyfile {
+            Some(path) => Ok((Some(path), None)),
+            None => Err(FieldError::at(
+                "method",
+                "`method: service-account` needs a `keyfile`",
+                "add `keyfile: /path/to/key.json`",
+            )),
+        },
+        Some("service-account-json") => match inline {
+            Some(json) => Ok((None, Some(json))),
+            None => Err(FieldError::at(
+                "method",
+                "`method: service-account-json` needs `keyfile_json`",
+                "add the key's fields under `keyfile_json:`",
+            )),
+        },
+        Some("oauth-secrets") => Err(FieldError::at(
+            "method",
+            "sb does not support `method: oauth-secrets`",
+            "use `method: oauth` (application default credentials) or a service account",
+        )),
+        Some(other) => Err(FieldError::at(
+            "method",
+            format!("unknown BigQuery `method` `{other}`"),
+            "use `oauth`, `service-account` or `service-account-json`",
+        )),
     }
 }
 
@@ -309,6 +374,39 @@ pub(crate) mod tests {
         assert_eq!(
             error.message,
             "`priority` must be `interactive` or `batch`, not `now`"
+        );
+    }
+
+    #[test]
+    fn dbt_methods_pick_the_credentials_and_impersonation_is_refused() {
+        let none = Overrides::default();
+        let read = |extra: Value| {
+            let mut target = fields(&json!({"project": "p", "dataset": "d"}));
+            target.extend(fields(&extra));
+            TargetConfig::from_fields(&target, &none)
+        };
+        let oauth = read(json!({"method": "oauth", "keyfile": "/k.json"})).expect("valid");
+        assert_eq!(oauth.keyfile, None);
+        let service = read(json!({"method": "service-account", "keyfile": "/k.json"}));
+        assert_eq!(
+            service.expect("valid").keyfile,
+            Some(PathBuf::from("/k.json"))
+        );
+        let inline = read(
+            json!({"method": "service-account-json", "keyfile_json": {"type": "service_account"}}),
+        );
+        assert_eq!(
+            inline.expect("valid").keyfile_json.as_deref(),
+            Some(r#"{"type":"service_account"}"#)
+        );
+        let missing = read(json!({"method": "service-account"})).expect_err("no keyfile");
+        assert_eq!(missing.key.as_deref(), Some("method"));
+        let unknown = read(json!({"method": "magic"})).expect_err("unknown");
+        assert_eq!(unknown.message, "unknown BigQuery `method` `magic`");
+        let impersonate = read(json!({"impersonate_service_account": "a@b"})).expect_err("refused");
+        assert_eq!(
+            impersonate.key.as_deref(),
+            Some("impersonate_service_account")
         );
     }
 

@@ -17,6 +17,7 @@ mod load;
 mod materialize;
 mod query;
 mod session;
+mod setup;
 mod slices;
 mod values;
 
@@ -32,6 +33,7 @@ use self::cache::KnownRelations;
 use self::errors::{duckdb_message, one_line, statement_error, statement_error_message};
 use self::query::read_query;
 use self::session::{Session, execute_sql, only_reads};
+pub use self::setup::{Attachment, Setup};
 use super::{
     Adapter, AdapterError, AdapterKind, BatchLoad, BuildOutcome, ColumnInfo, Connection, CsvLoad,
     MaterializeRequest, QueryResult, RelationKind, RelationRef, SliceSource,
@@ -47,11 +49,19 @@ pub struct DuckDbAdapter {
     root: Mutex<duckdb::Connection>,
     catalog_lock: Arc<Mutex<()>>,
     known: Arc<Mutex<Option<KnownRelations>>>,
+    /// `SET` statements every new connection runs (settings are per connection).
+    session_settings: Vec<String>,
 }
 
 impl DuckDbAdapter {
     /// Opens (creating it and its parent folders when missing) a database file.
     pub fn open(path: &Path) -> Result<Self, AdapterError> {
+        Self::open_with(path, &Setup::default())
+    }
+
+    /// Opens a database file and applies a target's [`Setup`]: extensions,
+    /// settings and attached databases.
+    pub fn open_with(path: &Path, setup: &Setup) -> Result<Self, AdapterError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|err| {
                 AdapterError::new(format!(
@@ -67,11 +77,13 @@ impl DuckDbAdapter {
                 one_line(&duckdb_message(&err), None)
             ))
         })?;
+        setup.apply(&root)?;
         Ok(Self {
             path: Some(path.to_path_buf()),
             root: Mutex::new(root),
             catalog_lock: Arc::new(Mutex::new(())),
             known: Arc::new(Mutex::new(None)),
+            session_settings: setup.set_statements(),
         })
     }
 
@@ -88,6 +100,7 @@ impl DuckDbAdapter {
             root: Mutex::new(root),
             catalog_lock: Arc::new(Mutex::new(())),
             known: Arc::new(Mutex::new(None)),
+            session_settings: Vec::new(),
         })
     }
 
@@ -108,6 +121,14 @@ impl DuckDbAdapter {
                 duckdb_message(&err)
             ))
         })?;
+        for statement in &self.session_settings {
+            conn.execute_batch(statement).map_err(|err| {
+                AdapterError::new(format!(
+                    "cannot apply `{statement}` to a DuckDB connection: {}",
+                    duckdb_message(&err)
+                ))
+            })?;
+        }
         Ok(DuckDbConnection {
             conn,
             catalog_lock: Arc::clone(&self.catalog_lock),
