@@ -151,6 +151,10 @@ pub fn compile(
         &builtins,
         &project.macro_files,
         &project.env,
+        crate::jinja::Namespaces {
+            project_name: &project.settings.name,
+            dispatch: &project.settings.dispatch,
+        },
     )
     .map_err(Diagnostics)?;
     let signatures = data_tests::test_signatures(builtins.iter().chain(&project.macro_files));

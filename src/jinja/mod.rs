@@ -8,13 +8,19 @@
 //! `environment`, error mapping in `errors`, generic test calls in
 //! `test_call`, and every lexical scan of Jinja source in [`scan`].
 
+mod context;
 mod environment;
 mod errors;
 mod modules;
+mod mutable;
+mod namespaces;
 mod native_tests;
 pub mod objects;
+mod pymodules;
+mod returns;
 pub mod scope;
 mod test_call;
+mod warehouse;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -24,6 +30,7 @@ use minijinja::value::Value;
 
 use crate::adapter::AdapterKind;
 use crate::diag::Diagnostic;
+use crate::project::settings::DispatchOrder;
 use crate::project::{EnvVars, SourceFile};
 use crate::scan;
 use environment::base_environment;
@@ -58,9 +65,25 @@ pub fn rewrite_test_blocks(text: &str) -> String {
     out
 }
 
+/// A template dict of `pairs` (a `Value` built from an iterator is a list).
+pub fn map_value<K: Into<String>>(pairs: impl IntoIterator<Item = (K, Value)>) -> Value {
+    let map: std::collections::BTreeMap<String, Value> =
+        pairs.into_iter().map(|(k, v)| (k.into(), v)).collect();
+    Value::from(map)
+}
+
 /// Converts any serializable value for templates.
 pub fn to_value<T: serde::Serialize>(value: &T) -> Value {
     Value::from(minijinja::value::Serde(value))
+}
+
+/// What the macro namespaces need from the project: its name (a namespace
+/// of its own macros, beside `dbt` and each package's) and its `dispatch:`
+/// search orders.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Namespaces<'a> {
+    pub project_name: &'a str,
+    pub dispatch: &'a [DispatchOrder],
 }
 
 /// The environment plus what it needs to map errors back to files.
@@ -82,12 +105,9 @@ impl Jinja {
         builtin: &[SourceFile],
         macro_files: &[SourceFile],
         env_vars: &EnvVars,
+        namespaces: Namespaces<'_>,
     ) -> Result<Self, Vec<Diagnostic>> {
         let mut env = base_environment(env_vars);
-        env.add_global(
-            "adapter",
-            Value::from_object(objects::AdapterObject { kind }),
-        );
         let mut errors = Vec::new();
         let mut files = Vec::new();
         for file in builtin.iter().chain(macro_files) {
@@ -100,6 +120,7 @@ impl Jinja {
             let original = MacroFile {
                 path: file.path.clone(),
                 text: file.text.clone(),
+                package: file.package.clone(),
             };
             files.push((original, text));
         }
@@ -107,6 +128,37 @@ impl Jinja {
             return Err(errors);
         }
         let macros = Arc::new(MacroModules::new(files, kind.as_str()));
+        env.add_global(
+            "adapter",
+            Value::from_object(objects::AdapterObject {
+                macros: Arc::clone(&macros),
+                dispatch: namespaces.dispatch.to_vec(),
+                project_name: namespaces.project_name.to_string(),
+                ..objects::AdapterObject::new(kind)
+            }),
+        );
+        let mut namespace_names: Vec<(String, Option<String>)> = macros
+            .package_names()
+            .map(|p| (p.to_string(), Some(p.to_string())))
+            .collect();
+        namespace_names.push(("dbt".to_string(), None));
+        if !namespaces.project_name.is_empty() {
+            namespace_names.push((namespaces.project_name.to_string(), None));
+        }
+        for (name, package) in namespace_names {
+            // A macro or a built-in of the same name keeps it.
+            if macros.defines(&name) || env.globals().any(|(global, _)| global == name) {
+                continue;
+            }
+            env.add_global(
+                name.clone(),
+                Value::from_object(namespaces::Namespace {
+                    name,
+                    package,
+                    macros: Arc::clone(&macros),
+                }),
+            );
+        }
         let from_sb = |name: &str| {
             macros
                 .defining_file(name)
@@ -204,6 +256,7 @@ impl Jinja {
                 })
             },
         );
+        returns::clear();
         let result =
             result.map_err(|error| self.diagnostic(&error, request, &captured, prelude.len()));
         (result, captured)
