@@ -108,9 +108,15 @@ impl Jinja {
         namespaces: Namespaces<'_>,
     ) -> Result<Self, Vec<Diagnostic>> {
         let mut env = base_environment(env_vars);
+        let dbt_macros = SourceFile {
+            path: std::path::PathBuf::from("<sb>/dbt.sql"),
+            text: include_str!("macros/dbt.sql").to_string(),
+            package: None,
+        };
+        let builtin: Vec<&SourceFile> = std::iter::once(&dbt_macros).chain(builtin).collect();
         let mut errors = Vec::new();
         let mut files = Vec::new();
-        for file in builtin.iter().chain(macro_files) {
+        for file in builtin.iter().copied().chain(macro_files) {
             let text = rewrite_test_blocks(&file.text);
             // Check each file alone first so a syntax error names its own file.
             if let Err(error) = env.template_from_named_str("macro file", &text) {
@@ -225,12 +231,27 @@ impl Jinja {
                         this => scope::this_value(),
                         target => catalog.target.clone(),
                         project_name => catalog.project_name.clone(),
-                        execute => request.mode == Mode::Execute,
+                        execute => Value::from_object(objects::ExecuteFlag),
                         model => (request.model)(),
                     }
                 };
                 let Some(call) = &request.test else {
-                    let full = format!("{prelude}{}", request.source);
+                    // Literals become changeable only where a model changes
+                    // one, so other models keep their exact columns.
+                    let changes = mutable::MUTATING_METHODS
+                        .iter()
+                        .any(|method| request.source.contains(method));
+                    let rewritten = changes
+                        .then(|| {
+                            scan::mutable_literals(
+                                request.source,
+                                mutable::LIST_FUNCTION,
+                                mutable::DICT_FUNCTION,
+                            )
+                        })
+                        .flatten();
+                    let source = rewritten.as_deref().unwrap_or(request.source);
+                    let full = format!("{prelude}{source}");
                     return self
                         .env
                         .template_from_named_str(request.name, &full)?

@@ -404,3 +404,23 @@ impl Object for Exceptions {
         }
     }
 }
+
+/// `execute`: true only while a node runs. Reading it marks the node to be
+/// rendered again then (`scope::read_execute`), since what follows an
+/// `{% if execute %}` usually asks the warehouse.
+#[derive(Debug)]
+pub struct ExecuteFlag;
+
+impl Object for ExecuteFlag {
+    fn is_true(self: &Arc<Self>) -> bool {
+        scope::read_execute()
+    }
+
+    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if scope::read_execute() {
+            "True"
+        } else {
+            "False"
+        })
+    }
+}

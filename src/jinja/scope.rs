@@ -321,6 +321,16 @@ pub fn execute_flag() -> bool {
     with(|s| s.mode == Mode::Execute).unwrap_or(false)
 }
 
+/// `execute` was read: what the template does may depend on the warehouse,
+/// so the node is rendered again when it runs.
+pub fn read_execute() -> bool {
+    with(|s| {
+        s.captured.used_run_query = true;
+        s.mode == Mode::Execute
+    })
+    .unwrap_or(false)
+}
+
 /// `run_query(sql)`: `none` until execution time, as in dbt.
 pub fn run_query_fn(sql: &str) -> Result<Value, Error> {
     Ok(match warehouse_query(sql)? {

@@ -266,6 +266,14 @@ impl Object for RelationColumn {
             "is_string" => self.is_string(),
             "is_number" | "is_numeric" => self.is_number(),
             "is_integer" => self.data_type.to_ascii_lowercase().contains("int"),
+            "string_size" => {
+                // `varchar(n)` has a size; DuckDB's varchar has none.
+                let size = self
+                    .data_type
+                    .split_once('(')
+                    .and_then(|(_, rest)| rest.trim_end_matches(')').trim().parse::<i64>().ok());
+                return Ok(Value::from(size.unwrap_or(256)));
+            }
             "is_float" => {
                 let t = self.data_type.to_ascii_lowercase();
                 t.contains("double") || t.contains("float") || t.contains("real")
