@@ -28,7 +28,7 @@ use crate::resource::ResourceType;
 pub use ephemeral::inline_ephemerals;
 use parse::{render_model, test_diagnostic};
 pub use resolve::locate_ref;
-use resolve::{catalog_for, graph_error, validate_config};
+use resolve::{apply_naming, catalog_for, graph_error, validate_config};
 pub use write::{compiled_path, write_compiled, write_file};
 
 /// The result of compiling a project: every node with its final config,
@@ -170,6 +170,9 @@ pub fn compile(
         .par_iter()
         .map(|n| project.relation_of(n))
         .collect();
+    let static_relations = apply_naming(&jinja, &project, static_relations, |i| {
+        &project.nodes[i].config
+    })?;
     let static_catalog = Arc::new(catalog_for(
         &project,
         &static_relations,
@@ -251,6 +254,7 @@ pub fn compile(
         .zip(&final_configs)
         .map(|(node, config)| project.relation_with(node, config))
         .collect();
+    let final_relations = apply_naming(&jinja, &project, final_relations, |i| &final_configs[i])?;
     let catalog = Arc::new(catalog_for(
         &project,
         &final_relations,

@@ -14,6 +14,7 @@ mod errors;
 mod modules;
 mod mutable;
 mod namespaces;
+mod naming;
 mod native_tests;
 pub mod objects;
 mod pymodules;
@@ -36,6 +37,7 @@ use crate::scan;
 use environment::base_environment;
 use errors::syntax_diagnostic;
 use modules::{MACROS_TEMPLATE, MacroFile, MacroModules};
+pub use naming::NamePart;
 pub use scope::{Captured, Catalog, Failure, Mode, QueryFn};
 pub use test_call::TestCall;
 use test_call::{test_template_name, test_template_source};
@@ -95,6 +97,8 @@ pub struct Jinja {
     /// Test macros rendered in Rust: the project overrides none of their
     /// macros (`native_tests`).
     native_tests: std::collections::HashSet<&'static str>,
+    /// How many of the macro files are sb's own (they come first).
+    builtin_files: usize,
 }
 
 impl Jinja {
@@ -186,7 +190,9 @@ impl Jinja {
         // reaches becomes one template, compiled once per run.
         let loader_macros = Arc::clone(&macros);
         env.set_loader(move |name| {
-            Ok(test_template_source(&loader_macros, name).or_else(|| loader_macros.source(name)))
+            Ok(test_template_source(&loader_macros, name)
+                .or_else(|| naming::name_template_source(&loader_macros, name))
+                .or_else(|| loader_macros.source(name)))
         });
         if let Err(error) = env.get_template(MACROS_TEMPLATE) {
             return Err(vec![Diagnostic::error(format!(
@@ -204,6 +210,7 @@ impl Jinja {
             macros,
             test_templates,
             native_tests,
+            builtin_files: builtin.len(),
         })
     }
 

@@ -207,3 +207,46 @@ fn a_list_that_cannot_change_says_how_sb_differs() {
     output.code(2);
     assert_stderr_snapshot!(output);
 }
+
+#[test]
+fn a_projects_naming_macros_decide_where_models_go() {
+    let project = Project::new()
+        .file(
+            "macros/naming.sql",
+            "{% macro generate_schema_name(custom_schema_name, node) -%}
+  {%- if custom_schema_name is none -%}{{ target.schema }}{%- else -%}{{ custom_schema_name | trim }}{%- endif -%}
+{%- endmacro %}
+{% macro generate_alias_name(custom_alias_name=none, node=none) -%}
+  {{ custom_alias_name or (node.name ~ '_v1') }}
+{%- endmacro %}
+",
+        )
+        .file("models/a.sql", "{{ config(schema='marts') }}\nselect 1 as id")
+        .file("models/b.sql", "select id + 1 as id from {{ ref('a') }}")
+        .file("models/c.sql", "{{ config(alias='see') }}\nselect 3 as id");
+
+    project.sb(&["run"]).success();
+
+    assert_eq!(project.relations(), ["main.b_v1", "main.see", "marts.a_v1"]);
+    assert_eq!(project.query("select id from main.b_v1"), [["2"]]);
+}
+
+#[test]
+fn call_blocks_hand_their_body_to_caller() {
+    let project = Project::new()
+        .file(
+            "macros/wrap.sql",
+            "{% macro wrapped(label) %}select '{{ label }}' as label, ({{ caller() }}) as inner_value{% endmacro %}",
+        )
+        .file(
+            "models/m.sql",
+            "{% call wrapped('x') %}select 41 + 1{% endcall %}",
+        );
+
+    project.sb(&["run"]).success();
+
+    assert_eq!(
+        project.query("select label, inner_value from m"),
+        rows(&[["x", "42"]])
+    );
+}

@@ -109,3 +109,24 @@
 {% macro intersect() %}{{ return(adapter.dispatch('intersect', 'dbt')()) }}{% endmacro %}
 {% macro default__intersect() %}intersect{% endmacro %}
 {% macro bigquery__intersect() %}intersect distinct{% endmacro %}
+
+{#- How dbt names relations. sb computes these defaults in Rust
+    (project::generate_schema_name and relation naming) and renders a
+    project's own `generate_schema_name`, `generate_alias_name` or
+    `generate_database_name` instead when it defines one. -#}
+{% macro generate_schema_name(custom_schema_name=none, node=none) %}{{ return(default__generate_schema_name(custom_schema_name, node)) }}{% endmacro %}
+{% macro default__generate_schema_name(custom_schema_name=none, node=none) -%}
+{%- set default_schema = target.get('schema') or target.get('dataset') -%}
+{%- if custom_schema_name is none or custom_schema_name | trim == '' -%}{{ default_schema }}{%- else -%}{{ default_schema }}_{{ custom_schema_name | trim }}{%- endif -%}
+{%- endmacro %}
+{% macro generate_schema_name_for_env(custom_schema_name=none, node=none) -%}
+{%- if target.name == 'prod' and custom_schema_name is not none -%}{{ custom_schema_name | trim }}{%- else -%}{{ target.get('schema') or target.get('dataset') }}{%- endif -%}
+{%- endmacro %}
+{% macro generate_alias_name(custom_alias_name=none, node=none) %}{{ return(default__generate_alias_name(custom_alias_name, node)) }}{% endmacro %}
+{% macro default__generate_alias_name(custom_alias_name=none, node=none) -%}
+{%- if custom_alias_name -%}{{ custom_alias_name | trim }}{%- else -%}{{ node.name }}{%- endif -%}
+{%- endmacro %}
+{% macro generate_database_name(custom_database_name=none, node=none) %}{{ return(default__generate_database_name(custom_database_name, node)) }}{% endmacro %}
+{% macro default__generate_database_name(custom_database_name=none, node=none) -%}
+{%- if custom_database_name is none -%}{{ target.database }}{%- else -%}{{ custom_database_name | trim }}{%- endif -%}
+{%- endmacro %}
