@@ -173,6 +173,17 @@ pub fn compile(
     let static_relations = apply_naming(&jinja, &project, static_relations, |i| {
         &project.nodes[i].config
     })?;
+    // `graph` while parsing: nodes with their YAML config, no dependencies.
+    let mut jinja = jinja;
+    let graph_mentioned = jinja.mentions_graph(project.nodes.iter().map(|n| n.raw_code.as_str()));
+    if graph_mentioned {
+        let input = crate::jinja::GraphInput {
+            configs: &[],
+            depends_on: &[],
+            relations: &static_relations,
+        };
+        jinja.set_graph(&project, &input);
+    }
     let static_catalog = Arc::new(catalog_for(
         &project,
         &static_relations,
@@ -206,6 +217,7 @@ pub fn compile(
         .collect();
 
     let mut errors = Vec::new();
+    let mut read_graph = vec![false; count];
     let mut nodes: Vec<CompiledNode> = project
         .nodes
         .par_iter()
@@ -217,6 +229,7 @@ pub fn compile(
     for (index, result, captured) in parsed {
         match result {
             Ok(sql) => {
+                read_graph[index] = captured.used_graph;
                 let compiled = &mut nodes[index];
                 let in_file: Map<String, Value> = captured.config.iter().cloned().collect();
                 config::merge_into(&mut compiled.config.0, &in_file);
@@ -321,6 +334,18 @@ pub fn compile(
         .collect();
     let dag = Dag::build(&graph_nodes)
         .map_err(|error| Diagnostics::from(graph_error(&project, &error)))?;
+    // `graph` for the renders that follow, when a template reads it.
+    if graph_mentioned {
+        let depends_on: Vec<Vec<usize>> = nodes.iter().map(|n| n.depends_on.clone()).collect();
+        jinja.set_graph(
+            &project,
+            &crate::jinja::GraphInput {
+                configs: &final_configs,
+                depends_on: &depends_on,
+                relations: &final_relations,
+            },
+        );
+    }
 
     // Re-render models whose references resolve differently than at parse time.
     let changed: Vec<bool> = (0..count)
@@ -332,7 +357,7 @@ pub fn compile(
     let rerender: Vec<usize> = models
         .iter()
         .copied()
-        .filter(|&i| changed[i] || nodes[i].depends_on.iter().any(|&p| changed[p]))
+        .filter(|&i| changed[i] || read_graph[i] || nodes[i].depends_on.iter().any(|&p| changed[p]))
         .collect();
     let rerendered: Vec<(usize, Result<String, Diagnostic>)> = rerender
         .par_iter()

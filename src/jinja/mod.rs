@@ -11,6 +11,7 @@
 mod context;
 mod environment;
 mod errors;
+mod graph;
 mod modules;
 mod mutable;
 mod namespaces;
@@ -36,6 +37,7 @@ use crate::project::{EnvVars, SourceFile};
 use crate::scan;
 use environment::base_environment;
 use errors::syntax_diagnostic;
+pub use graph::GraphInput;
 use modules::{MACROS_TEMPLATE, MacroFile, MacroModules};
 pub use naming::NamePart;
 pub use scope::{Captured, Catalog, Failure, Mode, QueryFn};
@@ -99,6 +101,8 @@ pub struct Jinja {
     native_tests: std::collections::HashSet<&'static str>,
     /// How many of the macro files are sb's own (they come first).
     builtin_files: usize,
+    /// `graph`, once the compiler knows it (empty while parsing).
+    graph: Value,
 }
 
 impl Jinja {
@@ -211,7 +215,19 @@ impl Jinja {
             test_templates,
             native_tests,
             builtin_files: builtin.len(),
+            graph: graph::empty_graph(),
         })
+    }
+
+    /// Whether any macro or `sources` mentions `graph`: only then is it built.
+    pub fn mentions_graph<'a>(&self, sources: impl IntoIterator<Item = &'a str>) -> bool {
+        let mentions = |text: &str| scan::identifiers(text).any(|word| word == "graph");
+        self.macros.files.iter().any(|f| mentions(&f.text)) || sources.into_iter().any(mentions)
+    }
+
+    /// Sets `graph` for the renders that follow.
+    pub fn set_graph(&mut self, project: &crate::project::Project, input: &GraphInput<'_>) {
+        self.graph = graph::graph_value(project, input);
     }
 
     /// Renders a node's template (its project-relative `path` and `source`).
@@ -240,6 +256,7 @@ impl Jinja {
                         project_name => catalog.project_name.clone(),
                         execute => Value::from_object(objects::ExecuteFlag),
                         model => (request.model)(),
+                        graph => self.graph.clone(),
                     }
                 };
                 let Some(call) = &request.test else {

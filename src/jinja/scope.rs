@@ -79,6 +79,8 @@ pub struct Captured {
     pub config: Vec<(String, serde_json::Value)>,
     pub used_is_incremental: bool,
     pub used_run_query: bool,
+    /// The template read `graph`.
+    pub used_graph: bool,
     pub logs: Vec<String>,
     pub failure: Option<Failure>,
 }
@@ -319,6 +321,11 @@ pub fn is_incremental_fn() -> bool {
 
 pub fn execute_flag() -> bool {
     with(|s| s.mode == Mode::Execute).unwrap_or(false)
+}
+
+/// `graph` was read.
+pub fn read_graph() {
+    with(|s| s.captured.used_graph = true);
 }
 
 /// `execute` was read: what the template does may depend on the warehouse,

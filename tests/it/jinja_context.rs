@@ -250,3 +250,27 @@ fn call_blocks_hand_their_body_to_caller() {
         rows(&[["x", "42"]])
     );
 }
+
+#[test]
+fn graph_shows_nodes_with_their_config_and_dependencies() {
+    let project = Project::new()
+        .file("models/base.sql", "{{ config(tags=['core']) }}\nselect 1 as id")
+        .file(
+            "models/report.sql",
+            "{% set me = graph.nodes['model.sb_test.report'] %}
+{% set base = graph.nodes.values() | selectattr('name', 'equalto', 'base') | first %}
+select '{{ me.depends_on.nodes | join(',') }}' as parents,
+       '{{ me.refs | map(attribute='name') | join(',') }}' as refs,
+       '{{ base.config.tags | join(',') }} {{ base.resource_type }} {{ base.package_name }}' as base_facts,
+       {{ graph.nodes | length }} as node_count,
+       {{ graph.sources | length }} as source_count
+from {{ ref('base') }}",
+        );
+
+    project.sb(&["run"]).success();
+
+    assert_eq!(
+        project.query("select parents, refs, base_facts, node_count, source_count from report"),
+        rows(&[["model.sb_test.base", "base", "core model sb_test", "2", "0"]])
+    );
+}
