@@ -3,6 +3,7 @@
 //! `invocation_id`, `run_started_at`, `flags`, `builtins`, and `modules`
 //! (`datetime`, `pytz`, `re`, `itertools`; see `pymodules`).
 
+use std::fmt::Write;
 use std::sync::{Arc, LazyLock};
 
 use minijinja::value::{Kwargs, Object, Value, from_args};
@@ -19,7 +20,10 @@ static STARTED: LazyLock<chrono::DateTime<chrono::Utc>> = LazyLock::new(chrono::
 static INVOCATION_ID: LazyLock<String> = LazyLock::new(|| {
     let seed = format!("{}-{}", STARTED.to_rfc3339(), std::process::id());
     let hash = sha2::Sha256::digest(seed.as_bytes());
-    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+    let hex: String = hash.iter().fold(String::new(), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    });
     format!(
         "{}-{}-{}-{}-{}",
         &hex[0..8],
@@ -49,6 +53,7 @@ fn zip_fn(args: &[Value]) -> Result<Value, Error> {
 }
 
 /// `tojson(value, sort_keys=false)`.
+#[allow(clippy::needless_pass_by_value)] // minijinja hands keyword arguments by value
 fn tojson_fn(value: &Value, kwargs: Kwargs) -> Result<Value, Error> {
     let sort: Option<bool> = kwargs.get("sort_keys")?;
     kwargs.assert_all_used()?;
@@ -132,6 +137,7 @@ fn local_md5_fn(text: &str) -> String {
 }
 
 /// MD5 (RFC 1321), for `local_md5`: small enough not to need a crate.
+#[allow(clippy::many_single_char_names)] // the RFC's names for the four state words
 fn md5_digest(input: &[u8]) -> u128 {
     const SHIFTS: [u32; 64] = [
         7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5,

@@ -96,20 +96,17 @@ impl MacroModules {
                 if may_return && !returning.contains(&name) {
                     returning.push(name.clone());
                 }
-                match &package {
-                    Some(package) => {
-                        modules
-                            .packages
-                            .entry(package.clone())
-                            .or_default()
-                            .insert(name, id);
+                if let Some(package) = &package {
+                    modules
+                        .packages
+                        .entry(package.clone())
+                        .or_default()
+                        .insert(name, id);
+                } else {
+                    if !modules.by_name.contains_key(&name) {
+                        modules.names.push(name.clone());
                     }
-                    None => {
-                        if !modules.by_name.contains_key(&name) {
-                            modules.names.push(name.clone());
-                        }
-                        modules.by_name.insert(name, id);
-                    }
+                    modules.by_name.insert(name, id);
                 }
             }
             let dynamic = text.matches("dispatch").count() != scan::dispatch_names(&text).count()
@@ -437,6 +434,52 @@ mod tests {
         ]);
         assert_eq!(m.module_for(&["a"]), "__sb_macros__:3");
         assert_eq!(m.module_for(&["b"]), MACROS_TEMPLATE);
+    }
+
+    #[test]
+    fn a_package_sees_its_own_macros_first_then_the_root_projects() {
+        let files = [
+            (
+                "{% macro helper() %}root{% endmacro %}\n{% macro only_root() %}r{% endmacro %}",
+                None,
+            ),
+            (
+                "{% macro helper() %}pkg{% endmacro %}\n{% macro entry() %}{{ helper() }}{{ only_root() }}{% endmacro %}",
+                Some("p"),
+            ),
+        ];
+        let m = MacroModules::new(
+            files
+                .iter()
+                .enumerate()
+                .map(|(i, (text, package))| {
+                    let file = MacroFile {
+                        path: PathBuf::from(format!("macros/m{i}.sql")),
+                        text: (*text).to_string(),
+                        package: package.map(str::to_string),
+                    };
+                    (file, (*text).to_string())
+                })
+                .collect(),
+            "duckdb",
+        );
+        assert!(m.defines_in(Some("p"), "entry") && !m.defines("entry"));
+        assert_eq!(m.module_in(Some("p"), &["entry"]), "__sb_macros__@p:1,2,3");
+        assert_eq!(m.module_for(&["helper"]), "__sb_macros__:0");
+        assert_eq!(
+            MacroModules::namespace_of("__sb_macros__@p:1,2,3"),
+            Some("p")
+        );
+        assert_eq!(MacroModules::namespace_of("__sb_macros__:0"), None);
+        let whole = m.source("__sb_macros__@p").expect("package module");
+        assert!(whole.find("root").expect("root") < whole.find("pkg").expect("pkg"));
+        assert_eq!(
+            m.source(MACROS_TEMPLATE)
+                .expect("root module")
+                .matches("macro helper")
+                .count(),
+            1
+        );
     }
 
     #[test]

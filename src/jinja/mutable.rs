@@ -30,13 +30,13 @@ pub const MUTATING_METHODS: [&str; 8] = [
 ];
 
 /// `__sb_list(value)`: a list that changes in place.
-pub fn list_fn(items: Value) -> Result<Value, Error> {
+pub fn list_fn(items: &Value) -> Result<Value, Error> {
     let items: Vec<Value> = items.try_iter()?.collect();
     Ok(MutableList::value(items))
 }
 
 /// `__sb_dict(value)`: a dict that changes in place.
-pub fn dict_fn(map: Value) -> Result<Value, Error> {
+pub fn dict_fn(map: &Value) -> Result<Value, Error> {
     let mut entries = IndexMap::new();
     for key in map.try_iter()? {
         let value = map.get_item(&key)?;

@@ -143,3 +143,100 @@ fn call_in(
     DEPTH.with(|d| d.set(depth));
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use minijinja::Environment;
+
+    use super::*;
+    use crate::jinja::modules::MacroFile;
+    use crate::jinja::objects::AdapterObject;
+    use crate::jinja::returns;
+    use crate::project::settings::DispatchOrder;
+
+    fn env(dispatch: Vec<DispatchOrder>) -> Environment<'static> {
+        let files = [
+            (
+                "{% macro greet(x) %}{{ return(adapter.dispatch('greet', 'pkg')(x)) }}{% endmacro %}\n{% macro default__greet(x) %}hello {{ pkg.shout(x) }}{% endmacro %}\n{% macro shout(x) %}{{ x | upper }}{% endmacro %}",
+                Some("pkg"),
+            ),
+            (
+                "{% macro default__greet(x) %}root {{ x }}{% endmacro %}",
+                None,
+            ),
+        ];
+        let macros = Arc::new(MacroModules::new(
+            files
+                .iter()
+                .enumerate()
+                .map(|(i, (text, package))| {
+                    let file = MacroFile {
+                        path: PathBuf::from(format!("m{i}.sql")),
+                        text: (*text).to_string(),
+                        package: package.map(str::to_string),
+                    };
+                    (file, (*text).to_string())
+                })
+                .collect(),
+            "duckdb",
+        ));
+        let mut env = Environment::new();
+        env.add_function("return", returns::return_fn);
+        env.add_function(returns::WRAP_FUNCTION, returns::wrap_fn);
+        env.add_global(
+            "adapter",
+            Value::from_object(AdapterObject {
+                macros: Arc::clone(&macros),
+                dispatch,
+                project_name: "proj".into(),
+                ..AdapterObject::new(crate::adapter::AdapterKind::Duckdb)
+            }),
+        );
+        env.add_global(
+            "pkg",
+            Value::from_object(Namespace {
+                name: "pkg".into(),
+                package: Some("pkg".into()),
+                macros: Arc::clone(&macros),
+            }),
+        );
+        let loader_macros = Arc::clone(&macros);
+        env.set_loader(move |name| Ok(loader_macros.source(name)));
+        env
+    }
+
+    #[test]
+    fn a_package_macro_is_called_through_its_namespace() {
+        let rendered = env(Vec::new())
+            .render_str("{{ pkg.greet('sb') }}", ())
+            .expect("renders");
+        assert_eq!(rendered, "hello SB");
+    }
+
+    #[test]
+    fn the_dispatch_order_lets_the_project_override_a_package_macro() {
+        let order = DispatchOrder {
+            macro_namespace: "pkg".into(),
+            search_order: vec!["proj".into(), "pkg".into()],
+        };
+        let rendered = env(vec![order])
+            .render_str("{{ pkg.greet('sb') }}", ())
+            .expect("renders");
+        assert_eq!(rendered, "root sb");
+    }
+
+    #[test]
+    fn an_unknown_package_macro_is_named_in_the_error() {
+        let error = env(Vec::new())
+            .render_str("{{ pkg.nothing() }}", ())
+            .expect_err("fails");
+        assert!(
+            error
+                .to_string()
+                .contains("namespace `pkg` has no macro `nothing`"),
+            "{error}"
+        );
+    }
+}

@@ -247,6 +247,10 @@ impl Object for ConfigObject {
     }
 }
 
+/// A namespace `adapter.dispatch` searches: `None` is the root project
+/// (with sb's `dbt` macros), `Some` a package.
+struct SearchedNamespace(Option<String>);
+
 /// `adapter`: `dispatch`, `quote`, `type`, and the warehouse look-ups
 /// (`warehouse`).
 #[derive(Debug)]
@@ -269,16 +273,16 @@ impl AdapterObject {
         }
     }
 
-    /// The namespace a `dispatch` search-order entry names: `None` for the
-    /// root project (or `dbt`), `Some(package)`, or nothing when unknown.
-    fn namespace_key(&self, name: &str) -> Option<Option<String>> {
+    /// The namespace a `dispatch` search-order entry names, or `None`
+    /// when it names none sb knows.
+    fn namespace_key(&self, name: &str) -> Option<SearchedNamespace> {
         if name == self.project_name || name == "dbt" {
-            return Some(None);
+            return Some(SearchedNamespace(None));
         }
         self.macros
             .package_names()
             .any(|p| p == name)
-            .then(|| Some(name.to_string()))
+            .then(|| SearchedNamespace(Some(name.to_string())))
     }
 
     /// `adapter.dispatch(name, macro_namespace)`: `<adapter>__name`, then
@@ -317,7 +321,7 @@ impl AdapterObject {
                     .flat_map(|order| &order.search_order)
                     .chain([namespace])
                 {
-                    if let Some(key) = self.namespace_key(entry)
+                    if let Some(SearchedNamespace(key)) = self.namespace_key(entry)
                         && !search.contains(&key)
                     {
                         search.push(key);

@@ -7,6 +7,7 @@
 //! turns the marker back into the value.
 
 use std::cell::RefCell;
+use std::fmt::Write;
 use std::sync::Arc;
 
 use minijinja::value::{Enumerator, Object, Value};
@@ -83,7 +84,7 @@ impl Object for ReturningMacro {
 pub fn wrap_statements<'a>(names: impl Iterator<Item = &'a str>) -> String {
     let mut out = String::new();
     for name in names {
-        out.push_str(&format!("{{% set {name} = {WRAP_FUNCTION}({name}) %}}"));
+        let _ = write!(out, "{{% set {name} = {WRAP_FUNCTION}({name}) %}}");
     }
     out
 }

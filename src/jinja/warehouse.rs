@@ -6,7 +6,7 @@
 //! `api.Relation.create`. While parsing these answer `none` or `[]`, and
 //! the node is rendered again when it runs.
 
-use std::fmt;
+use std::fmt::{self, Write};
 use std::sync::Arc;
 
 use minijinja::value::{Enumerator, Kwargs, Object, ObjectRepr, Value, from_args};
@@ -47,7 +47,7 @@ impl QueryTable {
         let mut out = format!("| {} |", names.join(" | "));
         for row in &self.result.rows {
             let cells: Vec<String> = row.iter().map(plain).collect();
-            out.push_str(&format!("\n| {} |", cells.join(" | ")));
+            let _ = write!(out, "\n| {} |", cells.join(" | "));
         }
         out
     }
@@ -152,18 +152,16 @@ impl Object for QueryRow {
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        let position = match key.as_str() {
-            Some(name) => self
-                .table
+        let position = if let Some(name) = key.as_str() {
+            self.table
                 .result
                 .columns
                 .iter()
-                .position(|c| c.name == name)?,
-            None => {
-                let index = i64::try_from(key.clone()).ok()?;
-                let len = self.cells().len() as i64;
-                usize::try_from(if index < 0 { len + index } else { index }).ok()?
-            }
+                .position(|c| c.name == name)?
+        } else {
+            let index = i64::try_from(key.clone()).ok()?;
+            let len = self.cells().len() as i64;
+            usize::try_from(if index < 0 { len + index } else { index }).ok()?
         };
         self.cells().get(position).map(super::to_value)
     }
@@ -438,9 +436,9 @@ pub fn adapter_method(kind: AdapterKind, method: &str, args: &[Value]) -> Result
 }
 
 /// `load_relation(relation)`.
-pub fn load_relation_fn(relation: Value) -> Result<Value, Error> {
+pub fn load_relation_fn(relation: &Value) -> Result<Value, Error> {
     let kind = scope::adapter_kind().unwrap_or(AdapterKind::Duckdb);
-    match relation_parts(&relation) {
+    match relation_parts(relation) {
         Some(parts) => get_relation(kind, parts),
         None => Ok(Value::from(())),
     }

@@ -12,8 +12,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use sb::adapter::Adapter;
 use sb::adapter::duckdb::DuckDbAdapter;
-use sb::adapter::{Adapter, Connection};
 use sb::compile::{CompiledProject, compile};
 use sb::project::settings::DispatchOrder;
 use sb::project::{LoadOptions, Project as Loaded};
