@@ -11,6 +11,9 @@
 
 use std::ops::Range;
 
+mod literals;
+pub use literals::mutable_literals;
+
 /// A piece of the scanned text and where it sits (byte offsets).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Spanned<'a> {

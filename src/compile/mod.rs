@@ -28,7 +28,7 @@ use crate::resource::{NodeId, ResourceType};
 pub use ephemeral::inline_ephemerals;
 use parse::{render_model, test_diagnostic};
 pub use resolve::locate_ref;
-use resolve::{catalog_for, graph_error, validate_config};
+use resolve::{apply_naming, catalog_for, graph_error, validate_config};
 pub use write::{compiled_path, write_compiled, write_file};
 
 /// The result of compiling a project: every node with its final config,
@@ -151,6 +151,10 @@ pub fn compile(
         &builtins,
         &project.macro_files,
         &project.env,
+        crate::jinja::Namespaces {
+            project_name: &project.settings.name,
+            dispatch: &project.settings.dispatch,
+        },
     )
     .map_err(Diagnostics)?;
     let signatures = data_tests::test_signatures(builtins.iter().chain(&project.macro_files));
@@ -166,6 +170,20 @@ pub fn compile(
         .par_iter()
         .map(|n| project.relation_of(n))
         .collect();
+    let static_relations = apply_naming(&jinja, &project, static_relations, |i| {
+        &project.nodes[i].config
+    })?;
+    // `graph` while parsing: nodes with their YAML config, no dependencies.
+    let mut jinja = jinja;
+    let graph_mentioned = jinja.mentions_graph(project.nodes.iter().map(|n| n.raw_code.as_str()));
+    if graph_mentioned {
+        let input = crate::jinja::GraphInput {
+            configs: &[],
+            depends_on: &[],
+            relations: &static_relations,
+        };
+        jinja.set_graph(&project, &input);
+    }
     let static_catalog = Arc::new(catalog_for(
         &project,
         &static_relations,
@@ -199,6 +217,7 @@ pub fn compile(
         .collect();
 
     let mut errors = Vec::new();
+    let mut read_graph = vec![false; count];
     let mut nodes: Vec<CompiledNode> = project
         .nodes
         .par_iter()
@@ -210,6 +229,7 @@ pub fn compile(
     for (index, result, captured) in parsed {
         match result {
             Ok(sql) => {
+                read_graph[index] = captured.used_graph;
                 let compiled = &mut nodes[index];
                 let in_file: Map<String, Value> = captured.config.iter().cloned().collect();
                 config::merge_into(&mut compiled.config.0, &in_file);
@@ -247,6 +267,7 @@ pub fn compile(
         .zip(&final_configs)
         .map(|(node, config)| project.relation_with(node, config))
         .collect();
+    let final_relations = apply_naming(&jinja, &project, final_relations, |i| &final_configs[i])?;
     let catalog = Arc::new(catalog_for(
         &project,
         &final_relations,
@@ -313,6 +334,18 @@ pub fn compile(
         .collect();
     let dag = Dag::build(&graph_nodes)
         .map_err(|error| Diagnostics::from(graph_error(&project, &error)))?;
+    // `graph` for the renders that follow, when a template reads it.
+    if graph_mentioned {
+        let depends_on: Vec<Vec<usize>> = nodes.iter().map(|n| n.depends_on.clone()).collect();
+        jinja.set_graph(
+            &project,
+            &crate::jinja::GraphInput {
+                configs: &final_configs,
+                depends_on: &depends_on,
+                relations: &final_relations,
+            },
+        );
+    }
 
     // Re-render models whose references resolve differently than at parse time.
     let changed: Vec<bool> = (0..count)
@@ -324,7 +357,7 @@ pub fn compile(
     let rerender: Vec<NodeId> = models
         .iter()
         .copied()
-        .filter(|&i| changed[i] || nodes[i].depends_on.iter().any(|&p| changed[p]))
+        .filter(|&i| changed[i] || read_graph[i] || nodes[i].depends_on.iter().any(|&p| changed[p]))
         .collect();
     let rerendered: Vec<(NodeId, Result<String, Diagnostic>)> = rerender
         .par_iter()

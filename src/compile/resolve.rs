@@ -5,14 +5,17 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 use serde_json::Value;
 
+use super::CompiledProject;
 use crate::adapter::RelationRef;
+use crate::diag::Diagnostics;
 use crate::diag::{Diagnostic, Location};
 use crate::graph::GraphError;
-use crate::jinja::Catalog;
+use crate::jinja::{Catalog, Jinja, NamePart};
 use crate::project::Project;
 use crate::project::config::NodeConfig;
 use crate::resource::{Materialized, NodeId, ResourceType};
@@ -71,6 +74,68 @@ pub(super) fn catalog_for<'a>(
             .map(|c| c.materialized() == Materialized::Ephemeral)
             .collect(),
         disabled,
+    }
+}
+
+/// `relations` as the project's own naming macros (`generate_schema_name`,
+/// ...) name its models and seeds, when it defines any; otherwise as given.
+pub(super) fn apply_naming<'a>(
+    jinja: &Jinja,
+    project: &Project,
+    mut relations: Vec<RelationRef>,
+    config_of: impl Fn(usize) -> &'a NodeConfig + Sync,
+) -> Result<Vec<RelationRef>, Diagnostics> {
+    let overrides = jinja.naming_overrides();
+    if overrides.is_empty() {
+        return Ok(relations);
+    }
+    let catalog = Arc::new(catalog_for(
+        project,
+        &relations,
+        (0..project.nodes.len()).into_par_iter().map(&config_of),
+    ));
+    let renamed: Vec<Result<(usize, RelationRef), Diagnostic>> = (0..project.nodes.len())
+        .into_par_iter()
+        .filter(|&i| {
+            matches!(
+                project.nodes[i].resource_type,
+                ResourceType::Model | ResourceType::Seed
+            )
+        })
+        .map(|index| {
+            let config = config_of(index);
+            let mut relation = relations[index].clone();
+            for &part in &overrides {
+                let model = CompiledProject::model_value(project, index, config);
+                let custom = match part {
+                    NamePart::Database => config.str("database"),
+                    NamePart::Schema => config.str("schema"),
+                    NamePart::Alias => config.str("alias"),
+                };
+                let name = jinja.generate_name(&catalog, part, index, custom, model)?;
+                match part {
+                    NamePart::Database => {
+                        relation.database = Some(name).filter(|n| !n.is_empty() && n != "None");
+                    }
+                    NamePart::Schema => relation.schema = name,
+                    NamePart::Alias => relation.identifier = name,
+                }
+            }
+            Ok((index, relation))
+        })
+        .collect();
+    let mut errors = Vec::new();
+    for result in renamed {
+        match result {
+            Ok((index, relation)) => relations[index] = relation,
+            Err(diagnostic) => errors.push(diagnostic),
+        }
+    }
+    if errors.is_empty() {
+        Ok(relations)
+    } else {
+        errors.truncate(1);
+        Err(Diagnostics(errors))
     }
 }
 

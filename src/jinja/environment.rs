@@ -1,11 +1,11 @@
 //! The plain minijinja environment every render starts from: sb's
-//! functions `ref`, `source`, `var`, `env_var`, `log`, ..., strict undefined
-//! values and a fuel bound.
+//! functions `ref`, `source`, `var`, `env_var`, `log`, `return`,
+//! `statement`, ..., strict undefined values and a fuel bound.
 
 use minijinja::value::{Kwargs, Rest, Value};
 use minijinja::{Environment, Error, UndefinedBehavior};
 
-use super::{objects, scope};
+use super::{context, mutable, objects, returns, scope, warehouse};
 use crate::project::EnvVars;
 
 /// Instructions one render may execute before sb stops it.
@@ -17,7 +17,7 @@ pub(super) fn base_environment(env_vars: &EnvVars) -> Environment<'static> {
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_fuel(Some(FUEL));
     env.set_recursion_limit(200);
-    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    env.set_unknown_method_callback(mutable::unknown_method);
     minijinja_contrib::add_to_environment(&mut env);
     env.add_function("ref", |args: Rest<Value>| scope::ref_fn(&args));
     env.add_function("source", |source: String, table: String| {
@@ -40,7 +40,15 @@ pub(super) fn base_environment(env_vars: &EnvVars) -> Environment<'static> {
             Ok(Value::from(""))
         },
     );
-    env.add_function("return", |value: Value| value);
+    env.add_function("return", returns::return_fn);
+    env.add_function(returns::WRAP_FUNCTION, returns::wrap_fn);
+    env.add_function(mutable::LIST_FUNCTION, mutable::list_fn);
+    env.add_function(mutable::DICT_FUNCTION, mutable::dict_fn);
+    env.add_function("load_result", |name: String| scope::load_result(&name));
+    env.add_function("load_relation", warehouse::load_relation_fn);
+    env.add_global("statement", Value::from_object(warehouse::Statement));
+    env.add_global("api", Value::from_object(warehouse::Api));
+    context::add_to(&mut env);
     env.add_global("config", Value::from_object(objects::ConfigObject));
     env.add_global("exceptions", Value::from_object(objects::Exceptions));
     env

@@ -118,6 +118,10 @@ fn leading_spaces(source: &str, line: usize) -> usize {
 fn jinja_error_diagnostic(error: &Error, location: Location) -> Diagnostic {
     let detail = error.detail().unwrap_or("").to_string();
     let (message, help) = match error.kind() {
+        _ if super::returns::is_return(error) => (
+            "return() outside of a macro".to_string(),
+            "call return() inside a `{% macro %}` in a macro file (sb, unlike dbt, does not wrap macros defined in a model's own file); print the value with {{ ... }} instead".to_string(),
+        ),
         ErrorKind::SyntaxError => (
             format!("Jinja syntax error: {detail}"),
             "check that every `{{`, `{%` and `{#` is closed and each block has its end tag".to_string(),

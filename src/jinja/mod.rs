@@ -8,13 +8,21 @@
 //! `environment`, error mapping in `errors`, generic test calls in
 //! `test_call`, and every lexical scan of Jinja source in [`scan`].
 
+mod context;
 mod environment;
 mod errors;
+mod graph;
 mod modules;
+mod mutable;
+mod namespaces;
+mod naming;
 mod native_tests;
 pub mod objects;
+mod pymodules;
+mod returns;
 pub mod scope;
 mod test_call;
+mod warehouse;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -24,11 +32,14 @@ use minijinja::value::Value;
 
 use crate::adapter::AdapterKind;
 use crate::diag::Diagnostic;
+use crate::project::settings::DispatchOrder;
 use crate::project::{EnvVars, SourceFile};
 use crate::scan;
 use environment::base_environment;
 use errors::syntax_diagnostic;
+pub use graph::GraphInput;
 use modules::{MACROS_TEMPLATE, MacroFile, MacroModules};
+pub use naming::NamePart;
 pub use scope::{Captured, Catalog, Failure, Mode, QueryFn};
 pub use test_call::TestCall;
 use test_call::{test_template_name, test_template_source};
@@ -58,9 +69,25 @@ pub fn rewrite_test_blocks(text: &str) -> String {
     out
 }
 
+/// A template dict of `pairs` (a `Value` built from an iterator is a list).
+pub fn map_value<K: Into<String>>(pairs: impl IntoIterator<Item = (K, Value)>) -> Value {
+    let map: std::collections::BTreeMap<String, Value> =
+        pairs.into_iter().map(|(k, v)| (k.into(), v)).collect();
+    Value::from(map)
+}
+
 /// Converts any serializable value for templates.
 pub fn to_value<T: serde::Serialize>(value: &T) -> Value {
     Value::from(minijinja::value::Serde(value))
+}
+
+/// What the macro namespaces need from the project: its name (a namespace
+/// of its own macros, beside `dbt` and each package's) and its `dispatch:`
+/// search orders.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Namespaces<'a> {
+    pub project_name: &'a str,
+    pub dispatch: &'a [DispatchOrder],
 }
 
 /// The environment plus what it needs to map errors back to files.
@@ -72,6 +99,10 @@ pub struct Jinja {
     /// Test macros rendered in Rust: the project overrides none of their
     /// macros (`native_tests`).
     native_tests: std::collections::HashSet<&'static str>,
+    /// How many of the macro files are sb's own (they come first).
+    builtin_files: usize,
+    /// `graph`, once the compiler knows it (empty while parsing).
+    graph: Value,
 }
 
 impl Jinja {
@@ -82,15 +113,18 @@ impl Jinja {
         builtin: &[SourceFile],
         macro_files: &[SourceFile],
         env_vars: &EnvVars,
+        namespaces: Namespaces<'_>,
     ) -> Result<Self, Vec<Diagnostic>> {
         let mut env = base_environment(env_vars);
-        env.add_global(
-            "adapter",
-            Value::from_object(objects::AdapterObject { kind }),
-        );
+        let dbt_macros = SourceFile {
+            path: std::path::PathBuf::from("<sb>/dbt.sql"),
+            text: include_str!("macros/dbt.sql").to_string(),
+            package: None,
+        };
+        let builtin: Vec<&SourceFile> = std::iter::once(&dbt_macros).chain(builtin).collect();
         let mut errors = Vec::new();
         let mut files = Vec::new();
-        for file in builtin.iter().chain(macro_files) {
+        for file in builtin.iter().copied().chain(macro_files) {
             let text = rewrite_test_blocks(&file.text);
             // Check each file alone first so a syntax error names its own file.
             if let Err(error) = env.template_from_named_str("macro file", &text) {
@@ -100,6 +134,7 @@ impl Jinja {
             let original = MacroFile {
                 path: file.path.clone(),
                 text: file.text.clone(),
+                package: file.package.clone(),
             };
             files.push((original, text));
         }
@@ -107,6 +142,37 @@ impl Jinja {
             return Err(errors);
         }
         let macros = Arc::new(MacroModules::new(files, kind.as_str()));
+        env.add_global(
+            "adapter",
+            Value::from_object(objects::AdapterObject {
+                macros: Arc::clone(&macros),
+                dispatch: namespaces.dispatch.to_vec(),
+                project_name: namespaces.project_name.to_string(),
+                ..objects::AdapterObject::new(kind)
+            }),
+        );
+        let mut namespace_names: Vec<(String, Option<String>)> = macros
+            .package_names()
+            .map(|p| (p.to_string(), Some(p.to_string())))
+            .collect();
+        namespace_names.push(("dbt".to_string(), None));
+        if !namespaces.project_name.is_empty() {
+            namespace_names.push((namespaces.project_name.to_string(), None));
+        }
+        for (name, package) in namespace_names {
+            // A macro or a built-in of the same name keeps it.
+            if macros.defines(&name) || env.globals().any(|(global, _)| global == name) {
+                continue;
+            }
+            env.add_global(
+                name.clone(),
+                Value::from_object(namespaces::Namespace {
+                    name,
+                    package,
+                    macros: Arc::clone(&macros),
+                }),
+            );
+        }
         let from_sb = |name: &str| {
             macros
                 .defining_file(name)
@@ -128,7 +194,9 @@ impl Jinja {
         // reaches becomes one template, compiled once per run.
         let loader_macros = Arc::clone(&macros);
         env.set_loader(move |name| {
-            Ok(test_template_source(&loader_macros, name).or_else(|| loader_macros.source(name)))
+            Ok(test_template_source(&loader_macros, name)
+                .or_else(|| naming::name_template_source(&loader_macros, name))
+                .or_else(|| loader_macros.source(name)))
         });
         if let Err(error) = env.get_template(MACROS_TEMPLATE) {
             return Err(vec![Diagnostic::error(format!(
@@ -146,7 +214,20 @@ impl Jinja {
             macros,
             test_templates,
             native_tests,
+            builtin_files: builtin.len(),
+            graph: graph::empty_graph(),
         })
+    }
+
+    /// Whether any macro or `sources` mentions `graph`: only then is it built.
+    pub fn mentions_graph<'a>(&self, sources: impl IntoIterator<Item = &'a str>) -> bool {
+        let mentions = |text: &str| scan::identifiers(text).any(|word| word == "graph");
+        self.macros.files.iter().any(|f| mentions(&f.text)) || sources.into_iter().any(mentions)
+    }
+
+    /// Sets `graph` for the renders that follow.
+    pub fn set_graph(&mut self, project: &crate::project::Project, input: &GraphInput<'_>) {
+        self.graph = graph::graph_value(project, input);
     }
 
     /// Renders a node's template (its project-relative `path` and `source`).
@@ -173,12 +254,28 @@ impl Jinja {
                         this => scope::this_value(),
                         target => catalog.target.clone(),
                         project_name => catalog.project_name.clone(),
-                        execute => request.mode == Mode::Execute,
+                        execute => Value::from_object(objects::ExecuteFlag),
                         model => (request.model)(),
+                        graph => self.graph.clone(),
                     }
                 };
                 let Some(call) = &request.test else {
-                    let full = format!("{prelude}{}", request.source);
+                    // Literals become changeable only where a model changes
+                    // one, so other models keep their exact columns.
+                    let changes = mutable::MUTATING_METHODS
+                        .iter()
+                        .any(|method| request.source.contains(method));
+                    let rewritten = changes
+                        .then(|| {
+                            scan::mutable_literals(
+                                request.source,
+                                mutable::LIST_FUNCTION,
+                                mutable::DICT_FUNCTION,
+                            )
+                        })
+                        .flatten();
+                    let source = rewritten.as_deref().unwrap_or(request.source);
+                    let full = format!("{prelude}{source}");
                     return self
                         .env
                         .template_from_named_str(request.name, &full)?
@@ -204,6 +301,7 @@ impl Jinja {
                 })
             },
         );
+        returns::clear();
         let result =
             result.map_err(|error| self.diagnostic(&error, request, &captured, prelude.len()));
         (result, captured)

@@ -3,11 +3,20 @@
 //! calls, and the small macro modules a render imports: only the units its
 //! source reaches, so a template does not evaluate every macro of the
 //! project on each render.
+//!
+//! Units belong to a namespace: the root project (with sb's built-in
+//! macros) or a package. A bare name in a package's unit means the
+//! package's own macro first, then the root project's, as in dbt; modules
+//! rooted in a package are named `__sb_macros__@<package>[:<ids>]`. Each
+//! module ends with one line that wraps its returning macros
+//! ([`super::returns`]), and list and dict literals in units are rewritten
+//! to change in place ([`super::mutable`]).
 
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::PathBuf;
 
+use super::{mutable, returns};
 use crate::scan::{self, BlockKind};
 
 /// The name of the module holding every unit; smaller modules add
@@ -20,12 +29,17 @@ pub struct MacroFile {
     pub path: PathBuf,
     /// The file as written (before `{% test %}` blocks are rewritten).
     pub text: String,
+    /// The package the file belongs to; `None` for the root project.
+    pub package: Option<String>,
 }
 
 /// A piece of a macro file that is evaluated as a whole.
 #[derive(Debug)]
 struct Unit {
     file: usize,
+    package: Option<String>,
+    /// The macros it defines that may `return()`, to wrap.
+    returning: Vec<String>,
     /// Line of the file where `text` starts (1-based).
     first_line: usize,
     text: String,
@@ -44,7 +58,9 @@ pub struct MacroModules {
     units: Vec<Unit>,
     /// The last definition of each name wins, as in one combined template.
     by_name: HashMap<String, usize>,
-    /// Every macro name, in definition order.
+    /// The same for each package's own macros.
+    packages: HashMap<String, HashMap<String, usize>>,
+    /// Every macro name of the root namespace, in definition order.
     pub names: Vec<String>,
 }
 
@@ -68,18 +84,37 @@ impl MacroModules {
         }
         for (file, first_line, text) in pieces {
             let id = modules.units.len();
+            let package = modules.files[file].package.clone();
+            let text =
+                scan::mutable_literals(&text, mutable::LIST_FUNCTION, mutable::DICT_FUNCTION)
+                    .unwrap_or(text);
+            let may_return = text.contains("return");
+            let mut returning = Vec::new();
             let headers = scan::block_headers(&text).filter(|h| h.kind == BlockKind::Macro);
             for header in headers {
                 let name = header.name.text.to_string();
-                if !modules.by_name.contains_key(&name) {
-                    modules.names.push(name.clone());
+                if may_return && !returning.contains(&name) {
+                    returning.push(name.clone());
                 }
-                modules.by_name.insert(name, id);
+                if let Some(package) = &package {
+                    modules
+                        .packages
+                        .entry(package.clone())
+                        .or_default()
+                        .insert(name, id);
+                } else {
+                    if !modules.by_name.contains_key(&name) {
+                        modules.names.push(name.clone());
+                    }
+                    modules.by_name.insert(name, id);
+                }
             }
             let dynamic = text.matches("dispatch").count() != scan::dispatch_names(&text).count()
                 || scan::identifiers(&text).any(|word| word == "context");
             modules.units.push(Unit {
                 file,
+                package,
+                returning,
                 first_line,
                 newlines: text.matches('\n').count(),
                 text,
@@ -90,7 +125,7 @@ impl MacroModules {
         let calls: Vec<Vec<usize>> = modules
             .units
             .iter()
-            .map(|unit| modules.direct_calls(&unit.text, adapter))
+            .map(|unit| modules.direct_calls(&unit.text, unit.package.as_deref(), adapter))
             .collect();
         for id in 0..modules.units.len() {
             let mut reach = vec![id];
@@ -109,12 +144,22 @@ impl MacroModules {
         modules
     }
 
-    /// The units whose macros `text` names, directly or through
-    /// `adapter.dispatch('name')`.
-    fn direct_calls(&self, text: &str, adapter: &str) -> Vec<usize> {
+    /// The unit defining `name` as seen from `package`'s code: the
+    /// package's own macro, else the root project's.
+    fn resolve(&self, package: Option<&str>, name: &str) -> Option<usize> {
+        package
+            .and_then(|p| self.packages.get(p))
+            .and_then(|names| names.get(name))
+            .or_else(|| self.by_name.get(name))
+            .copied()
+    }
+
+    /// The units whose macros `text` (of `package`) names, directly or
+    /// through `adapter.dispatch('name')`.
+    fn direct_calls(&self, text: &str, package: Option<&str>, adapter: &str) -> Vec<usize> {
         let mut calls = Vec::new();
         let mut add = |name: &str| {
-            if let Some(&id) = self.by_name.get(name)
+            if let Some(id) = self.resolve(package, name)
                 && !calls.contains(&id)
             {
                 calls.push(id);
@@ -138,6 +183,29 @@ impl MacroModules {
         self.by_name.contains_key(name)
     }
 
+    /// Whether namespace `package` (`None`: the root project) defines `name`.
+    pub fn defines_in(&self, package: Option<&str>, name: &str) -> bool {
+        match package {
+            Some(package) => self
+                .packages
+                .get(package)
+                .is_some_and(|names| names.contains_key(name)),
+            None => self.defines(name),
+        }
+    }
+
+    /// The packages that define macros.
+    pub fn package_names(&self) -> impl Iterator<Item = &str> {
+        self.packages.keys().map(String::as_str)
+    }
+
+    /// The namespace of module `name`: `Some(package)` for a module rooted
+    /// in a package.
+    pub fn namespace_of(name: &str) -> Option<&str> {
+        let rest = name.strip_prefix(MACROS_TEMPLATE)?.strip_prefix('@')?;
+        Some(rest.split_once(':').map_or(rest, |(package, _)| package))
+    }
+
     /// The index (in the order given to `new`) of the file whose definition
     /// of `name` wins.
     pub fn defining_file(&self, name: &str) -> Option<usize> {
@@ -147,47 +215,87 @@ impl MacroModules {
     /// The module to import `names` from: the units they reach, or every
     /// unit when one of them looks macros up by name.
     pub fn module_for(&self, names: &[&str]) -> String {
+        self.module_in(None, names)
+    }
+
+    /// The module to import `names` of namespace `package` from (bare
+    /// names, as that namespace's code sees them).
+    pub fn module_in(&self, package: Option<&str>, names: &[&str]) -> String {
+        let whole = match package {
+            Some(package) => format!("{MACROS_TEMPLATE}@{package}"),
+            None => MACROS_TEMPLATE.to_string(),
+        };
         let mut ids: Vec<usize> = Vec::new();
         for name in names {
-            let Some(&id) = self.by_name.get(*name) else {
+            let Some(id) = self.resolve(package, name) else {
                 continue;
             };
             for &reached in &self.units[id].reach {
                 if self.units[reached].dynamic {
-                    return MACROS_TEMPLATE.to_string();
+                    return whole;
                 }
                 if !ids.contains(&reached) {
                     ids.push(reached);
                 }
             }
         }
-        if ids.len() == self.units.len() {
-            return MACROS_TEMPLATE.to_string();
+        if ids.len() == self.namespace_units(package).len() && package.is_none() {
+            return whole;
         }
         ids.sort_unstable();
         let list: Vec<String> = ids.iter().map(usize::to_string).collect();
-        format!("{MACROS_TEMPLATE}:{}", list.join(","))
+        format!("{whole}:{}", list.join(","))
+    }
+
+    /// The units a whole-namespace module holds: the root project's, and
+    /// for a package its own after them (so they win).
+    fn namespace_units(&self, package: Option<&str>) -> Vec<usize> {
+        let root = (0..self.units.len()).filter(|&id| self.units[id].package.is_none());
+        let own = (0..self.units.len())
+            .filter(|&id| package.is_some() && self.units[id].package.as_deref() == package);
+        root.chain(own).collect()
     }
 
     /// The unit ids of module `name`, or `None` when it is not a macro module.
     fn unit_ids(&self, name: &str) -> Option<Vec<usize>> {
-        if name == MACROS_TEMPLATE {
-            return Some((0..self.units.len()).collect());
+        let rest = name.strip_prefix(MACROS_TEMPLATE)?;
+        let (package, list) = match rest.strip_prefix('@') {
+            Some(rest) => match rest.split_once(':') {
+                Some((package, list)) => (Some(package), Some(list)),
+                None => (Some(rest), None),
+            },
+            None => (None, rest.strip_prefix(':')),
+        };
+        if rest.is_empty() {
+            return Some(self.namespace_units(None));
         }
-        let list = name.strip_prefix(MACROS_TEMPLATE)?.strip_prefix(':')?;
-        list.split(',')
-            .map(|id| id.parse().ok().filter(|&id| id < self.units.len()))
-            .collect()
+        match list {
+            None => {
+                let package = package?;
+                self.packages
+                    .contains_key(package)
+                    .then(|| self.namespace_units(Some(package)))
+            }
+            Some(list) => list
+                .split(',')
+                .map(|id| id.parse().ok().filter(|&id| id < self.units.len()))
+                .collect(),
+        }
     }
 
-    /// The text of module `name`: its units in id order, one line apart.
+    /// The text of module `name`: its units in order, one line apart, then
+    /// one line wrapping the macros that may return.
     pub fn source(&self, name: &str) -> Option<String> {
         let ids = self.unit_ids(name)?;
         let mut text = String::new();
-        for id in ids {
+        for &id in &ids {
             text.push_str(&self.units[id].text);
             text.push('\n');
         }
+        let returning = ids
+            .iter()
+            .flat_map(|&id| self.units[id].returning.iter().map(String::as_str));
+        text.push_str(&returns::wrap_statements(returning));
         Some(text)
     }
 
@@ -281,6 +389,7 @@ mod tests {
                         MacroFile {
                             path: PathBuf::from(format!("macros/m{i}.sql")),
                             text: (*text).to_string(),
+                            package: None,
                         },
                         (*text).to_string(),
                     )
@@ -310,6 +419,11 @@ mod tests {
         assert_eq!(m.module_for(&["unused"]), "__sb_macros__:3");
         let source = m.source("__sb_macros__:3").expect("module");
         assert_eq!(source, "{% macro unused() %}u{% endmacro %}\n");
+        let returning = modules(&["{% macro r() %}{{ return([1]) }}{% endmacro %}"]);
+        assert_eq!(
+            returning.source(MACROS_TEMPLATE).expect("module"),
+            "{% macro r() %}{{ return(__sb_list([1])) }}{% endmacro %}\n{% set r = __sb_returning(r) %}"
+        );
     }
 
     #[test]
@@ -320,6 +434,52 @@ mod tests {
         ]);
         assert_eq!(m.module_for(&["a"]), "__sb_macros__:3");
         assert_eq!(m.module_for(&["b"]), MACROS_TEMPLATE);
+    }
+
+    #[test]
+    fn a_package_sees_its_own_macros_first_then_the_root_projects() {
+        let files = [
+            (
+                "{% macro helper() %}root{% endmacro %}\n{% macro only_root() %}r{% endmacro %}",
+                None,
+            ),
+            (
+                "{% macro helper() %}pkg{% endmacro %}\n{% macro entry() %}{{ helper() }}{{ only_root() }}{% endmacro %}",
+                Some("p"),
+            ),
+        ];
+        let m = MacroModules::new(
+            files
+                .iter()
+                .enumerate()
+                .map(|(i, (text, package))| {
+                    let file = MacroFile {
+                        path: PathBuf::from(format!("macros/m{i}.sql")),
+                        text: (*text).to_string(),
+                        package: package.map(str::to_string),
+                    };
+                    (file, (*text).to_string())
+                })
+                .collect(),
+            "duckdb",
+        );
+        assert!(m.defines_in(Some("p"), "entry") && !m.defines("entry"));
+        assert_eq!(m.module_in(Some("p"), &["entry"]), "__sb_macros__@p:1,2,3");
+        assert_eq!(m.module_for(&["helper"]), "__sb_macros__:0");
+        assert_eq!(
+            MacroModules::namespace_of("__sb_macros__@p:1,2,3"),
+            Some("p")
+        );
+        assert_eq!(MacroModules::namespace_of("__sb_macros__:0"), None);
+        let whole = m.source("__sb_macros__@p").expect("package module");
+        assert!(whole.find("root").expect("root") < whole.find("pkg").expect("pkg"));
+        assert_eq!(
+            m.source(MACROS_TEMPLATE)
+                .expect("root module")
+                .matches("macro helper")
+                .count(),
+            1
+        );
     }
 
     #[test]

@@ -144,7 +144,7 @@ mod tests {
             crate::jinja::rewrite_test_blocks(include_str!("../adapter/macros/generic_tests.sql"));
         env.add_template_owned("macros", macros)
             .expect("macros compile");
-        env.add_global("adapter", Value::from_object(AdapterObject { kind }));
+        env.add_global("adapter", Value::from_object(AdapterObject::new(kind)));
         env.add_global(
             "config",
             Value::from_object(WhereConfig(where_config.clone())),

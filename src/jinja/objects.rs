@@ -1,5 +1,6 @@
 //! Values that models and macros see in Jinja: relations (`ref`, `source`,
-//! `this`), the `config` object, `adapter`, `exceptions` and query results.
+//! `this`), the `config` object, `adapter` and `exceptions`; query results
+//! and warehouse look-ups live in `warehouse`.
 
 use std::fmt;
 use std::sync::Arc;
@@ -7,50 +8,120 @@ use std::sync::Arc;
 use minijinja::value::{Enumerator, Kwargs, Object, ObjectRepr, Value};
 use minijinja::{Error, ErrorKind, State};
 
-use crate::adapter::{AdapterKind, QueryResult, RelationRef};
+use super::modules::MacroModules;
+use super::namespaces::NamespacedMacro;
+use crate::adapter::{AdapterKind, RelationRef};
 use crate::jinja::scope;
+use crate::project::settings::DispatchOrder;
 
-/// A warehouse relation: renders as its quoted name.
+/// A warehouse relation: renders as its quoted name. It is a mapping with
+/// dbt's `metadata.type`, as packages check (`dbt_utils._is_relation`).
 #[derive(Debug, Clone)]
 pub struct Relation {
     pub kind: AdapterKind,
     pub relation: RelationRef,
     /// Ephemeral models render as the name of their CTE.
     pub cte_name: Option<String>,
+    /// `table` or `view` when known (a relation found in the warehouse).
+    pub relation_type: Option<String>,
 }
 
 impl Relation {
+    pub fn new(kind: AdapterKind, relation: RelationRef) -> Self {
+        Self {
+            kind,
+            relation,
+            cte_name: None,
+            relation_type: None,
+        }
+    }
+
     pub fn rendered(&self) -> String {
         self.cte_name
             .clone()
             .unwrap_or_else(|| self.kind.render_relation(&self.relation))
     }
+
+    fn type_name(&self) -> &'static str {
+        match self.kind {
+            AdapterKind::Duckdb => "DuckDBRelation",
+            AdapterKind::Bigquery => "BigQueryRelation",
+        }
+    }
+
+    /// `relation.include(database=false, ...)`: the name without some parts.
+    fn include(&self, args: &[Value]) -> Result<Value, Error> {
+        let (kwargs,): (Kwargs,) = minijinja::value::from_args(args)?;
+        let keep = |key: &str| -> Result<bool, Error> {
+            Ok(kwargs.get::<Option<bool>>(key)?.unwrap_or(true))
+        };
+        let r = &self.relation;
+        let mut parts = Vec::new();
+        if keep("database")?
+            && let Some(database) = &r.database
+        {
+            parts.push(self.kind.quote(database));
+        }
+        if keep("schema")? {
+            parts.push(self.kind.quote(&r.schema));
+        }
+        if keep("identifier")? {
+            parts.push(self.kind.quote(&r.identifier));
+        }
+        kwargs.assert_all_used()?;
+        Ok(Value::from_object(Self {
+            cte_name: Some(parts.join(".")),
+            ..self.clone()
+        }))
+    }
 }
 
 impl Object for Relation {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let r = &self.relation;
+        let kind = self.relation_type.as_deref();
         Some(match key.as_str()? {
             "database" | "project" => Value::from(r.database.clone()),
             "schema" | "dataset" => Value::from(r.schema.clone()),
             "identifier" | "name" | "table" => Value::from(r.identifier.clone()),
-            "is_table" | "is_view" => Value::from(false),
+            "is_table" => Value::from(kind == Some("table")),
+            "is_view" => Value::from(kind == Some("view")),
+            "type" => Value::from(kind.map(str::to_string)),
+            "is_cte" => Value::from(
+                self.cte_name
+                    .as_deref()
+                    .is_some_and(|n| n.starts_with("__dbt__cte__")),
+            ),
+            "metadata" => crate::jinja::map_value([("type", Value::from(self.type_name()))]),
             _ => return None,
         })
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        Enumerator::Str(&["database", "schema", "identifier"])
+        Enumerator::Str(&["database", "schema", "identifier", "type", "metadata"])
     }
 
     fn call_method(
         self: &Arc<Self>,
         _state: &mut State<'_, '_>,
         method: &str,
-        _args: &[Value],
+        args: &[Value],
     ) -> Result<Value, Error> {
         match method {
             "render" => Ok(Value::from(self.rendered())),
+            "get" => {
+                let key = args.first().cloned().unwrap_or_default();
+                Ok(self
+                    .get_value(&key)
+                    .filter(|v| !v.is_none())
+                    .unwrap_or_else(|| args.get(1).cloned().unwrap_or(Value::from(()))))
+            }
+            "include" => self.include(args),
+            "quote" | "incorporate" => Ok(Value::from_object(self.as_ref().clone())),
             _ => Err(Error::new(
                 ErrorKind::UnknownMethod,
                 format!("a relation has no method `{method}`"),
@@ -176,10 +247,114 @@ impl Object for ConfigObject {
     }
 }
 
-/// `adapter`: `dispatch`, `quote`, `type`.
+/// A namespace `adapter.dispatch` searches: `None` is the root project
+/// (with sb's `dbt` macros), `Some` a package.
+struct SearchedNamespace(Option<String>);
+
+/// `adapter`: `dispatch`, `quote`, `type`, and the warehouse look-ups
+/// (`warehouse`).
 #[derive(Debug)]
 pub struct AdapterObject {
     pub kind: AdapterKind,
+    /// Every macro, for dispatch into a namespace; empty in unit tests.
+    pub macros: Arc<MacroModules>,
+    /// The project's `dispatch:` search orders.
+    pub dispatch: Vec<DispatchOrder>,
+    pub project_name: String,
+}
+
+impl AdapterObject {
+    pub fn new(kind: AdapterKind) -> Self {
+        Self {
+            kind,
+            macros: Arc::default(),
+            dispatch: Vec::new(),
+            project_name: String::new(),
+        }
+    }
+
+    /// The namespace a `dispatch` search-order entry names, or `None`
+    /// when it names none sb knows.
+    fn namespace_key(&self, name: &str) -> Option<SearchedNamespace> {
+        if name == self.project_name || name == "dbt" {
+            return Some(SearchedNamespace(None));
+        }
+        self.macros
+            .package_names()
+            .any(|p| p == name)
+            .then(|| SearchedNamespace(Some(name.to_string())))
+    }
+
+    /// `adapter.dispatch(name, macro_namespace)`: `<adapter>__name`, then
+    /// `default__name`, in each namespace of the project's search order for
+    /// `macro_namespace`, then in `macro_namespace` itself.
+    fn dispatch(&self, state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        let (positional, kwargs) = minijinja::value::from_args::<(&[Value], Kwargs)>(args)?;
+        let name: Option<String> = match positional.first() {
+            Some(value) => value.as_str().map(str::to_string),
+            None => kwargs.get("macro_name")?,
+        };
+        let namespace: Option<String> = match positional.get(1) {
+            Some(value) => value.as_str().map(str::to_string),
+            None => kwargs.get("macro_namespace")?,
+        };
+        kwargs.assert_all_used()?;
+        let name = name.ok_or_else(|| {
+            Error::new(
+                ErrorKind::MissingArgument,
+                "adapter.dispatch() needs a macro name",
+            )
+        })?;
+        let candidates = [
+            format!("{}__{name}", self.kind.as_str()),
+            format!("default__{name}"),
+        ];
+        let mut search: Vec<Option<String>> = Vec::new();
+        match &namespace {
+            None => search.push(None),
+            Some(namespace) => {
+                let orders = self
+                    .dispatch
+                    .iter()
+                    .filter(|order| &order.macro_namespace == namespace);
+                for entry in orders
+                    .flat_map(|order| &order.search_order)
+                    .chain([namespace])
+                {
+                    if let Some(SearchedNamespace(key)) = self.namespace_key(entry)
+                        && !search.contains(&key)
+                    {
+                        search.push(key);
+                    }
+                }
+            }
+        }
+        let here = MacroModules::namespace_of(state.name());
+        for key in &search {
+            for candidate in &candidates {
+                if key.as_deref() == here
+                    && let Some(found) = state.lookup(candidate).filter(|v| !v.is_undefined())
+                {
+                    return Ok(found);
+                }
+                if self.macros.defines_in(key.as_deref(), candidate) {
+                    return Ok(Value::from_object(NamespacedMacro {
+                        package: key.clone(),
+                        name: candidate.clone(),
+                        macros: Arc::clone(&self.macros),
+                    }));
+                }
+            }
+        }
+        let within = namespace.map_or_else(String::new, |n| format!(" (namespace `{n}`)"));
+        Err(Error::new(
+            ErrorKind::UnknownFunction,
+            format!(
+                "adapter.dispatch('{name}'){within} found no macro `{}` or `{}`",
+                candidates[0], candidates[1]
+            ),
+        ))
+    }
 }
 
 impl Object for AdapterObject {
@@ -190,39 +365,13 @@ impl Object for AdapterObject {
         args: &[Value],
     ) -> Result<Value, Error> {
         match method {
-            "dispatch" => {
-                let name = args.first().and_then(Value::as_str).ok_or_else(|| {
-                    Error::new(
-                        ErrorKind::MissingArgument,
-                        "adapter.dispatch() needs a macro name",
-                    )
-                })?;
-                let candidates = [
-                    format!("{}__{name}", self.kind.as_str()),
-                    format!("default__{name}"),
-                ];
-                for candidate in &candidates {
-                    if let Some(found) = state.lookup(candidate).filter(|v| !v.is_undefined()) {
-                        return Ok(found);
-                    }
-                }
-                Err(Error::new(
-                    ErrorKind::UnknownFunction,
-                    format!(
-                        "adapter.dispatch('{name}') found no macro `{}` or `{}`",
-                        candidates[0], candidates[1]
-                    ),
-                ))
-            }
+            "dispatch" => self.dispatch(state, args),
             "quote" => {
                 let ident = args.first().map(ToString::to_string).unwrap_or_default();
                 Ok(Value::from(self.kind.quote(&ident)))
             }
             "type" => Ok(Value::from(self.kind.as_str())),
-            _ => Err(Error::new(
-                ErrorKind::UnknownMethod,
-                format!("adapter has no method `{method}`"),
-            )),
+            _ => super::warehouse::adapter_method(self.kind, method, args),
         }
     }
 
@@ -260,102 +409,22 @@ impl Object for Exceptions {
     }
 }
 
-/// The result of `run_query`: rows, columns and `columns[i].values()`.
+/// `execute`: true only while a node runs. Reading it marks the node to be
+/// rendered again then (`scope::read_execute`), since what follows an
+/// `{% if execute %}` usually asks the warehouse.
 #[derive(Debug)]
-pub struct QueryTable {
-    pub result: QueryResult,
-}
+pub struct ExecuteFlag;
 
-impl QueryTable {
-    fn row(&self, index: usize) -> Option<Value> {
-        let row = self.result.rows.get(index)?;
-        Some(row.iter().map(crate::jinja::to_value).collect::<Value>())
-    }
-}
-
-impl Object for QueryTable {
-    fn repr(self: &Arc<Self>) -> ObjectRepr {
-        ObjectRepr::Seq
+impl Object for ExecuteFlag {
+    fn is_true(self: &Arc<Self>) -> bool {
+        scope::read_execute()
     }
 
-    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        if let Some(index) = key.as_usize() {
-            return self.row(index);
-        }
-        match key.as_str()? {
-            "rows" => Some(
-                (0..self.result.rows.len())
-                    .filter_map(|i| self.row(i))
-                    .collect::<Value>(),
-            ),
-            "columns" => Some(
-                (0..self.result.columns.len())
-                    .map(|index| {
-                        Value::from_object(QueryColumn {
-                            table: Arc::clone(self),
-                            index,
-                        })
-                    })
-                    .collect::<Value>(),
-            ),
-            "column_names" => Some(
-                self.result
-                    .columns
-                    .iter()
-                    .map(|c| Value::from(c.name.clone()))
-                    .collect::<Value>(),
-            ),
-            _ => None,
-        }
-    }
-
-    fn enumerate(self: &Arc<Self>) -> Enumerator {
-        Enumerator::Seq(self.result.rows.len())
-    }
-}
-
-/// One column of a [`QueryTable`].
-#[derive(Debug)]
-pub struct QueryColumn {
-    table: Arc<QueryTable>,
-    index: usize,
-}
-
-impl Object for QueryColumn {
-    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        match key.as_str()? {
-            "name" => self
-                .table
-                .result
-                .columns
-                .get(self.index)
-                .map(|c| Value::from(c.name.clone())),
-            _ => None,
-        }
-    }
-
-    fn call_method(
-        self: &Arc<Self>,
-        _state: &mut State<'_, '_>,
-        method: &str,
-        _args: &[Value],
-    ) -> Result<Value, Error> {
-        match method {
-            "values" => Ok(self
-                .table
-                .result
-                .rows
-                .iter()
-                .map(|row| {
-                    row.get(self.index)
-                        .map(crate::jinja::to_value)
-                        .unwrap_or_default()
-                })
-                .collect::<Value>()),
-            _ => Err(Error::new(
-                ErrorKind::UnknownMethod,
-                format!("a column has no method `{method}`"),
-            )),
-        }
+    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if scope::read_execute() {
+            "True"
+        } else {
+            "False"
+        })
     }
 }

@@ -11,7 +11,8 @@ use minijinja::{Error, ErrorKind};
 use serde_json::Map;
 
 use crate::adapter::{AdapterKind, QueryResult, RelationRef};
-use crate::jinja::objects::{QueryTable, Relation};
+use crate::jinja::objects::Relation;
+use crate::jinja::warehouse::QueryTable;
 use crate::project::EnvVars;
 
 /// Why a render is happening.
@@ -78,6 +79,8 @@ pub struct Captured {
     pub config: Vec<(String, serde_json::Value)>,
     pub used_is_incremental: bool,
     pub used_run_query: bool,
+    /// The template read `graph`.
+    pub used_graph: bool,
     pub logs: Vec<String>,
     pub failure: Option<Failure>,
 }
@@ -93,6 +96,8 @@ struct Scope {
     config: Map<String, serde_json::Value>,
     captured: Captured,
     query: Option<QueryFn>,
+    /// `{% call statement('name') %}` results, for `load_result('name')`.
+    results: HashMap<String, Value>,
 }
 
 thread_local! {
@@ -118,6 +123,7 @@ pub fn with_scope<R>(
             config,
             captured: Captured::default(),
             query,
+            results: HashMap::new(),
         })
     });
     let result = f();
@@ -195,9 +201,8 @@ fn relation_value(catalog: &Catalog, index: usize) -> Value {
         .unwrap_or(false)
         .then(|| format!("__dbt__cte__{}", relation.identifier));
     Value::from_object(Relation {
-        kind: catalog.kind,
-        relation,
         cte_name,
+        ..Relation::new(catalog.kind, relation)
     })
 }
 
@@ -318,8 +323,33 @@ pub fn execute_flag() -> bool {
     with(|s| s.mode == Mode::Execute).unwrap_or(false)
 }
 
+/// `graph` was read.
+pub fn read_graph() {
+    with(|s| s.captured.used_graph = true);
+}
+
+/// `execute` was read: what the template does may depend on the warehouse,
+/// so the node is rendered again when it runs.
+pub fn read_execute() -> bool {
+    with(|s| {
+        s.captured.used_run_query = true;
+        s.mode == Mode::Execute
+    })
+    .unwrap_or(false)
+}
+
 /// `run_query(sql)`: `none` until execution time, as in dbt.
 pub fn run_query_fn(sql: &str) -> Result<Value, Error> {
+    Ok(match warehouse_query(sql)? {
+        None => Value::from(()),
+        Some(result) => QueryTable::value(result),
+    })
+}
+
+/// Runs `sql` on the warehouse at execution time; `None` before (while
+/// parsing or compiling without a connection). Marks the node to be
+/// rendered again when it runs.
+pub fn warehouse_query(sql: &str) -> Result<Option<QueryResult>, Error> {
     let outcome = with(|s| {
         s.captured.used_run_query = true;
         if s.mode != Mode::Execute {
@@ -329,13 +359,30 @@ pub fn run_query_fn(sql: &str) -> Result<Value, Error> {
     })
     .flatten();
     match outcome {
-        None => Ok(Value::from(())),
-        Some(Ok(result)) => Ok(Value::from_object(QueryTable { result })),
+        None => Ok(None),
+        Some(Ok(result)) => Ok(Some(result)),
         Some(Err(message)) => Err(fail(
             Failure::Query(message.clone()),
             format!("run_query failed: {message}"),
         )),
     }
+}
+
+/// Keeps a statement's result for `load_result(name)`.
+pub fn store_result(name: &str, result: Value) {
+    with(|s| s.results.insert(name.to_string(), result));
+}
+
+/// `load_result(name)`: the stored result, or `none`.
+pub fn load_result(name: &str) -> Value {
+    with(|s| s.results.get(name).cloned())
+        .flatten()
+        .unwrap_or(Value::from(()))
+}
+
+/// The adapter kind of the render.
+pub fn adapter_kind() -> Option<AdapterKind> {
+    with(|s| s.catalog.kind)
 }
 
 /// `this`: the relation of the node being rendered.

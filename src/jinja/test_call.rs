@@ -18,8 +18,21 @@ const WHERE_SUBQUERY: &str = "get_where_subquery";
 /// The template that calls test macro `macro_name`: one per macro and
 /// module, compiled once per run (`test_template_source`).
 pub(super) fn test_template_name(macros: &MacroModules, macro_name: &str) -> String {
-    let module = macros.module_for(&[macro_name, WHERE_SUBQUERY]);
+    let (package, macro_name) = split_namespace(macro_name);
+    let module = macros.module_in(package, &[&macro_name, WHERE_SUBQUERY]);
     format!("{TEST_TEMPLATE}|{macro_name}|{module}")
+}
+
+/// A package's test is named `pkg.test` in YAML, so its macro arrives as
+/// `test_pkg.name`: the package and `test_name`.
+fn split_namespace(macro_name: &str) -> (Option<&str>, String) {
+    match macro_name
+        .strip_prefix("test_")
+        .and_then(|rest| rest.split_once('.'))
+    {
+        Some((package, name)) => (Some(package), format!("test_{name}")),
+        None => (None, macro_name.to_string()),
+    }
 }
 
 pub(super) fn test_template_source(macros: &MacroModules, name: &str) -> Option<String> {
@@ -28,7 +41,8 @@ pub(super) fn test_template_source(macros: &MacroModules, name: &str) -> Option<
         .strip_prefix('|')?
         .split('|');
     let (macro_name, module) = (parts.next()?, parts.next()?);
-    let valid = macros.defines(macro_name) && macros.source(module).is_some();
+    let package = MacroModules::namespace_of(module);
+    let valid = macros.defines_in(package, macro_name) && macros.source(module).is_some();
     valid.then(|| {
         format!(
             "{{% from '{module}' import {macro_name}, {WHERE_SUBQUERY} %}}\

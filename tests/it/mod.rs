@@ -15,6 +15,8 @@ mod errors;
 mod example;
 mod incremental;
 mod jinja;
+mod jinja_context;
+mod jinja_packages;
 mod layers;
 mod materializations;
 mod robustness;

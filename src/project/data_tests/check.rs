@@ -31,7 +31,12 @@ pub fn test_signatures<'a>(
     for file in files {
         for header in scan::test_definitions(&file.text) {
             let params = header.params.as_ref().map_or("", |params| params.text);
-            out.insert(header.name.text.to_string(), parse_params(params));
+            // A package's tests are named `package.test` in YAML.
+            let name = match &file.package {
+                Some(package) => format!("{package}.{}", header.name.text),
+                None => header.name.text.to_string(),
+            };
+            out.insert(name, parse_params(params));
         }
     }
     out

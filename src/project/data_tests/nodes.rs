@@ -267,7 +267,8 @@ fn generic_test_node(
     };
     let name = parsed.custom_name.clone().unwrap_or_else(|| {
         generic_test_name(
-            &format!("{prefix}{}", parsed.test_name),
+            // dbt names `pkg.test` tests `pkg_test_...`.
+            &format!("{prefix}{}", parsed.test_name.replace('.', "_")),
             &target_label,
             parsed.column.as_deref(),
             &parsed.args,
