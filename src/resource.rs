@@ -92,6 +92,9 @@ impl std::fmt::Display for Materialized {
 pub struct NodeId(usize);
 
 impl NodeId {
+    /// No node (a project hook's render): every lookup by it finds nothing.
+    pub const NONE: NodeId = NodeId(usize::MAX);
+
     pub const fn new(index: usize) -> Self {
         Self(index)
     }

@@ -9,6 +9,7 @@ use crate::execute::ConnectionPool;
 use crate::jinja::{Mode, RenderRequest};
 use crate::project::Settings;
 use crate::report::Reporter;
+use crate::resource::NodeId;
 
 /// Which end of the run a hook belongs to.
 #[derive(Debug, Clone, Copy)]
@@ -68,7 +69,7 @@ pub fn run(
         let model = minijinja::Value::default;
         let request = RenderRequest {
             // No node: `this` is empty in a project hook, as in dbt.
-            node: usize::MAX,
+            node: NodeId::NONE,
             name: &name,
             path: &file.path,
             source: hook,

@@ -121,7 +121,7 @@ impl CompiledProject {
         let model = || Self::model_value(&self.project, index, &compiled.config);
         let name = format!("{} ({what})", node.original_file_path);
         let request = RenderRequest {
-            node: index.index(),
+            node: index,
             name: &name,
             path: node.file_path(),
             source: text,
@@ -240,7 +240,7 @@ pub fn compile(
                     .refs
                     .iter()
                     .chain(&captured.sources)
-                    .map(|&i| NodeId::new(i))
+                    .copied()
                     .collect();
                 compiled.logs = captured.logs;
             }
@@ -336,7 +336,7 @@ pub fn compile(
         .map_err(|error| Diagnostics::from(graph_error(&project, &error)))?;
     // `graph` for the renders that follow, when a template reads it.
     if graph_mentioned {
-        let depends_on: Vec<Vec<usize>> = nodes.iter().map(|n| n.depends_on.clone()).collect();
+        let depends_on: Vec<Vec<NodeId>> = nodes.iter().map(|n| n.depends_on.clone()).collect();
         jinja.set_graph(
             &project,
             &crate::jinja::GraphInput {

@@ -79,7 +79,7 @@ pub(super) fn render_model(
     // test declared in a `.yml` file must still render as SQL.
     let name = node.compiled_file();
     let request = RenderRequest {
-        node: index.index(),
+        node: index,
         name: &name,
         path: node.file_path(),
         source: &node.raw_code,

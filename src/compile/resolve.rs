@@ -28,7 +28,7 @@ pub(super) fn catalog_for<'a>(
     let mut refable = HashMap::new();
     let mut sources = HashMap::new();
     let mut disabled = Vec::new();
-    for (index, node) in project.nodes.iter().enumerate() {
+    for (index, node) in NodeId::enumerate(&project.nodes) {
         match node.resource_type {
             ResourceType::Model | ResourceType::Seed => {
                 if node.config.enabled() {
@@ -106,13 +106,14 @@ pub(super) fn apply_naming<'a>(
             let config = config_of(index);
             let mut relation = relations[index].clone();
             for &part in &overrides {
-                let model = CompiledProject::model_value(project, index, config);
+                let model = CompiledProject::model_value(project, NodeId::new(index), config);
                 let custom = match part {
                     NamePart::Database => config.str("database"),
                     NamePart::Schema => config.str("schema"),
                     NamePart::Alias => config.str("alias"),
                 };
-                let name = jinja.generate_name(&catalog, part, index, custom, model)?;
+                let name =
+                    jinja.generate_name(&catalog, part, NodeId::new(index), custom, model)?;
                 match part {
                     NamePart::Database => {
                         relation.database = Some(name).filter(|n| !n.is_empty() && n != "None");

@@ -13,12 +13,12 @@ use serde_json::{Map, json};
 use super::map_value;
 use crate::adapter::RelationRef;
 use crate::project::{NodeConfig, Project};
-use crate::resource::ResourceType;
+use crate::resource::{NodeId, ResourceType};
 
 /// What the graph shows of each node, by node index.
 pub struct GraphInput<'a> {
     pub configs: &'a [NodeConfig],
-    pub depends_on: &'a [Vec<usize>],
+    pub depends_on: &'a [Vec<NodeId>],
     pub relations: &'a [RelationRef],
 }
 

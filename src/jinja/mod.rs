@@ -34,6 +34,7 @@ use crate::adapter::AdapterKind;
 use crate::diag::Diagnostic;
 use crate::project::settings::DispatchOrder;
 use crate::project::{EnvVars, SourceFile};
+use crate::resource::NodeId;
 use crate::scan;
 use environment::base_environment;
 use errors::syntax_diagnostic;
@@ -340,7 +341,7 @@ impl Jinja {
 
 /// The Jinja request for one node.
 pub struct RenderRequest<'a> {
-    pub node: usize,
+    pub node: NodeId,
     /// Template name shown by minijinja (the file path).
     pub name: &'a str,
     pub path: &'a Path,

@@ -10,6 +10,7 @@ use minijinja::value::Value;
 use super::modules::MacroModules;
 use super::{Catalog, Jinja, Mode, scope};
 use crate::diag::{Diagnostic, Location};
+use crate::resource::NodeId;
 
 /// A part of a relation's name that a macro may decide.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +67,7 @@ impl Jinja {
         &self,
         catalog: &Arc<Catalog>,
         part: NamePart,
-        node: usize,
+        node: NodeId,
         custom: Option<&str>,
         model: Value,
     ) -> Result<String, Diagnostic> {

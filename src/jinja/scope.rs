@@ -14,6 +14,7 @@ use crate::adapter::{AdapterKind, QueryResult, RelationRef};
 use crate::jinja::objects::Relation;
 use crate::jinja::warehouse::QueryTable;
 use crate::project::EnvVars;
+use crate::resource::NodeId;
 
 /// Why a render is happening.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,9 +35,9 @@ pub struct Catalog {
     pub target: Value,
     pub vars: Map<String, serde_json::Value>,
     /// Models and seeds by name (enabled only).
-    pub refable: HashMap<String, usize>,
+    pub refable: HashMap<String, NodeId>,
     /// `(source, table)` -> node index.
-    pub sources: HashMap<(String, String), usize>,
+    pub sources: HashMap<(String, String), NodeId>,
     /// Relation of every node, by index.
     pub relations: Vec<RelationRef>,
     /// Whether a node is an ephemeral model, by index.
@@ -74,8 +75,8 @@ pub enum Failure {
 /// What a template asked for while rendering.
 #[derive(Debug, Default, Clone)]
 pub struct Captured {
-    pub refs: Vec<usize>,
-    pub sources: Vec<usize>,
+    pub refs: Vec<NodeId>,
+    pub sources: Vec<NodeId>,
     pub config: Vec<(String, serde_json::Value)>,
     pub used_is_incremental: bool,
     pub used_run_query: bool,
@@ -90,7 +91,7 @@ pub type QueryFn = Box<dyn FnMut(&str) -> Result<QueryResult, String>>;
 
 struct Scope {
     catalog: Arc<Catalog>,
-    node: usize,
+    node: NodeId,
     mode: Mode,
     is_incremental: bool,
     config: Map<String, serde_json::Value>,
@@ -107,7 +108,7 @@ thread_local! {
 /// Runs `f` with a scope for rendering `node`; returns what was captured.
 pub fn with_scope<R>(
     catalog: &Arc<Catalog>,
-    node: usize,
+    node: NodeId,
     mode: Mode,
     is_incremental: bool,
     config: Map<String, serde_json::Value>,
@@ -184,10 +185,10 @@ pub fn config_value(key: &str) -> Option<Value> {
     .map(|v| crate::jinja::to_value(&v))
 }
 
-fn relation_value(catalog: &Catalog, index: usize) -> Value {
+fn relation_value(catalog: &Catalog, index: NodeId) -> Value {
     let relation = catalog
         .relations
-        .get(index)
+        .get(index.index())
         .cloned()
         .unwrap_or_else(|| RelationRef {
             database: None,
@@ -196,7 +197,7 @@ fn relation_value(catalog: &Catalog, index: usize) -> Value {
         });
     let cte_name = catalog
         .ephemeral
-        .get(index)
+        .get(index.index())
         .copied()
         .unwrap_or(false)
         .then(|| format!("__dbt__cte__{}", relation.identifier));

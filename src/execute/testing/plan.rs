@@ -123,10 +123,15 @@ impl<'a> TestPlan<'a> {
                 .sources
                 .get(&(source.to_string(), table.to_string()))?,
         };
-        if catalog.ephemeral.get(index).copied().unwrap_or(true) {
+        if catalog
+            .ephemeral
+            .get(index.index())
+            .copied()
+            .unwrap_or(true)
+        {
             return None;
         }
-        let relation = catalog.relations.get(index)?;
+        let relation = catalog.relations.get(index.index())?;
         Some(self.compiled.project.target.kind.render_relation(relation))
     }
 }
