@@ -8,6 +8,7 @@ mod bigquery;
 mod commands;
 mod config;
 mod data_tests;
+mod dbt_compat;
 mod docs;
 mod errors;
 mod example;
