@@ -19,4 +19,5 @@ mod materializations;
 mod robustness;
 mod seeds;
 mod selection;
+mod sources;
 mod synth;
