@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod data_tests;
+pub mod definitions;
 pub mod discover;
 pub mod env;
 pub mod render;
@@ -126,6 +127,8 @@ pub struct Project {
     pub singular_tests: Vec<SourceFile>,
     /// The environment `env_var()` reads in templates.
     pub env: EnvVars,
+    /// Exposures, semantic models, metrics and saved queries: parsed, never run.
+    pub definitions: Vec<definitions::Definition>,
 }
 
 impl Project {
@@ -148,6 +151,7 @@ impl Project {
             schema_files: Vec::new(),
             singular_tests: files.singular_tests,
             env: options.env.clone(),
+            definitions: Vec::new(),
         };
         let mut errors = Vec::new();
         // Model files and schema YAML are independent: read both at once.
@@ -201,6 +205,11 @@ impl Project {
                 }
             }
             project.schema_files = schema_files;
+        }
+        if errors.is_empty()
+            && let Err(mut more) = definitions::collect(&mut project)
+        {
+            errors.append(&mut more);
         }
         if errors.is_empty()
             && let Err(error) = project.add_synthetic_sources()

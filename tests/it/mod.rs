@@ -9,6 +9,7 @@ mod commands;
 mod config;
 mod data_tests;
 mod dbt_compat;
+mod definitions;
 mod docs;
 mod errors;
 mod example;
