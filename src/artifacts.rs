@@ -14,6 +14,7 @@ use crate::compile::{CompiledProject, compiled_path, write_file};
 use crate::diag::Diagnostic;
 use crate::execute::NodeResult;
 pub use crate::project::data_tests::hex;
+use crate::project::definitions::DefinitionKind;
 use crate::resource::{Materialized, NodeId, ResourceType};
 
 const MANIFEST_SCHEMA: &str = "https://schemas.getdbt.com/dbt/manifest/v12.json";
@@ -301,14 +302,12 @@ fn write_manifest_to(
     write_node_map(out, compiled, &nodes, false)?;
     out.write_all(b",\"sources\":")?;
     write_node_map(out, compiled, &sources, false)?;
-    for empty in [
-        "macros",
-        "docs",
-        "exposures",
-        "metrics",
-        "groups",
-        "selectors",
-    ] {
+    for empty in ["macros", "docs"] {
+        write!(out, ",\"{empty}\":{{}}")?;
+    }
+    write_definitions(out, compiled, DefinitionKind::Exposure)?;
+    write_definitions(out, compiled, DefinitionKind::Metric)?;
+    for empty in ["groups", "selectors"] {
         write!(out, ",\"{empty}\":{{}}")?;
     }
     // dbt lists each disabled node's versions: a list of one here.
@@ -319,15 +318,33 @@ fn write_manifest_to(
     out.write_all(&json(&parent_map))?;
     out.write_all(b",\"child_map\":")?;
     out.write_all(&json(&child_map))?;
-    for empty in [
-        "group_map",
-        "saved_queries",
-        "semantic_models",
-        "unit_tests",
-    ] {
-        write!(out, ",\"{empty}\":{{}}")?;
-    }
+    out.write_all(b",\"group_map\":{}")?;
+    write_definitions(out, compiled, DefinitionKind::SavedQuery)?;
+    write_definitions(out, compiled, DefinitionKind::SemanticModel)?;
+    out.write_all(b",\"unit_tests\":{}")?;
     out.write_all(b"}")
+}
+
+/// `,"exposures":{...}` (or metrics, ...): the project's definitions of `kind`.
+fn write_definitions(
+    out: &mut impl std::io::Write,
+    compiled: &CompiledProject,
+    kind: DefinitionKind,
+) -> std::io::Result<()> {
+    let map: Map<String, Value> = compiled
+        .project
+        .definitions
+        .iter()
+        .filter(|d| d.kind == kind)
+        .map(|d| {
+            (
+                d.unique_id.clone(),
+                d.manifest_entry(&compiled.project.settings.name),
+            )
+        })
+        .collect();
+    write!(out, ",\"{}\":", kind.yaml_key())?;
+    out.write_all(&json(&map))
 }
 
 /// Nodes serialized per chunk in parallel, then written in order: memory

@@ -40,6 +40,29 @@ pub enum Command {
     Deps(CommonArgs),
     /// Write the docs site (pages, lineage graph, dashboards) to target/docs
     Docs(DocsArgs),
+    /// Commands on sources: `sb source freshness`
+    Source(SourceArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SourceArgs {
+    #[command(subcommand)]
+    pub command: SourceCommand,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum SourceCommand {
+    /// Check how recently each source with a `freshness` was loaded
+    Freshness(FreshnessArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FreshnessArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Where to write the results (default: target/sources.json)
+    #[arg(short = 'o', long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
 }
 
 pub use crate::report::LogFormat;
@@ -186,6 +209,9 @@ impl Command {
             Self::Show(args) => &args.common,
             Self::Test(args) | Self::Build(args) => &args.common,
             Self::Docs(args) => &args.common,
+            Self::Source(args) => match &args.command {
+                SourceCommand::Freshness(freshness) => &freshness.common,
+            },
             Self::Run(common)
             | Self::Compile(common)
             | Self::Clean(common)
@@ -207,6 +233,7 @@ impl Command {
             Self::Debug(_) => "debug",
             Self::Deps(_) => "deps",
             Self::Docs(_) => "docs",
+            Self::Source(_) => "source freshness",
         }
     }
 }

@@ -3,6 +3,7 @@
 //! catalog and builds relations. Only execution and seeding talk to adapters.
 
 pub mod bigquery;
+pub mod csv_types;
 pub mod dialect;
 pub mod duckdb;
 pub mod macros;
@@ -152,6 +153,8 @@ pub struct CsvLoad {
     pub path: std::path::PathBuf,
     /// Column name -> warehouse type, overriding inference.
     pub column_types: Vec<(String, String)>,
+    /// The byte between fields (`,` unless the seed's `delimiter` says otherwise).
+    pub delimiter: u8,
 }
 
 /// Rows produced in sb (the synthesizer's batches) to load as a table:

@@ -19,6 +19,7 @@ mod run;
 mod seed;
 mod select;
 mod show;
+mod source_freshness;
 mod synthetic;
 mod test;
 mod warehouse;
@@ -61,6 +62,11 @@ pub fn execute(
         Command::Debug(_) => debug::exec(session, reporter),
         Command::Deps(_) => deps::exec(session, reporter),
         Command::Docs(args) => docs::exec(args, session, reporter),
+        Command::Source(args) => match &args.command {
+            crate::cli::SourceCommand::Freshness(freshness) => {
+                source_freshness::exec(freshness, session, reporter)
+            }
+        },
     }
 }
 

@@ -1,5 +1,5 @@
 //! Loading one seed: its CSV file handed to the connection, with the column
-//! types its config sets.
+//! types and the delimiter its config sets.
 
 use super::outcome::record_outcome;
 use super::pool::{SharedConnection, lock};
@@ -33,10 +33,26 @@ pub(super) fn load_seed(
                 .collect()
         })
         .unwrap_or_default();
+    let delimiter = match compiled.nodes[index].config.get("delimiter") {
+        None => b',',
+        Some(value) => match value.as_str().map(str::as_bytes) {
+            Some([byte]) => *byte,
+            _ => {
+                return NodeResult::new(
+                    index,
+                    Status::Error,
+                    format!(
+                        "the seed's `delimiter` must be one character, such as \",\" or \"|\" (it is {value})"
+                    ),
+                );
+            }
+        },
+    };
     let load = CsvLoad {
         relation,
         path: compiled.project.root.join(&node.original_file_path),
         column_types,
+        delimiter,
     };
     let outcome = lock(connection).load_csv(&load);
     record_outcome(compiled, index, outcome)

@@ -6,6 +6,7 @@
 pub mod config;
 pub mod data_tests;
 pub mod dbt_project;
+pub mod definitions;
 pub mod discover;
 pub mod env;
 mod folders;
@@ -148,6 +149,8 @@ pub struct Project {
     pub env: EnvVars,
     /// The installed dbt packages, sorted by folder name.
     pub packages: Vec<Package>,
+    /// Exposures, semantic models, metrics and saved queries: parsed, never run.
+    pub definitions: Vec<definitions::Definition>,
 }
 
 impl Project {
@@ -185,6 +188,7 @@ impl Project {
             singular_tests: Vec::new(),
             env: options.env.clone(),
             packages,
+            definitions: Vec::new(),
         };
         let mut models = Vec::new();
         let mut seeds = Vec::new();
@@ -258,6 +262,11 @@ impl Project {
                 }
             }
             project.schema_files = schema_files;
+        }
+        if errors.is_empty()
+            && let Err(mut more) = definitions::collect(&mut project)
+        {
+            errors.append(&mut more);
         }
         if errors.is_empty()
             && let Err(error) = project.add_synthetic_sources()

@@ -1,5 +1,6 @@
 //! Schema YAML (`version: 2`): descriptions, columns, config and tests for
-//! models and seeds, and the `sources:` that become source nodes.
+//! models and seeds, and the `sources:` that become source nodes (with
+//! their `freshness` and `loaded_at_field`, checked here).
 
 use std::collections::HashMap;
 
@@ -289,6 +290,8 @@ fn source_nodes(
         .get("database")
         .or_else(|| entry.get("project"))
         .and_then(Value::as_str);
+    let source_line = || file.locate_named(source_name).line;
+    freshness_keys(entry, &mut source_config, file, source_line)?;
     let mut nodes = Vec::new();
     for table in list(entry.get("tables")) {
         let table_name = name_of(table, file, "source table")?;
@@ -299,6 +302,9 @@ fn source_nodes(
                 crate::project::yaml::locate_named(&file.path, &file.source, table_name).line
             })?,
         );
+        freshness_keys(table, &mut table_config, file, || {
+            crate::project::yaml::locate_named(&file.path, &file.source, table_name).line
+        })?;
         table_config.insert("schema".into(), Value::from(schema.clone()));
         if let Some(database) = database {
             table_config.insert("database".into(), Value::from(database));
@@ -339,4 +345,94 @@ fn source_nodes(
         });
     }
     Ok(nodes)
+}
+
+/// dbt writes `freshness` and `loaded_at_field` beside a source's or a
+/// table's `name` as well as under `config:`; either way they land in the
+/// node's config. A table's `freshness` replaces the source's key by key
+/// (`warn_after`, `error_after`, `filter`); `freshness: null` turns the check
+/// off for that table.
+fn freshness_keys(
+    entry: &Value,
+    config: &mut Map<String, Value>,
+    file: &YamlFile,
+    from_line: impl Fn() -> usize,
+) -> Result<(), Diagnostic> {
+    if let Some(field) = entry.get("loaded_at_field") {
+        config.insert("loaded_at_field".into(), field.clone());
+    }
+    if config
+        .get("loaded_at_field")
+        .is_some_and(|field| !field.is_string() && !field.is_null())
+    {
+        return Err(Diagnostic::error(
+            "`loaded_at_field` must be a column name or a SQL expression",
+        )
+        .at(file.locate_key("loaded_at_field", from_line()))
+        .help("write `loaded_at_field: _loaded_at`, or quote an expression"));
+    }
+    let Some(freshness) = entry.get("freshness") else {
+        return Ok(());
+    };
+    let merged = match (config.get("freshness"), freshness) {
+        (_, Value::Null) => Value::Null,
+        (Some(Value::Object(base)), Value::Object(update)) => {
+            let mut merged = base.clone();
+            for (key, value) in update {
+                merged.insert(key.clone(), value.clone());
+            }
+            Value::Object(merged)
+        }
+        (_, other) => other.clone(),
+    };
+    check_freshness(&merged).map_err(|problem| {
+        Diagnostic::error(format!("invalid `freshness`: {problem}"))
+            .at(file.locate_key("freshness", from_line()))
+            .help("write `freshness: {warn_after: {count: 12, period: hour}, error_after: {count: 1, period: day}}` (periods: minute, hour, day), or `freshness: null`")
+    })?;
+    config.insert("freshness".into(), merged);
+    Ok(())
+}
+
+/// What is wrong with a `freshness` value, if anything.
+fn check_freshness(value: &Value) -> Result<(), String> {
+    let map = match value {
+        Value::Null => return Ok(()),
+        Value::Object(map) => map,
+        other => return Err(format!("expected a mapping, got `{other}`")),
+    };
+    for (key, value) in map {
+        match key.as_str() {
+            "warn_after" | "error_after" => {
+                if value.is_null() {
+                    continue;
+                }
+                let count = value.get("count");
+                let period = value.get("period").and_then(Value::as_str);
+                let count_ok = match count {
+                    None | Some(Value::Null) => period.is_none(),
+                    Some(count) => count.as_u64().is_some_and(|n| n > 0),
+                };
+                if !count_ok {
+                    return Err(format!("`{key}.count` must be a whole number above 0"));
+                }
+                if count.is_some_and(|c| !c.is_null())
+                    && !matches!(period, Some("minute" | "hour" | "day"))
+                {
+                    return Err(format!("`{key}.period` must be `minute`, `hour` or `day`"));
+                }
+            }
+            "filter" => {
+                if !(value.is_string() || value.is_null()) {
+                    return Err("`filter` must be a SQL condition".into());
+                }
+            }
+            other => {
+                return Err(format!(
+                    "unknown key `{other}` (use warn_after, error_after, filter)"
+                ));
+            }
+        }
+    }
+    Ok(())
 }

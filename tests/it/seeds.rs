@@ -26,7 +26,7 @@ fn seed_loads_csv_with_inferred_types() {
     assert_eq!(
         column_types(&project, "main", "customers"),
         rows(&[
-            ["id", "BIGINT"],
+            ["id", "INTEGER"],
             ["name", "VARCHAR"],
             ["signup_date", "DATE"],
             ["balance", "DOUBLE"],

@@ -428,7 +428,8 @@ impl Connection for BigQueryConnection {
             .iter()
             .map(|(column, _)| (column.clone(), "VARCHAR".to_owned()))
             .collect();
-        let (arrow_schema, read) = connection.read_csv_arrow(&load.path, &overrides)?;
+        let (arrow_schema, read) =
+            connection.read_csv_arrow(&load.path, &overrides, load.delimiter)?;
         let mut schema = convert::table_schema(&arrow_schema);
         if let Some(fields) = schema.get_mut("fields").and_then(Value::as_array_mut) {
             for field in fields {

@@ -1,8 +1,9 @@
 //! Loading rows that did not come from a model's SELECT: Arrow record batches
 //! produced in sb (through DuckDB's appender) and CSV seed files (through
-//! `read_csv`), each into a table that a failed load leaves as it was. Also
-//! reading a CSV file into Arrow batches the way a seed load would, for other
-//! warehouses.
+//! `read_csv`, with the column types dbt would give them: see
+//! [`crate::adapter::csv_types`]), each into a table that a failed load
+//! leaves as it was. Also reading a CSV file into Arrow batches the way a
+//! seed load would, for other warehouses.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -12,6 +13,7 @@ use duckdb::arrow::record_batch::RecordBatch;
 use super::errors::{duckdb_message, statement_error};
 use super::session::Session;
 use super::{DuckDbConnection, KIND, literal, plural_rows};
+use crate::adapter::csv_types::infer_file;
 use crate::adapter::{AdapterError, BatchLoad, BuildOutcome, CsvLoad, RelationKind};
 
 impl DuckDbConnection {
@@ -85,29 +87,22 @@ impl DuckDbConnection {
     }
 
     pub(super) fn load_csv_file(&self, load: &CsvLoad) -> Result<BuildOutcome, AdapterError> {
-        let scan = format!(
-            "select * from read_csv({}, {})",
-            literal(&load.path.to_string_lossy()),
-            csv_options(&load.column_types)
-        );
+        let scan = csv_scan(&load.path, &load.column_types, load.delimiter)?;
         self.build_table(&load.relation, &scan, &[], &[], "LOAD CSV")
     }
 }
 
 impl DuckDbConnection {
-    /// Reads a CSV file the way `load_csv` does (DuckDB's type inference;
+    /// Reads a CSV file the way `load_csv` does (dbt's type inference;
     /// `types` forces some columns) into Arrow batches, for other
     /// warehouses' loads.
     pub fn read_csv_arrow(
         &self,
         path: &Path,
         types: &[(String, String)],
+        delimiter: u8,
     ) -> Result<(duckdb::arrow::datatypes::SchemaRef, Vec<RecordBatch>), AdapterError> {
-        let scan = format!(
-            "select * from read_csv({}, {})",
-            literal(&path.to_string_lossy()),
-            csv_options(types)
-        );
+        let scan = csv_scan(path, types, delimiter)?;
         let failed = |err: &duckdb::Error| statement_error(err, &scan, vec![scan.clone()]);
         let mut stmt = self.conn.prepare(&scan).map_err(|e| failed(&e))?;
         let arrow = stmt.query_arrow([]).map_err(|e| failed(&e))?;
@@ -116,18 +111,40 @@ impl DuckDbConnection {
     }
 }
 
-/// `read_csv`'s options for a seed: header, inference, forced types.
-fn csv_options(types: &[(String, String)]) -> String {
-    let mut options = String::from("header = true, auto_detect = true");
-    if !types.is_empty() {
-        let types = types
-            .iter()
-            .map(|(column, data_type)| format!("{}: {}", literal(column), literal(data_type)))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let _ = write!(options, ", types = {{{types}}}");
-    }
-    options
+/// The SELECT that reads a seed file: every column typed as dbt infers it,
+/// unless `overrides` (matched without regard to case) names its type. The
+/// values are DuckDB's to parse, with the quoting it detects, as in the
+/// `COPY ... (FORMAT CSV, HEADER TRUE, DELIMITER ...)` dbt-duckdb runs into
+/// its declared table (a file quoting with `'` reads `''` as null there
+/// too). An override naming no column is ignored, as dbt ignores it.
+fn csv_scan(
+    path: &Path,
+    overrides: &[(String, String)],
+    delimiter: u8,
+) -> Result<String, AdapterError> {
+    let inferred = infer_file(path, delimiter).map_err(AdapterError::new)?;
+    let types = inferred
+        .columns
+        .iter()
+        .map(|(name, inferred_type)| {
+            let data_type = overrides
+                .iter()
+                .find(|(column, _)| column.eq_ignore_ascii_case(name))
+                .map_or(inferred_type.duckdb(), |(_, data_type)| data_type.as_str());
+            format!("{}: {}", literal(name), literal(data_type))
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut scan = format!(
+        "select * from read_csv({}, header = true, auto_detect = true, ",
+        literal(&path.to_string_lossy())
+    );
+    let _ = write!(
+        scan,
+        "delim = {}, types = {{{types}}})",
+        literal(&char::from(delimiter).to_string())
+    );
+    Ok(scan)
 }
 
 /// `name TYPE, ...` for a table with an Arrow schema's columns.

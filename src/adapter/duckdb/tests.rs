@@ -819,6 +819,7 @@ fn csv_loads_with_inference_overrides_and_header_only() {
             relation: relation.clone(),
             path: csv.clone(),
             column_types: Vec::new(),
+            delimiter: b',',
         })
         .expect("load");
     assert_eq!(out.rows_affected, Some(2));
@@ -828,12 +829,14 @@ fn csv_loads_with_inference_overrides_and_header_only() {
         .into_iter()
         .map(|c| c.data_type)
         .collect();
-    assert_eq!(types, ["BIGINT", "VARCHAR", "DOUBLE", "DATE"]);
+    // dbt-duckdb's types for these columns (issue 14): INTEGER, not BIGINT.
+    assert_eq!(types, ["INTEGER", "VARCHAR", "DOUBLE", "DATE"]);
 
     let out = conn
         .load_csv(&CsvLoad {
             relation: relation.clone(),
             path: csv,
+            delimiter: b',',
             column_types: vec![
                 ("id".to_owned(), "VARCHAR".to_owned()),
                 ("score".to_owned(), "DECIMAL(10,2)".to_owned()),
@@ -861,6 +864,7 @@ fn csv_loads_with_inference_overrides_and_header_only() {
             relation: empty_rel.clone(),
             path: empty,
             column_types: Vec::new(),
+            delimiter: b',',
         })
         .expect("header only");
     assert_eq!(out.rows_affected, Some(0));
@@ -868,13 +872,14 @@ fn csv_loads_with_inference_overrides_and_header_only() {
     assert_eq!(
         columns,
         vec![
+            // A column without values is INTEGER under dbt's inference.
             ColumnInfo {
                 name: "a".to_owned(),
-                data_type: "VARCHAR".to_owned()
+                data_type: "INTEGER".to_owned()
             },
             ColumnInfo {
                 name: "b".to_owned(),
-                data_type: "VARCHAR".to_owned()
+                data_type: "INTEGER".to_owned()
             }
         ]
     );
@@ -884,6 +889,7 @@ fn csv_loads_with_inference_overrides_and_header_only() {
             relation: relation.clone(),
             path: db.dir.join("missing.csv"),
             column_types: Vec::new(),
+            delimiter: b',',
         })
         .expect_err("missing file");
     assert!(err.message.contains("missing.csv"), "{}", err.message);
