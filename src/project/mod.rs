@@ -178,6 +178,9 @@ impl Project {
                 settings: package,
             });
         }
+        if settings.format == settings::ProjectFormat::Dbt {
+            check_installed(&root, &settings, packages.len())?;
+        }
         let mut project = Self {
             root,
             settings,
@@ -486,6 +489,26 @@ fn folders_below(relative: &Path) -> Vec<String> {
         .collect();
     parts.pop();
     parts
+}
+
+/// As dbt does, a dbt project that lists more packages than are installed
+/// stops before anything runs: its models would miss their macros.
+fn check_installed(root: &Path, settings: &Settings, installed: usize) -> Result<(), Diagnostic> {
+    let Some(listed) = packages::read_specs(root, Path::new(""))? else {
+        return Ok(());
+    };
+    if listed.len() <= installed {
+        return Ok(());
+    }
+    let first = listed.first().map(|l| l.location.clone());
+    Err(Diagnostic::error(format!(
+        "{} package{} listed, but {installed} installed in {}/",
+        listed.len(),
+        if listed.len() == 1 { " is" } else { "s are" },
+        settings.packages_install_path
+    ))
+    .at_opt(first)
+    .help("run `sb deps` to install them"))
 }
 
 fn check_duplicates(nodes: &[Node], errors: &mut Vec<Diagnostic>) {

@@ -102,7 +102,7 @@ pub fn resolve(
         let close = closest_names(&profile, known.iter().map(String::as_str), 3);
         return Err(Diagnostic::error(format!(
             "no profile named `{profile}` in {}",
-            found.display()
+            shown.display()
         ))
         .at(project_file.locate_key("profile", 1))
         .note(if known.is_empty() {

@@ -225,6 +225,11 @@ fn hub_packages_are_taken_as_installed_or_refused_because_the_hub_is_out_of_reac
         .code(2)
         .stderr_contains("cannot install `dbt-labs/dbt_utils`: sb cannot reach the dbt package hub")
         .stderr_contains("packages.yml:2:5");
+    project
+        .sb(&["compile"])
+        .code(2)
+        .stderr_contains("1 package is listed, but 0 installed in dbt_packages/")
+        .stderr_contains("run `sb deps` to install them");
 
     project.write(
         "dbt_packages/dbt_utils/dbt_project.yml",
