@@ -1,8 +1,8 @@
 //! Finding a project's files: models, schema YAML, macros, seeds and singular
 //! tests under the configured paths, for the root project and for each
 //! installed package (whose paths are relative to its own folder). A folder
-//! that holds its own `project.yml` is another project and is not descended
-//! into.
+//! that holds its own `project.yml` or `dbt_project.yml` is another project
+//! and is not descended into.
 
 use std::path::{Path, PathBuf};
 
@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use walkdir::WalkDir;
 
 use crate::diag::Diagnostic;
-use crate::project::settings::{PROJECT_FILE, Settings};
+use crate::project::settings::{DBT_PROJECT_FILE, PROJECT_FILE, Settings};
 use crate::project::{SourceFile, slash};
 
 /// A file found under one of the project's folders.
@@ -153,7 +153,8 @@ fn walk(
             let hidden = entry.depth() > 0 && entry.file_name().to_string_lossy().starts_with('.');
             let nested_project = entry.depth() > 0
                 && entry.file_type().is_dir()
-                && entry.path().join(PROJECT_FILE).is_file();
+                && (entry.path().join(PROJECT_FILE).is_file()
+                    || entry.path().join(DBT_PROJECT_FILE).is_file());
             !hidden && !nested_project
         });
     for entry in walker {

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::diag::suggest::closest_names;
 use crate::diag::{Diagnostic, did_you_mean};
+use crate::project::settings::ProjectFormat;
 use crate::project::yaml::YamlFile;
 use crate::project::{Column, Node, NodeConfig, Project, SourceInfo, config, unknown_config_key};
 use crate::resource::ResourceType;
@@ -233,11 +234,7 @@ fn patch_node(
         } else {
             "models/"
         };
-        return Err(Diagnostic::error(format!(
-            "schema YAML describes {kind} `{name}`, but there is no such {kind}"
-        ))
-        .at(location)
-        .help(did_you_mean(&close).unwrap_or_else(|| {
+        let help = did_you_mean(&close).unwrap_or_else(|| {
             format!(
                 "create {folder}{name}.{} or fix the name",
                 if kind == ResourceType::Seed {
@@ -246,7 +243,17 @@ fn patch_node(
                     "sql"
                 }
             )
-        })));
+        });
+        let message = format!("schema YAML describes {kind} `{name}`, but there is no such {kind}");
+        // dbt only warns about a patch that finds no node (dbt projects often
+        // keep entries for models they removed); sb's own projects are held
+        // to the stricter rule.
+        if project.settings.format == ProjectFormat::Dbt {
+            let warning = Diagnostic::warning(message).at(location).help(help);
+            project.settings.warnings.push(warning);
+            return Ok(());
+        }
+        return Err(Diagnostic::error(message).at(location).help(help));
     };
     let config = yaml_config(entry, file, || file.locate_named(name).line)?;
     let node = &mut project.nodes[index];

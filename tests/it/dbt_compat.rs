@@ -43,13 +43,12 @@ const DBT_UTILS_INTEGRATION_TESTS: Fixture = Fixture {
 };
 
 #[test]
-#[ignore = "needs dbt_project.yml + profiles.yml (issue 14, dbt project branch)"]
 fn jaffle_shop_duckdb_builds_as_dbt_does() {
     compare_with_dbt(&JAFFLE_SHOP_DUCKDB, Run::AsItIs);
 }
 
 #[test]
-#[ignore = "needs package namespaces (issue 14, jinja branch)"]
+#[ignore = "sb does not yet take dbt_utils' old-style generic tests (`{% macro test_not_null_proportion %}` with **kwargs)"]
 fn dbt_utils_integration_tests_build_as_dbt_does() {
     compare_with_dbt(&DBT_UTILS_INTEGRATION_TESTS, Run::AsItIs);
 }
@@ -60,7 +59,7 @@ fn jaffle_shop_duckdb_through_project_yml_matches_dbt() {
 }
 
 #[test]
-#[ignore = "needs package namespaces (issue 14, jinja branch)"]
+#[ignore = "sb does not yet take dbt_utils' old-style generic tests (`{% macro test_not_null_proportion %}` with **kwargs)"]
 fn dbt_utils_integration_tests_through_project_yml_match_dbt() {
     compare_with_dbt(&DBT_UTILS_INTEGRATION_TESTS, Run::ThroughProjectYml);
 }
