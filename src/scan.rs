@@ -12,7 +12,7 @@
 use std::ops::Range;
 
 mod literals;
-pub use literals::mutable_literals;
+pub use literals::{mutable_literals, mutable_literals_mapped, original_offset};
 
 /// A piece of the scanned text and where it sits (byte offsets).
 #[derive(Debug, Clone, PartialEq, Eq)]

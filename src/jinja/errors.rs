@@ -16,8 +16,12 @@ impl Jinja {
         error: &Error,
         request: &RenderRequest<'_>,
         captured: &Captured,
-        prelude_len: usize,
+        (prelude_len, inserted): (usize, &[(usize, usize)]),
     ) -> Diagnostic {
+        // Back from the rendered text (prelude, rewritten literals) to the file.
+        let original = |offset: usize| {
+            crate::scan::original_offset(offset.saturating_sub(prelude_len), inserted)
+        };
         // Errors inside a macro point into the macros template: map them back.
         let in_module = error
             .name()
@@ -31,9 +35,7 @@ impl Jinja {
                 None => (request.path, request.source, 1, None),
             }
         } else {
-            let range = error
-                .range()
-                .map(|r| r.start.saturating_sub(prelude_len)..r.end.saturating_sub(prelude_len));
+            let range = error.range().map(|r| original(r.start)..original(r.end));
             (
                 request.path,
                 request.source,

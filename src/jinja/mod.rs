@@ -242,6 +242,7 @@ impl Jinja {
             Some(_) => String::new(),
             None => self.prelude_for(request.source),
         };
+        let insertions = std::cell::RefCell::new(Vec::new());
         let (result, captured) = scope::with_scope(
             catalog,
             request.node,
@@ -268,14 +269,20 @@ impl Jinja {
                         .any(|method| request.source.contains(method));
                     let rewritten = changes
                         .then(|| {
-                            scan::mutable_literals(
+                            scan::mutable_literals_mapped(
                                 request.source,
                                 mutable::LIST_FUNCTION,
                                 mutable::DICT_FUNCTION,
                             )
                         })
                         .flatten();
-                    let source = rewritten.as_deref().unwrap_or(request.source);
+                    let source = match rewritten {
+                        Some((text, inserted)) => {
+                            *insertions.borrow_mut() = inserted;
+                            std::borrow::Cow::Owned(text)
+                        }
+                        None => std::borrow::Cow::Borrowed(request.source),
+                    };
                     let full = format!("{prelude}{source}");
                     return self
                         .env
@@ -303,8 +310,10 @@ impl Jinja {
             },
         );
         returns::clear();
-        let result =
-            result.map_err(|error| self.diagnostic(&error, request, &captured, prelude.len()));
+        let insertions = insertions.into_inner();
+        let result = result.map_err(|error| {
+            self.diagnostic(&error, request, &captured, (prelude.len(), &insertions))
+        });
         (result, captured)
     }
 

@@ -298,6 +298,8 @@ impl AdapterObject {
             Some(value) => value.as_str().map(str::to_string),
             None => kwargs.get("macro_namespace")?,
         };
+        // dbt's older spelling: the packages to search, in order.
+        let packages: Option<Vec<String>> = kwargs.get("packages")?;
         kwargs.assert_all_used()?;
         let name = name.ok_or_else(|| {
             Error::new(
@@ -310,8 +312,24 @@ impl AdapterObject {
             format!("default__{name}"),
         ];
         let mut search: Vec<Option<String>> = Vec::new();
+        for package in packages.iter().flatten() {
+            if let Some(SearchedNamespace(key)) = self.namespace_key(package)
+                && !search.contains(&key)
+            {
+                search.push(key);
+            }
+        }
         match &namespace {
-            None => search.push(None),
+            // No namespace: what the calling code sees (its own package's
+            // macros first), then the root project's.
+            None => {
+                for candidate in &candidates {
+                    if let Some(found) = state.lookup(candidate).filter(|v| !v.is_undefined()) {
+                        return Ok(found);
+                    }
+                }
+                search.push(None);
+            }
             Some(namespace) => {
                 let orders = self
                     .dispatch

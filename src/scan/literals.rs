@@ -23,7 +23,18 @@ const KEYWORDS: [&str; 16] = [
 /// literal in `dict_fn(...)`, or `None` when it holds none (or a tag that
 /// does not close, which the template parser will report on the original).
 pub fn mutable_literals(text: &str, list_fn: &str, dict_fn: &str) -> Option<String> {
+    mutable_literals_mapped(text, list_fn, dict_fn).map(|(out, _)| out)
+}
+
+/// [`mutable_literals`] with what it inserted: `(offset in the output,
+/// length)` of each insertion, in order, to map positions back.
+pub fn mutable_literals_mapped(
+    text: &str,
+    list_fn: &str,
+    dict_fn: &str,
+) -> Option<(String, Vec<(usize, usize)>)> {
     let bytes = text.as_bytes();
+    let mut inserted: Vec<(usize, usize)> = Vec::new();
     let mut out = String::with_capacity(text.len() + 64);
     let mut copied = 0;
     let mut at = 0;
@@ -77,6 +88,7 @@ pub fn mutable_literals(text: &str, list_fn: &str, dict_fn: &str) -> Option<Stri
                         out.push('[');
                     } else {
                         stack.push(Open::List);
+                        inserted.push((out.len(), list_fn.len() + 1));
                         out.push_str(list_fn);
                         out.push_str("([");
                         changed = true;
@@ -85,6 +97,7 @@ pub fn mutable_literals(text: &str, list_fn: &str, dict_fn: &str) -> Option<Stri
                 }
                 b'{' => {
                     stack.push(Open::Dict);
+                    inserted.push((out.len(), dict_fn.len() + 1));
                     out.push_str(dict_fn);
                     out.push_str("({");
                     changed = true;
@@ -97,8 +110,14 @@ pub fn mutable_literals(text: &str, list_fn: &str, dict_fn: &str) -> Option<Stri
                 }
                 b']' | b'}' | b')' => {
                     match (stack.pop()?, c) {
-                        (Open::List, b']') => out.push_str("])"),
-                        (Open::Dict, b'}') => out.push_str("})"),
+                        (Open::List, b']') => {
+                            inserted.push((out.len() + 1, 1));
+                            out.push_str("])");
+                        }
+                        (Open::Dict, b'}') => {
+                            inserted.push((out.len() + 1, 1));
+                            out.push_str("})");
+                        }
                         (Open::Subscript, b']') | (Open::Paren, b')') => out.push(c as char),
                         _ => return None,
                     }
@@ -132,7 +151,19 @@ pub fn mutable_literals(text: &str, list_fn: &str, dict_fn: &str) -> Option<Stri
         at = i;
     }
     out.push_str(&text[copied..]);
-    changed.then_some(out)
+    changed.then_some((out, inserted))
+}
+
+/// The offset in the original text of `offset` in a rewritten one.
+pub fn original_offset(offset: usize, inserted: &[(usize, usize)]) -> usize {
+    let mut shift = 0;
+    for &(at, len) in inserted {
+        if at >= offset {
+            break;
+        }
+        shift += len.min(offset - at);
+    }
+    offset - shift
 }
 
 #[cfg(test)]
@@ -158,6 +189,18 @@ mod tests {
             rewrite("{% macro m(x=[]) %}[not code]{% endmacro %}"),
             "{% macro m(x=L([])) %}[not code]{% endmacro %}"
         );
+    }
+
+    #[test]
+    fn offsets_map_back_to_the_original() {
+        let text = "{% set xs = [1] %}{{ oops }}";
+        let (out, inserted) = super::mutable_literals_mapped(text, "L", "D").expect("rewritten");
+        let at = out.find("oops").expect("in output");
+        assert_eq!(
+            super::original_offset(at, &inserted),
+            text.find("oops").expect("in text")
+        );
+        assert_eq!(super::original_offset(3, &inserted), 3);
     }
 
     #[test]
