@@ -45,6 +45,9 @@ pub const KNOWN_KEYS: &[&str] = &[
     "freshness",
     "loaded_at_field",
     "identifier",
+    // dbt-duckdb sources read from files
+    "external_location",
+    "formatter",
     // tests
     "severity",
     "where",

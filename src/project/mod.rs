@@ -380,6 +380,24 @@ impl Project {
         node.config
             .0
             .insert("materialized".into(), Value::from("seed"));
+        // dbt renders a seed's folder config, so `+enabled: "{{ var('load', true) }}"`
+        // turns a folder of seeds off from the command line.
+        for (key, value) in &mut node.config.0 {
+            if let Value::String(text) = value
+                && (text.contains("{{") || text.contains("{%"))
+            {
+                let rendered =
+                    render::render_project_string(text, &self.settings.vars, &self.env)
+                        .map_err(|message| {
+                            Diagnostic::error(format!(
+                                "cannot render the seed config `{key}`: {message}"
+                            ))
+                            .at(self.settings.file.locate_key(&format!("+{key}"), 1))
+                            .help("only `var('name', default)` and `env_var('NAME', default)` can be used here; set the variable or give a default")
+                        })?;
+                *text = rendered;
+            }
+        }
         Ok(node)
     }
 

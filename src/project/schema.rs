@@ -321,6 +321,23 @@ fn source_nodes(
             .and_then(Value::as_str)
             .unwrap_or(table_name)
             .to_string();
+        external_location(
+            &mut table_config,
+            [entry.get("meta"), table.get("meta")],
+            &[
+                ("name", table_name),
+                ("identifier", &identifier),
+                ("schema", &schema),
+                ("database", database.unwrap_or_default()),
+            ],
+        )
+        .map_err(|problem| {
+            Diagnostic::error(format!(
+                "cannot read the `external_location` of source `{source_name}.{table_name}`: {problem}"
+            ))
+            .at(file.locate_key("external_location", 1))
+            .help("write a path or a DuckDB table function, with `{name}`, `{identifier}`, `{schema}` or a `meta` key in braces, e.g. `external_location: \"read_csv('data/{name}.csv')\"`")
+        })?;
         nodes.push(Node {
             unique_id: format!(
                 "source.{}.{source_name}.{table_name}",
@@ -442,4 +459,148 @@ fn check_freshness(value: &Value) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// dbt-duckdb's `external_location`: a source table read from files. The
+/// template comes from the table's config (the source's config below it),
+/// else the table's `meta`, else the source's; `{key}` is filled from the
+/// table's `name`, `identifier`, `schema`, `database`, then `meta` and config
+/// keys (`{{`/`}}` are literal braces). The result replaces the template in
+/// the config: a path is quoted (`'data/orders.csv'`), a function call or an
+/// already quoted text is kept, as dbt-duckdb renders it in place of the
+/// relation's name.
+fn external_location(
+    config: &mut Map<String, Value>,
+    metas: [Option<&Value>; 2],
+    names: &[(&str, &str)],
+) -> Result<(), String> {
+    let mut fields: Map<String, Value> = names
+        .iter()
+        .map(|(key, value)| ((*key).to_owned(), Value::from(*value)))
+        .collect();
+    for meta in metas.into_iter().flatten().filter_map(Value::as_object) {
+        for (key, value) in meta {
+            fields.insert(key.clone(), value.clone());
+        }
+    }
+    for (key, value) in config.iter() {
+        fields.insert(key.clone(), value.clone());
+    }
+    let Some(template) = fields.get("external_location").cloned() else {
+        return Ok(());
+    };
+    let Some(template) = template.as_str() else {
+        return Err("it must be a string".into());
+    };
+    match fields.get("formatter").and_then(Value::as_str) {
+        None | Some("newstyle") => {}
+        Some(other) => {
+            return Err(format!(
+                "sb fills `{{name}}`-style templates only (formatter `newstyle`), not `{other}`"
+            ));
+        }
+    }
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(at) = rest.find(['{', '}']) {
+        out.push_str(&rest[..at]);
+        let (brace, after) = (&rest[at..=at], &rest[at + 1..]);
+        if after.starts_with(brace) {
+            out.push_str(brace);
+            rest = &after[1..];
+        } else if brace == "{" {
+            let end = after.find('}').ok_or("a `{` is never closed")?;
+            let key = &after[..end];
+            let value = fields
+                .get(key)
+                .ok_or_else(|| format!("`{{{key}}}` names no field of the source"))?;
+            match value {
+                Value::String(text) => out.push_str(text),
+                Value::Null => out.push_str("None"),
+                other => out.push_str(&other.to_string()),
+            }
+            rest = &after[end + 1..];
+        } else {
+            return Err("a `}` closes nothing (write `}}` for a brace)".into());
+        }
+    }
+    out.push_str(rest);
+    if !out.contains('(') && !out.starts_with('\'') {
+        out = format!("'{out}'");
+    }
+    config.insert("external_location".into(), Value::from(out));
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[allow(clippy::needless_pass_by_value)]
+    fn location(config: Value, source_meta: Value, table_meta: Value) -> Result<Value, String> {
+        let mut config = config.as_object().unwrap().clone();
+        external_location(
+            &mut config,
+            [Some(&source_meta), Some(&table_meta)],
+            &[
+                ("name", "orders"),
+                ("identifier", "orders_v2"),
+                ("schema", "raw"),
+                ("database", ""),
+            ],
+        )?;
+        Ok(config
+            .get("external_location")
+            .cloned()
+            .unwrap_or(Value::Null))
+    }
+
+    #[test]
+    fn external_locations_are_filled_and_quoted_as_dbt_duckdb_does() {
+        assert_eq!(
+            location(
+                json!({}),
+                json!({"external_location": "s3://bucket/{name}.parquet"}),
+                json!({})
+            ),
+            Ok(json!("'s3://bucket/orders.parquet'"))
+        );
+        assert_eq!(
+            location(
+                json!({"external_location": "read_csv('{root}/{identifier}.csv', header = true)"}),
+                json!({"external_location": "ignored"}),
+                json!({"root": "data"})
+            ),
+            Ok(json!("read_csv('data/orders_v2.csv', header = true)"))
+        );
+        assert_eq!(
+            location(
+                json!({}),
+                json!({}),
+                json!({"external_location": "'x/{{literal}}.csv'"})
+            ),
+            Ok(json!("'x/{literal}.csv'"))
+        );
+        assert_eq!(location(json!({}), json!({}), json!({})), Ok(Value::Null));
+        assert!(
+            location(
+                json!({}),
+                json!({"external_location": "{nope}.csv"}),
+                json!({})
+            )
+            .unwrap_err()
+            .contains("`{nope}`")
+        );
+        assert!(
+            location(
+                json!({"formatter": "oldstyle"}),
+                json!({"external_location": "%(name)s.csv"}),
+                json!({})
+            )
+            .is_err()
+        );
+    }
 }

@@ -148,3 +148,55 @@ fn seed_and_model_with_the_same_name_conflict() {
         .stderr_contains("seeds/orders.csv")
         .stderr_contains("models/orders.sql");
 }
+
+/// dbt's seed config in project.yml: `+enabled` from a var, `delimiter`,
+/// `quote_columns`, `schema` and `alias`, nested under the project name.
+#[test]
+fn seed_config_enabled_from_a_var_delimiter_schema_and_alias() {
+    let project = Project::new()
+        .file(
+            "project.yml",
+            "name: sb_test\ntargets:\n  dev:\n    type: duckdb\n    path: target/dev.duckdb\n    schema: main\n\
+             seeds:\n  sb_test:\n    +quote_columns: true\n    raw:\n      +schema: raw\n      \
+             +enabled: \"{{ var('load_raw', true) }}\"\n      prices:\n        +delimiter: \";\"\n        +alias: price_list\n",
+        )
+        .file("seeds/raw/prices.csv", "sku;Unit Price;on sale\na1;1.50;true\nb2;2;false\n")
+        .file("seeds/colors.csv", "name\nred\n");
+
+    project.sb(&["seed"]).success().stdout_contains("PASS=2");
+    assert_eq!(
+        project.query(
+            "select column_name, data_type from information_schema.columns \
+             where table_schema = 'main_raw' and table_name = 'price_list' order by ordinal_position"
+        ),
+        rows(&[
+            ["sku", "VARCHAR"],
+            ["Unit Price", "DOUBLE"],
+            ["on sale", "BOOLEAN"]
+        ])
+    );
+    assert_eq!(
+        project.query("select sku, \"Unit Price\" from main_raw.price_list order by sku"),
+        rows(&[["a1", "1.5"], ["b2", "2.0"]])
+    );
+
+    let output = project.sb(&["seed", "--vars", "{load_raw: false}"]);
+    output.success().stdout_contains("PASS=1");
+}
+
+#[test]
+fn a_delimiter_of_more_than_one_character_fails_the_seed() {
+    let project = Project::new().file("seeds/colors.csv", "name\nred\n").file(
+        "seeds/schema.yml",
+        "version: 2\nseeds:\n  - name: colors\n    config:\n      delimiter: \"||\"\n",
+    );
+
+    project
+        .sb(&["seed"])
+        .code(1)
+        .no_panic()
+        .all_output()
+        .contains("must be one character")
+        .then_some(())
+        .expect("the delimiter error is shown");
+}

@@ -140,3 +140,23 @@ fn invalid_freshness_period_names_the_file_and_the_periods() {
         )
         .stderr_contains("models/sources.yml:6:");
 }
+
+/// dbt-duckdb's `external_location` is filled in and quoted at parse time
+/// (into the source's config, where the manifest shows it).
+#[test]
+fn external_location_is_filled_in_from_the_source_fields() {
+    let project = Project::new().file(
+        "models/sources.yml",
+        "version: 2\nsources:\n  - name: lake\n    meta:\n      external_location: \"data/{name}.parquet\"\n    tables:\n      - name: events\n      - name: users\n        config:\n          external_location: \"read_csv('data/{identifier}.csv')\"\n        identifier: people\n",
+    );
+
+    project.sb(&["compile"]).success();
+
+    let manifest = project.read_json("target/manifest.json");
+    let location = |table: &str| {
+        manifest["sources"][format!("source.sb_test.lake.{table}")]["config"]["external_location"]
+            .clone()
+    };
+    assert_eq!(location("events"), "'data/events.parquet'");
+    assert_eq!(location("users"), "read_csv('data/people.csv')");
+}
