@@ -219,13 +219,6 @@ fn patch_node(
 ) -> Result<(), Diagnostic> {
     let name = name_of(entry, file, kind.as_str())?;
     let Some(&index) = by_name.get(&(kind, name.to_string())) else {
-        // dbt only warns about a patch that matches no node (dbt-utils'
-        // integration tests describe a model they never wrote): a dbt
-        // project reads on. The warning belongs in `settings.warnings` once
-        // that exists here.
-        if project.settings.file.path.ends_with("dbt_project.yml") {
-            return Ok(());
-        }
         let location = file.locate_named(name);
         let close = closest_names(
             name,
