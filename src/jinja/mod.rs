@@ -136,6 +136,7 @@ impl Jinja {
                 path: file.path.clone(),
                 text: file.text.clone(),
                 package: file.package.clone(),
+                on_demand: file.path == dbt_macros.path,
             };
             files.push((original, text));
         }
@@ -328,7 +329,7 @@ impl Jinja {
         let dynamic = source.contains("dispatch") || source.contains("context");
         let mut used: Vec<&str> = Vec::new();
         if dynamic {
-            used.extend(self.macros.names.iter().map(String::as_str));
+            used.extend(self.macros.whole_root_names.iter().map(String::as_str));
         } else {
             for word in scan::identifiers(source) {
                 if self.macros.defines(word) && !used.contains(&word) {

@@ -31,6 +31,10 @@ pub struct MacroFile {
     pub text: String,
     /// The package the file belongs to; `None` for the root project.
     pub package: Option<String>,
+    /// Its macros join a whole-namespace module only when another unit
+    /// calls them (sb's many `dbt` helpers), so templates that import
+    /// every macro do not pay for them all.
+    pub on_demand: bool,
 }
 
 /// A piece of a macro file that is evaluated as a whole.
@@ -62,6 +66,10 @@ pub struct MacroModules {
     packages: HashMap<String, HashMap<String, usize>>,
     /// Every macro name of the root namespace, in definition order.
     pub names: Vec<String>,
+    /// The units of the whole root module (`namespace_units(None)`).
+    whole_root: Vec<usize>,
+    /// The macro names that module defines, in definition order.
+    pub whole_root_names: Vec<String>,
 }
 
 impl MacroModules {
@@ -141,6 +149,18 @@ impl MacroModules {
             reach.sort_unstable();
             modules.units[id].reach = reach;
         }
+        modules.whole_root = modules.namespace_units(None);
+        modules.whole_root_names = modules
+            .names
+            .iter()
+            .filter(|name| {
+                modules
+                    .by_name
+                    .get(*name)
+                    .is_some_and(|id| modules.whole_root.binary_search(id).is_ok())
+            })
+            .cloned()
+            .collect();
         modules
     }
 
@@ -239,10 +259,10 @@ impl MacroModules {
                 }
             }
         }
-        if ids.len() == self.namespace_units(package).len() && package.is_none() {
+        ids.sort_unstable();
+        if package.is_none() && ids == self.whole_root {
             return whole;
         }
-        ids.sort_unstable();
         let list: Vec<String> = ids.iter().map(usize::to_string).collect();
         format!("{whole}:{}", list.join(","))
     }
@@ -250,10 +270,26 @@ impl MacroModules {
     /// The units a whole-namespace module holds: the root project's, and
     /// for a package its own after them (so they win).
     fn namespace_units(&self, package: Option<&str>) -> Vec<usize> {
-        let root = (0..self.units.len()).filter(|&id| self.units[id].package.is_none());
-        let own = (0..self.units.len())
-            .filter(|&id| package.is_some() && self.units[id].package.as_deref() == package);
-        root.chain(own).collect()
+        let in_module = |id: &usize| {
+            let unit = &self.units[*id];
+            let mine =
+                unit.package.is_none() || (package.is_some() && unit.package.as_deref() == package);
+            mine && !self.files[unit.file].on_demand
+        };
+        let mut wanted = vec![false; self.units.len()];
+        for id in (0..self.units.len()).filter(in_module) {
+            for &reached in &self.units[id].reach {
+                wanted[reached] = true;
+            }
+        }
+        let picked = |root: bool| {
+            (0..self.units.len())
+                .filter(|&id| wanted[id] && self.units[id].package.is_none() == root)
+                .collect::<Vec<_>>()
+        };
+        let mut ids = picked(true);
+        ids.extend(picked(false));
+        ids
     }
 
     /// The unit ids of module `name`, or `None` when it is not a macro module.
@@ -267,7 +303,7 @@ impl MacroModules {
             None => (None, rest.strip_prefix(':')),
         };
         if rest.is_empty() {
-            return Some(self.namespace_units(None));
+            return Some(self.whole_root.clone());
         }
         match list {
             None => {
@@ -390,6 +426,7 @@ mod tests {
                             path: PathBuf::from(format!("macros/m{i}.sql")),
                             text: (*text).to_string(),
                             package: None,
+                            on_demand: false,
                         },
                         (*text).to_string(),
                     )
@@ -457,6 +494,7 @@ mod tests {
                         path: PathBuf::from(format!("macros/m{i}.sql")),
                         text: (*text).to_string(),
                         package: package.map(str::to_string),
+                        on_demand: false,
                     };
                     (file, (*text).to_string())
                 })

@@ -176,6 +176,7 @@ mod tests {
                         path: PathBuf::from(format!("m{i}.sql")),
                         text: (*text).to_string(),
                         package: package.map(str::to_string),
+                        on_demand: false,
                     };
                     (file, (*text).to_string())
                 })
