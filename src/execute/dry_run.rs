@@ -49,11 +49,8 @@ fn estimate_model(
             Ok(Some(RelationKind::Table))
         );
     let query_connection = Arc::clone(connection);
-    let query: crate::jinja::QueryFn = Box::new(move |sql: &str| {
-        lock(&query_connection)
-            .query(sql, None)
-            .map_err(|e| e.message)
-    });
+    let query: crate::jinja::QueryFn =
+        Box::new(move |sql: &str| lock(&query_connection).query(sql, None));
     let sql = match compiled.render_for_execution(index, is_incremental, Some(query)) {
         Ok((sql, _)) => sql,
         Err(diagnostic) => {

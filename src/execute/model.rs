@@ -53,11 +53,8 @@ fn build_model(
         }
     }
     let query_connection = Arc::clone(connection);
-    let query: crate::jinja::QueryFn = Box::new(move |sql: &str| {
-        lock(&query_connection)
-            .query(sql, None)
-            .map_err(|e| e.message)
-    });
+    let query: crate::jinja::QueryFn =
+        Box::new(move |sql: &str| lock(&query_connection).query(sql, None));
     let (sql, logs_seen) = match compiled.render_for_execution(index, is_incremental, Some(query)) {
         Ok((sql, logs)) => {
             let logs = if state.render_at_execution {

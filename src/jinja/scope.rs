@@ -10,7 +10,7 @@ use minijinja::value::Value;
 use minijinja::{Error, ErrorKind};
 use serde_json::Map;
 
-use crate::adapter::{AdapterKind, QueryResult, RelationRef};
+use crate::adapter::{AdapterError, AdapterKind, QueryResult, RelationRef};
 use crate::jinja::objects::Relation;
 use crate::jinja::warehouse::QueryTable;
 use crate::project::EnvVars;
@@ -87,7 +87,7 @@ pub struct Captured {
 }
 
 /// A query runner for `run_query` at execution time.
-pub type QueryFn = Box<dyn FnMut(&str) -> Result<QueryResult, String>>;
+pub type QueryFn = Box<dyn FnMut(&str) -> Result<QueryResult, AdapterError>>;
 
 struct Scope {
     catalog: Arc<Catalog>,
@@ -362,9 +362,9 @@ pub fn warehouse_query(sql: &str) -> Result<Option<QueryResult>, Error> {
     match outcome {
         None => Ok(None),
         Some(Ok(result)) => Ok(Some(result)),
-        Some(Err(message)) => Err(fail(
-            Failure::Query(message.clone()),
-            format!("run_query failed: {message}"),
+        Some(Err(error)) => Err(fail(
+            Failure::Query(error.message.clone()),
+            format!("run_query failed: {}", error.message),
         )),
     }
 }

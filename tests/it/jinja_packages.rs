@@ -94,8 +94,8 @@ fn build(project: &Project, compiled: &CompiledProject) -> Vec<(String, usize)> 
         }
         let live = Arc::clone(&adapter);
         let query: sb::jinja::QueryFn = Box::new(move |sql: &str| {
-            let mut connection = live.connect().map_err(|e| e.to_string())?;
-            connection.query(sql, None).map_err(|e| e.to_string())
+            let mut connection = live.connect()?;
+            connection.query(sql, None)
         });
         let (sql, _) = compiled
             .render_for_execution(index, false, Some(query))

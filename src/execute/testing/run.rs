@@ -277,11 +277,8 @@ impl TestPlan<'_> {
         let compiled = self.compiled;
         let config = &compiled.nodes[index].config;
         let query_connection = std::sync::Arc::clone(connection);
-        let query: crate::jinja::QueryFn = Box::new(move |sql: &str| {
-            lock(&query_connection)
-                .query(sql, None)
-                .map_err(|e| e.message)
-        });
+        let query: crate::jinja::QueryFn =
+            Box::new(move |sql: &str| lock(&query_connection).query(sql, None));
         let sql = match compiled.render_for_execution(index, false, Some(query)) {
             Ok((sql, _)) => sql,
             Err(diagnostic) => return (Counted::Error(diagnostic), None),
