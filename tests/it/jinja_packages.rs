@@ -1,7 +1,7 @@
 //! Package macro namespaces on the real dbt_utils macros
-//! (`tests/fixtures/dbt_utils_macros/`: dbt-labs/dbt-utils at commit
-//! 700764ce230b2fb775b5338b6bc77a72233ea34c, Apache-2.0, its LICENSE kept,
-//! files untouched): `dbt_utils.generate_surrogate_key`, `star`,
+//! (the copy vendored with dbt-utils' integration-test project,
+//! `tests/fixtures/dbt/dbt_utils_integration_tests/dbt_packages/dbt_utils/`:
+//! dbt-utils 1.3.3, Apache-2.0, its LICENSE kept, files untouched): `dbt_utils.generate_surrogate_key`, `star`,
 //! `date_spine`, `pivot` with `get_column_values`, `union_relations`, and
 //! the `dbt_utils.expression_is_true` / `accepted_range` tests, compiled and
 //! built on DuckDB. Finding packages under `dbt_packages/` is the project
@@ -37,7 +37,7 @@ macro-paths: [macros, dbt_packages/dbt_utils/macros]
 /// `dbt_packages/dbt_utils/macros/` and the tables `orders` and `refunds`.
 fn project_with_dbt_utils() -> Project {
     let project = Project::bare().file("project.yml", PROJECT_YML);
-    let from = fixture_dir("dbt_utils_macros").join("macros");
+    let from = fixture_dir("dbt/dbt_utils_integration_tests/dbt_packages/dbt_utils/macros");
     copy_sql(&from, &project.path().join("dbt_packages/dbt_utils/macros"));
     project.execute(
         "create table orders as select * from (values (1, 'open', 10), (2, 'shipped', 25), (3, 'open', 5)) as t(id, status, amount);
