@@ -103,13 +103,15 @@ impl BigQueryAdapter {
             } else if let Some(keyfile) = &config.keyfile {
                 Credentials::from_file(keyfile)
                     .await
-                    .map_err(setup_failed)?
+                    .map_err(as_adapter_error)?
             } else if let Some(key) = &config.keyfile_json {
-                Credentials::from_json(key).await.map_err(setup_failed)?
+                Credentials::from_json(key)
+                    .await
+                    .map_err(as_adapter_error)?
             } else {
                 Credentials::application_default(&config.credentials)
                     .await
-                    .map_err(setup_failed)?
+                    .map_err(as_adapter_error)?
             };
             Api::new(
                 root,
@@ -119,7 +121,7 @@ impl BigQueryAdapter {
                 Arc::clone(&log),
             )
             .await
-            .map_err(setup_failed)
+            .map_err(as_adapter_error)
         })?;
         api.upload = UploadPolicy {
             resumable_threshold: config.resumable_threshold_bytes,
@@ -287,9 +289,9 @@ impl BigQueryConnection {
 }
 
 /// A table resource's kind: views (plain or materialized), else a table.
-/// A client that could not be set up (or a table option BigQuery cannot
-/// take), as the warehouse failure it is to the command.
-fn setup_failed(error: impl std::error::Error) -> AdapterError {
+/// A client that could not be set up, or a table option BigQuery cannot
+/// take, as the warehouse failure it is to the command.
+fn as_adapter_error(error: impl std::error::Error) -> AdapterError {
     AdapterError::new(error.to_string())
 }
 
@@ -382,7 +384,7 @@ impl Connection for BigQueryConnection {
     }
 
     fn materialize(&mut self, request: &MaterializeRequest) -> Result<BuildOutcome, AdapterError> {
-        let options = TableOptions::from_config(&request.config).map_err(setup_failed)?;
+        let options = TableOptions::from_config(&request.config).map_err(as_adapter_error)?;
         let mut sent = Sent::default();
         self.ensure_dataset(&request.relation)?;
         self.run_hooks(&mut sent, &request.pre_hooks)?;

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::graph::GraphNode;
-use crate::graph::tests::model;
+use crate::graph::tests::{id, model};
 use std::collections::BTreeMap;
 use std::sync::Barrier;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,10 +17,6 @@ fn all(nodes: &[GraphNode]) -> BTreeSet<NodeId> {
 
 fn ids(indices: &[usize]) -> BTreeSet<NodeId> {
     indices.iter().map(|&i| NodeId::new(i)).collect()
-}
-
-fn id(index: usize) -> NodeId {
-    NodeId::new(index)
 }
 
 fn opts(threads: usize, fail_fast: bool) -> SchedulerOptions {
