@@ -190,6 +190,7 @@ impl Serialize for ManifestNode<'_> {
                 .map(|p| format!("{}://{p}", node.package_name)),
         )?;
         let relation_name = match config.materialized() {
+            _ if node.resource_type == ResourceType::Analysis => None,
             Materialized::Ephemeral | Materialized::Test => None,
             _ => Some(project.target.kind.render_relation(relation)),
         };
@@ -260,14 +261,15 @@ impl Serialize for ManifestNode<'_> {
     }
 }
 
-/// Writes `target/manifest.json` in dbt's top-level shape, streaming the
-/// nodes, and renames it into place so no reader sees half a file.
-pub fn write_manifest(
-    compiled: &CompiledProject,
-    invocation: &Invocation,
+/// Writes an artifact at `path` through `<path>.partial`, renamed into
+/// place, so no reader (a second sb, dbt's tooling) ever sees half a file.
+pub fn write_artifact(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
 ) -> Result<(), Diagnostic> {
-    let path = compiled.project.target_dir().join("manifest.json");
-    let partial = path.with_extension("json.partial");
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = std::path::PathBuf::from(partial);
     let failed =
         |e: std::io::Error| Diagnostic::error(format!("cannot write {}: {e}", path.display()));
     if let Some(parent) = path.parent() {
@@ -275,10 +277,20 @@ pub fn write_manifest(
     }
     let file = std::fs::File::create(&partial).map_err(failed)?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-    write_manifest_to(&mut out, compiled, invocation).map_err(failed)?;
+    write(&mut out).map_err(failed)?;
     let file = out.into_inner().map_err(|e| failed(e.into_error()))?;
     drop(file);
-    std::fs::rename(&partial, &path).map_err(failed)
+    std::fs::rename(&partial, path).map_err(failed)
+}
+
+/// Writes `target/manifest.json` in dbt's top-level shape, streaming the
+/// nodes.
+pub fn write_manifest(
+    compiled: &CompiledProject,
+    invocation: &Invocation,
+) -> Result<(), Diagnostic> {
+    let path = compiled.project.target_dir().join("manifest.json");
+    write_artifact(&path, |out| write_manifest_to(out, compiled, invocation))
 }
 
 fn write_manifest_to(
@@ -302,9 +314,9 @@ fn write_manifest_to(
     write_node_map(out, compiled, &nodes, false)?;
     out.write_all(b",\"sources\":")?;
     write_node_map(out, compiled, &sources, false)?;
-    for empty in ["macros", "docs"] {
-        write!(out, ",\"{empty}\":{{}}")?;
-    }
+    out.write_all(b",\"macros\":{}")?;
+    out.write_all(b",\"docs\":")?;
+    out.write_all(&json(&docs_map(&compiled.project)))?;
     write_definitions(out, compiled, DefinitionKind::Exposure)?;
     write_definitions(out, compiled, DefinitionKind::Metric)?;
     for empty in ["groups", "selectors"] {
@@ -323,6 +335,26 @@ fn write_manifest_to(
     write_definitions(out, compiled, DefinitionKind::SemanticModel)?;
     out.write_all(b",\"unit_tests\":{}")?;
     out.write_all(b"}")
+}
+
+/// The manifest's `docs`: every `{% docs %}` block, by unique id.
+fn docs_map(project: &crate::project::Project) -> serde_json::Map<String, Value> {
+    project
+        .docs
+        .iter()
+        .map(|doc| {
+            let entry = serde_json::json!({
+                "name": doc.name,
+                "resource_type": "doc",
+                "package_name": doc.package,
+                "path": doc.path,
+                "original_file_path": doc.original_file_path,
+                "unique_id": doc.unique_id(),
+                "block_contents": doc.contents,
+            });
+            (doc.unique_id(), entry)
+        })
+        .collect()
 }
 
 /// `,"exposures":{...}` (or metrics, ...): the project's definitions of `kind`.
@@ -480,9 +512,10 @@ pub fn write_run_results(
     elapsed: f64,
 ) -> Result<(), Diagnostic> {
     let path = compiled.project.target_dir().join("run_results.json");
-    let text = serde_json::to_string_pretty(&run_results(compiled, invocation, results, elapsed))
-        .unwrap_or_default();
-    write_file(&path, &text)
+    let value = run_results(compiled, invocation, results, elapsed);
+    write_artifact(&path, |out| {
+        serde_json::to_writer_pretty(out, &value).map_err(std::io::Error::from)
+    })
 }
 
 /// `target/junit.xml`: one `<testcase>` per test that was selected, for CI

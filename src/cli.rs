@@ -22,6 +22,8 @@ pub enum Command {
     Seed(SeedArgs),
     /// Build the selected models in graph order
     Run(CommonArgs),
+    /// Record the history of the selected snapshots (type-2 dimensions)
+    Snapshot(CommonArgs),
     /// Run the selected data tests
     Test(TestArgs),
     /// Seed, run and test in graph order: a model's tests right after it
@@ -213,6 +215,7 @@ impl Command {
                 SourceCommand::Freshness(freshness) => &freshness.common,
             },
             Self::Run(common)
+            | Self::Snapshot(common)
             | Self::Compile(common)
             | Self::Clean(common)
             | Self::Debug(common)
@@ -224,6 +227,7 @@ impl Command {
         match self {
             Self::Seed(_) => "seed",
             Self::Run(_) => "run",
+            Self::Snapshot(_) => "snapshot",
             Self::Test(_) => "test",
             Self::Build(_) => "build",
             Self::Compile(_) => "compile",

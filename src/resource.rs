@@ -10,10 +10,21 @@ pub enum ResourceType {
     Seed,
     Source,
     Test,
+    /// dbt's analyses: SQL that is compiled, never run.
+    Analysis,
+    /// dbt's snapshots: the history of a query's rows.
+    Snapshot,
 }
 
 impl ResourceType {
-    pub const ALL: [ResourceType; 4] = [Self::Model, Self::Seed, Self::Source, Self::Test];
+    pub const ALL: [ResourceType; 6] = [
+        Self::Model,
+        Self::Seed,
+        Self::Source,
+        Self::Test,
+        Self::Analysis,
+        Self::Snapshot,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -21,6 +32,8 @@ impl ResourceType {
             Self::Seed => "seed",
             Self::Source => "source",
             Self::Test => "test",
+            Self::Analysis => "analysis",
+            Self::Snapshot => "snapshot",
         }
     }
 
@@ -46,6 +59,7 @@ pub enum Materialized {
     Ephemeral,
     Seed,
     Test,
+    Snapshot,
 }
 
 impl Materialized {
@@ -53,13 +67,14 @@ impl Materialized {
     pub const FOR_MODELS: [Materialized; 4] =
         [Self::View, Self::Table, Self::Incremental, Self::Ephemeral];
 
-    pub const ALL: [Materialized; 6] = [
+    pub const ALL: [Materialized; 7] = [
         Self::View,
         Self::Table,
         Self::Incremental,
         Self::Ephemeral,
         Self::Seed,
         Self::Test,
+        Self::Snapshot,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -70,6 +85,7 @@ impl Materialized {
             Self::Ephemeral => "ephemeral",
             Self::Seed => "seed",
             Self::Test => "test",
+            Self::Snapshot => "snapshot",
         }
     }
 

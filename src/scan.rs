@@ -126,6 +126,71 @@ pub fn test_definitions(text: &str) -> impl Iterator<Item = BlockHeader<'_>> {
     })
 }
 
+/// A `{% keyword name %}` tag (`{%-`/`-%}` too), as `{% docs %}` and
+/// `{% snapshot %}` blocks open and `{% enddocs %}` closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NamedTag<'a> {
+    /// Where `{%` is.
+    pub start: usize,
+    /// The word after the keyword, if any.
+    pub name: Option<&'a str>,
+    /// Just after `%}`.
+    pub end: usize,
+}
+
+/// The first `{% keyword ... %}` tag at or after `from`.
+pub fn next_named_tag<'a>(text: &'a str, from: usize, keyword: &str) -> Option<NamedTag<'a>> {
+    let mut at = from;
+    while let Some(found) = text.get(at..)?.find("{%") {
+        let start = at + found;
+        let end = start + text[start..].find("%}")? + 2;
+        let inner = text[start + 2..end - 2].trim_matches('-');
+        let mut words = inner.split_whitespace();
+        if words.next() == Some(keyword) {
+            return Some(NamedTag {
+                start,
+                name: words.next(),
+                end,
+            });
+        }
+        at = start + 2;
+    }
+    None
+}
+
+/// The offset of the `)` that closes the `(` at `open`, with brackets
+/// nested and quoted strings skipped (a parameter list with defaults such
+/// as `values=__sb_list([])`).
+pub fn closing_paren(text: &str, open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for (offset, c) in text.get(open..)?.char_indices() {
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '\'' | '"' => quote = Some(c),
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return (c == ')').then_some(open + offset);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 /// Every `{% endtest %}` tag, in order.
 pub fn end_test_tags(text: &str) -> impl Iterator<Item = EndTag> + '_ {
     matches_from(text, "{%", move |start| {

@@ -48,6 +48,21 @@ pub trait Dialect: Send + Sync {
         format!("cast({alias} as varchar)")
     }
 
+    /// The time a snapshot records (dbt's `snapshot_get_time`).
+    fn snapshot_time(&self) -> String {
+        "now()::timestamp".to_string()
+    }
+
+    /// dbt's `snapshot_hash_arguments`: the md5 of the parts as text,
+    /// nulls as empty, joined by `|`.
+    fn hash_parts(&self, parts: &[String]) -> String {
+        let texts: Vec<String> = parts
+            .iter()
+            .map(|part| format!("coalesce(cast({part} as varchar), '')"))
+            .collect();
+        format!("md5({})", texts.join(" || '|' || "))
+    }
+
     /// The incremental strategies this warehouse can run.
     fn incremental_strategies(&self) -> &'static [IncrementalStrategy] {
         &[
@@ -130,6 +145,18 @@ impl Dialect for BigQueryDialect {
 
     fn row_text(&self, alias: &str) -> String {
         format!("to_json_string({alias})")
+    }
+
+    fn snapshot_time(&self) -> String {
+        "current_timestamp()".to_string()
+    }
+
+    fn hash_parts(&self, parts: &[String]) -> String {
+        let texts: Vec<String> = parts
+            .iter()
+            .map(|part| format!("coalesce(cast({part} as string), '')"))
+            .collect();
+        format!("to_hex(md5(concat({})))", texts.join(", '|', "))
     }
 
     fn incremental_strategies(&self) -> &'static [IncrementalStrategy] {

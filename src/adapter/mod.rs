@@ -7,6 +7,7 @@ pub mod csv_types;
 pub mod dialect;
 pub mod duckdb;
 pub mod macros;
+pub mod snapshot;
 pub mod sql_text;
 
 use std::fmt;
@@ -116,6 +117,8 @@ pub enum Materialization {
         unique_key: Vec<String>,
         full_refresh: bool,
     },
+    /// A dbt snapshot: the history of the query's rows.
+    Snapshot(snapshot::SnapshotSpec),
 }
 
 /// Everything an adapter needs to build one model.

@@ -16,7 +16,12 @@ pub fn exec(
     reporter: &Reporter,
 ) -> Result<Outcome, Diagnostics> {
     let work = Work {
-        kinds: &[ResourceType::Seed, ResourceType::Model, ResourceType::Test],
+        kinds: &[
+            ResourceType::Seed,
+            ResourceType::Snapshot,
+            ResourceType::Model,
+            ResourceType::Test,
+        ],
         synthesize: Some(SynthRequest::default()),
         batch_tests: !args.no_batch,
         tests_gate_children: true,

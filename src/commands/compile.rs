@@ -22,7 +22,12 @@ pub fn exec(session: &Session, reporter: &Reporter) -> Result<Outcome, Diagnosti
     let selected: Vec<NodeId> = select(
         &compiled,
         session,
-        &[ResourceType::Model, ResourceType::Test],
+        &[
+            ResourceType::Model,
+            ResourceType::Test,
+            ResourceType::Analysis,
+            ResourceType::Snapshot,
+        ],
         reporter,
     )?
     .into_iter()

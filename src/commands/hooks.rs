@@ -6,24 +6,89 @@
 use crate::compile::CompiledProject;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::execute::ConnectionPool;
+use crate::execute::NodeResult;
 use crate::jinja::{Mode, RenderRequest};
 use crate::project::Settings;
 use crate::report::Reporter;
-use crate::resource::NodeId;
+use crate::resource::{NodeId, ResourceType};
+use minijinja::Value;
 
 /// Which end of the run a hook belongs to.
 #[derive(Debug, Clone, Copy)]
-pub enum When {
+pub enum When<'a> {
     Start,
-    End,
+    /// With the results of the nodes that ran.
+    End(&'a [NodeResult]),
 }
 
-impl When {
+impl When<'_> {
     fn key(self) -> &'static str {
         match self {
             Self::Start => "on-run-start",
-            Self::End => "on-run-end",
+            Self::End(_) => "on-run-end",
         }
+    }
+}
+
+/// `results`, `schemas` and `database_schemas` for an `on-run-end` hook.
+fn end_context(compiled: &CompiledProject, results: &[NodeResult]) -> Value {
+    let project = &compiled.project;
+    let mut schemas: Vec<String> = Vec::new();
+    let mut database_schemas: Vec<(Option<String>, String)> = Vec::new();
+    let entries: Vec<serde_json::Value> = results
+        .iter()
+        .map(|result| {
+            let node = &project.nodes[result.index];
+            let state = &compiled.nodes[result.index];
+            let relation = state
+                .relation
+                .clone()
+                .unwrap_or_else(|| project.relation_of(node));
+            let builds = !matches!(
+                node.resource_type,
+                ResourceType::Test | ResourceType::Source | ResourceType::Analysis
+            );
+            if builds && result.status.as_str() == "success" {
+                if !schemas.contains(&relation.schema) {
+                    schemas.push(relation.schema.clone());
+                }
+                let pair = (relation.database.clone(), relation.schema.clone());
+                if !database_schemas.contains(&pair) {
+                    database_schemas.push(pair);
+                }
+            }
+            let mut adapter_response = serde_json::Map::new();
+            if let Some(rows) = result.rows_affected {
+                adapter_response.insert("rows_affected".into(), rows.into());
+            }
+            adapter_response.insert("_message".into(), result.message.clone().into());
+            serde_json::json!({
+                "status": result.status.as_str(),
+                "message": result.message,
+                "execution_time": result.seconds,
+                "failures": result.failures,
+                "thread_id": result.thread_id,
+                "adapter_response": adapter_response,
+                "node": {
+                    "unique_id": node.unique_id,
+                    "name": node.name,
+                    "resource_type": node.resource_type.as_str(),
+                    "package_name": node.package_name,
+                    "original_file_path": node.original_file_path,
+                    "database": relation.database,
+                    "schema": relation.schema,
+                    "alias": relation.identifier,
+                    "fqn": node.fqn,
+                    "config": state.config.0,
+                    "compiled_code": state.compiled,
+                },
+            })
+        })
+        .collect();
+    minijinja::context! {
+        results => crate::jinja::to_value(&entries),
+        schemas => schemas,
+        database_schemas => crate::jinja::to_value(&database_schemas),
     }
 }
 
@@ -47,7 +112,7 @@ pub fn run(
         .flat_map(|settings| {
             let hooks = match when {
                 When::Start => &settings.on_run_start,
-                When::End => &settings.on_run_end,
+                When::End(_) => &settings.on_run_end,
             };
             hooks
                 .iter()
@@ -59,6 +124,10 @@ pub fn run(
     if hooks.is_empty() {
         return Ok(());
     }
+    let extra = match when {
+        When::Start => Value::UNDEFINED,
+        When::End(results) => end_context(compiled, results),
+    };
     let connection = pool
         .take()
         .map_err(|e| Diagnostic::error(format!("cannot connect: {}", e.message)))?;
@@ -78,6 +147,7 @@ pub fn run(
             config: serde_json::Map::new(),
             model: &model,
             test: None,
+            extra: extra.clone(),
         };
         let sql = compiled.jinja.render(&compiled.catalog, &request, None).0?;
         if sql.trim().is_empty() {

@@ -54,6 +54,7 @@ pub fn execute(
         Command::Compile(_) => compile::exec(session, reporter),
         Command::Ls(args) => ls::exec(args, session, reporter),
         Command::Run(_) => run::exec(session, reporter),
+        Command::Snapshot(_) => run::exec_snapshots(session, reporter),
         Command::Seed(args) => seed::exec(args, session, reporter),
         Command::Test(args) => test::exec(args, session, reporter),
         Command::Build(args) => build::exec(args, session, reporter),

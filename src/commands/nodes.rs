@@ -115,7 +115,7 @@ pub fn exec(work: &Work, session: &Session, reporter: &Reporter) -> Result<Outco
             },
         )
     };
-    let end_hooks = hooks::run(&compiled, &pool, When::End, reporter);
+    let end_hooks = hooks::run(&compiled, &pool, When::End(&results), reporter);
     drop(pool);
     let mut what = finish::count_of(results.len(), kinds);
     if !synth_results.is_empty() {

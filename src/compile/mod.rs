@@ -23,6 +23,7 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crate::graph::{Dag, GraphNode};
 use crate::jinja::{Captured, Catalog, Jinja, Mode, RenderRequest};
 use crate::project::config::{self, NodeConfig};
+use crate::project::snapshots::snapshot_spec;
 use crate::project::{Project, SourceFile, data_tests};
 use crate::resource::{NodeId, ResourceType};
 pub use ephemeral::inline_ephemerals;
@@ -109,12 +110,14 @@ impl CompiledProject {
         ))
     }
 
-    /// Renders a hook or other snippet in the context of node `index`.
+    /// Renders a hook or other snippet in the context of node `index`;
+    /// with `query`, its `run_query` and `adapter` calls reach the warehouse.
     pub fn render_snippet(
         &self,
         index: NodeId,
         text: &str,
         what: &str,
+        query: Option<crate::jinja::QueryFn>,
     ) -> Result<String, Diagnostic> {
         let node = &self.project.nodes[index];
         let compiled = &self.nodes[index];
@@ -130,8 +133,9 @@ impl CompiledProject {
             config: compiled.config.0.clone(),
             model: &model,
             test: None,
+            extra: minijinja::Value::UNDEFINED,
         };
-        self.jinja.render(&self.catalog, &request, None).0
+        self.jinja.render(&self.catalog, &request, query).0
     }
 
     pub fn find(&self, resource_type: ResourceType, name: &str) -> Option<NodeId> {
@@ -154,6 +158,8 @@ pub fn compile(
         crate::jinja::Namespaces {
             project_name: &project.settings.name,
             dispatch: &project.settings.dispatch,
+            lenient_undefined: project.settings.format
+                == crate::project::settings::ProjectFormat::Dbt,
         },
     )
     .map_err(Diagnostics)?;
@@ -195,7 +201,10 @@ pub fn compile(
         .filter(|&i| {
             matches!(
                 project.nodes[i].resource_type,
-                ResourceType::Model | ResourceType::Test
+                ResourceType::Model
+                    | ResourceType::Test
+                    | ResourceType::Analysis
+                    | ResourceType::Snapshot
             ) && project.nodes[i].config.enabled()
         })
         .collect();
@@ -248,8 +257,16 @@ pub fn compile(
         }
     }
     for &index in &models {
-        if project.nodes[index].resource_type == ResourceType::Test {
-            continue;
+        match project.nodes[index].resource_type {
+            ResourceType::Test => continue,
+            ResourceType::Snapshot => {
+                let config = &nodes[index].config;
+                if let Err(diagnostic) = snapshot_spec(&project.nodes[index], config) {
+                    errors.push(diagnostic);
+                }
+                continue;
+            }
+            _ => {}
         }
         if let Err(diagnostic) = validate_config(&project, index, &nodes[index].config) {
             errors.push(diagnostic);

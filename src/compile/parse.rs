@@ -91,6 +91,7 @@ pub(super) fn render_model(
             .generic_test
             .as_deref()
             .map(|test| test_call(project, test)),
+        extra: minijinja::Value::UNDEFINED,
     };
     jinja.render(catalog, &request, query)
 }

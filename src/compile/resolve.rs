@@ -28,11 +28,31 @@ pub(super) fn catalog_for<'a>(
     let mut refable = HashMap::new();
     let mut sources = HashMap::new();
     let mut disabled = Vec::new();
+    let mut external = HashMap::new();
+    // The root project, then each package that has nodes, with its vars.
+    let mut packages = vec![project.settings.name.clone()];
+    let mut var_scopes = vec![project.settings.vars.clone()];
+    let mut package_of = Vec::with_capacity(project.nodes.len());
+    for node in &project.nodes {
+        let package = node.package_name.as_str();
+        let position = packages
+            .iter()
+            .position(|name| name == package)
+            .unwrap_or_else(|| {
+                packages.push(package.to_string());
+                var_scopes.push(project.vars_for(package));
+                packages.len() - 1
+            });
+        package_of.push(position);
+    }
     for (index, node) in NodeId::enumerate(&project.nodes) {
         match node.resource_type {
-            ResourceType::Model | ResourceType::Seed => {
+            ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot => {
                 if node.config.enabled() {
-                    refable.insert(node.name.clone(), index);
+                    refable
+                        .entry(node.name.clone())
+                        .or_insert_with(Vec::new)
+                        .push(index);
                 } else {
                     disabled.push(node.name.clone());
                 }
@@ -41,8 +61,11 @@ pub(super) fn catalog_for<'a>(
                 if let Some(source) = &node.source {
                     sources.insert((source.source_name.clone(), node.name.clone()), index);
                 }
+                if let Some(location) = node.config.str("external_location") {
+                    external.insert(index, location.to_string());
+                }
             }
-            ResourceType::Test => {}
+            ResourceType::Test | ResourceType::Analysis => {}
         }
     }
     let mut target = project.target.fields.clone();
@@ -66,13 +89,16 @@ pub(super) fn catalog_for<'a>(
         kind: project.target.kind,
         project_name: project.settings.name.clone(),
         target: crate::jinja::to_value(&target),
-        vars: project.settings.vars.clone(),
+        packages,
+        var_scopes,
+        package_of,
         refable,
         sources,
         relations: relations.to_vec(),
         ephemeral: configs
             .map(|c| c.materialized() == Materialized::Ephemeral)
             .collect(),
+        external,
         disabled,
     }
 }

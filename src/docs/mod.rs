@@ -90,7 +90,10 @@ pub fn generate(
         catalog.as_ref(),
         &invocation.metadata(catalog::CATALOG_SCHEMA),
     );
-    write_catalog(&compiled.project.target_dir(), &artifact)?;
+    let catalog_path = compiled.project.target_dir().join("catalog.json");
+    crate::artifacts::write_artifact(&catalog_path, |out| {
+        serde_json::to_writer(out, &artifact).map_err(std::io::Error::from)
+    })?;
     let pages = document["nodes"].as_array().map_or(0, Vec::len);
     let charts = data.len();
     let site = Site {
@@ -119,24 +122,6 @@ pub fn generate(
         clock.elapsed().as_secs_f64()
     ));
     Ok(site)
-}
-
-/// `target/catalog.json`, renamed into place so no reader sees half a file.
-fn write_catalog(
-    target: &std::path::Path,
-    artifact: &serde_json::Value,
-) -> Result<(), Diagnostics> {
-    let path = target.join("catalog.json");
-    let partial = target.join("catalog.json.partial");
-    let failed = |error: std::io::Error| {
-        Diagnostics::from(crate::diag::Diagnostic::error(format!(
-            "cannot write {}: {error}",
-            path.display()
-        )))
-    };
-    let text = serde_json::to_string(artifact).unwrap_or_default();
-    std::fs::write(&partial, text).map_err(failed)?;
-    std::fs::rename(&partial, &path).map_err(failed)
 }
 
 fn plural(count: usize) -> &'static str {

@@ -23,6 +23,7 @@ pub fn build_node(
     on_connection(compiled, index, pool, |connection| {
         match compiled.project.nodes[index].resource_type {
             ResourceType::Seed => load_seed(compiled, index, connection),
+            ResourceType::Snapshot => build_model(compiled, index, connection, false),
             _ => build_model(compiled, index, connection, full_refresh),
         }
     })
@@ -76,7 +77,7 @@ fn build_model(
         (config.post_hooks(), "post_hook"),
     ]) {
         for text in texts {
-            match compiled.render_snippet(index, &text, what) {
+            match compiled.render_snippet(index, &text, what, None) {
                 Ok(rendered) => slot.push(rendered),
                 Err(diagnostic) => {
                     let mut result =
@@ -89,6 +90,17 @@ fn build_model(
     }
     let [pre_hooks, post_hooks] = hooks;
     let materialization = match materialized {
+        Materialized::Snapshot => {
+            match crate::project::snapshots::snapshot_spec(&compiled.project.nodes[index], config) {
+                Ok(spec) => Materialization::Snapshot(spec),
+                Err(diagnostic) => {
+                    let mut result =
+                        NodeResult::new(index, Status::Error, diagnostic.message.clone());
+                    result.diagnostic = Some(diagnostic);
+                    return result;
+                }
+            }
+        }
         Materialized::View => Materialization::View,
         Materialized::Incremental => Materialization::Incremental {
             strategy: config

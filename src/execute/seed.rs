@@ -1,8 +1,9 @@
 //! Loading one seed: its CSV file handed to the connection, with the column
-//! types and the delimiter its config sets.
+//! types and the delimiter its config sets, between its pre- and post-hooks.
 
 use super::outcome::record_outcome;
 use super::pool::{SharedConnection, lock};
+use super::sql_error::adapter_failure;
 use super::{NodeResult, Status};
 use crate::adapter::CsvLoad;
 use crate::compile::CompiledProject;
@@ -54,6 +55,57 @@ pub(super) fn load_seed(
         column_types,
         delimiter,
     };
+    let config = &compiled.nodes[index].config;
+    if let Err(result) = run_hooks(compiled, index, connection, &config.pre_hooks(), "pre_hook") {
+        return *result;
+    }
     let outcome = lock(connection).load_csv(&load);
-    record_outcome(compiled, index, outcome)
+    let result = record_outcome(compiled, index, outcome);
+    if result.status != Status::Success {
+        return result;
+    }
+    // After the load, as dbt runs a seed's post-hooks: rendered then, so a
+    // hook's `adapter` calls see the loaded table.
+    match run_hooks(
+        compiled,
+        index,
+        connection,
+        &config.post_hooks(),
+        "post_hook",
+    ) {
+        Ok(()) => result,
+        Err(failed) => *failed,
+    }
+}
+
+/// Renders and runs a seed's hooks on its connection, each rendered with
+/// a live `run_query`; the first that fails is the node's result.
+fn run_hooks(
+    compiled: &CompiledProject,
+    index: NodeId,
+    connection: &SharedConnection,
+    hooks: &[String],
+    what: &str,
+) -> Result<(), Box<NodeResult>> {
+    for text in hooks {
+        let query_connection = std::sync::Arc::clone(connection);
+        let query: crate::jinja::QueryFn =
+            Box::new(move |sql: &str| lock(&query_connection).query(sql, None));
+        let sql = compiled
+            .render_snippet(index, text, what, Some(query))
+            .map_err(|diagnostic| {
+                let mut result = NodeResult::new(index, Status::Error, diagnostic.message.clone());
+                result.diagnostic = Some(diagnostic);
+                Box::new(result)
+            })?;
+        if sql.trim().is_empty() {
+            continue;
+        }
+        if let Err(error) = lock(connection).execute(&sql) {
+            let mut result = adapter_failure(compiled, index, &error, None);
+            result.compiled_code = Some(sql);
+            return Err(Box::new(result));
+        }
+    }
+    Ok(())
 }

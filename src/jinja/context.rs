@@ -118,7 +118,9 @@ fn fromyaml_fn(text: &str, default: Option<Value>) -> Result<Value, Error> {
     }
 }
 
-/// `set(items)`: the distinct items, in first-seen order.
+/// `set(items)`: the distinct items, sorted, so two sets of the same items
+/// compare equal whatever order they were given in (a Python set has no
+/// order of its own).
 fn set_fn(items: Option<Value>) -> Result<Value, Error> {
     let mut seen: Vec<Value> = Vec::new();
     if let Some(items) = items {
@@ -128,68 +130,13 @@ fn set_fn(items: Option<Value>) -> Result<Value, Error> {
             }
         }
     }
+    seen.sort();
     Ok(MutableList::value(seen))
 }
 
 /// `local_md5(text)`: the hex MD5 digest, as dbt computes it locally.
 fn local_md5_fn(text: &str) -> String {
-    format!("{:x}", md5_digest(text.as_bytes()))
-}
-
-/// MD5 (RFC 1321), for `local_md5`: small enough not to need a crate.
-#[allow(clippy::many_single_char_names)] // the RFC's names for the four state words
-fn md5_digest(input: &[u8]) -> u128 {
-    const SHIFTS: [u32; 64] = [
-        7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5,
-        9, 14, 20, 5, 9, 14, 20, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10,
-        15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21,
-    ];
-    let table: Vec<u32> = (0..64)
-        .map(|i| ((f64::from(i + 1)).sin().abs() * 4_294_967_296.0) as u32)
-        .collect();
-    let mut message = input.to_vec();
-    let bit_len = (input.len() as u64).wrapping_mul(8);
-    message.push(0x80);
-    while message.len() % 64 != 56 {
-        message.push(0);
-    }
-    message.extend_from_slice(&bit_len.to_le_bytes());
-    let mut state: [u32; 4] = [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476];
-    for chunk in message.chunks(64) {
-        let words: Vec<u32> = chunk
-            .chunks(4)
-            .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
-            .collect();
-        let [mut a, mut b, mut c, mut d] = state;
-        for i in 0..64 {
-            let (f, g) = match i / 16 {
-                0 => ((b & c) | (!b & d), i),
-                1 => ((d & b) | (!d & c), (5 * i + 1) % 16),
-                2 => (b ^ c ^ d, (3 * i + 5) % 16),
-                _ => (c ^ (b | !d), (7 * i) % 16),
-            };
-            let rotated = a
-                .wrapping_add(f)
-                .wrapping_add(table[i])
-                .wrapping_add(words[g])
-                .rotate_left(SHIFTS[i]);
-            a = d;
-            d = c;
-            c = b;
-            b = b.wrapping_add(rotated);
-        }
-        state = [
-            state[0].wrapping_add(a),
-            state[1].wrapping_add(b),
-            state[2].wrapping_add(c),
-            state[3].wrapping_add(d),
-        ];
-    }
-    let mut bytes = [0u8; 16];
-    for (i, word) in state.iter().enumerate() {
-        bytes[i * 4..i * 4 + 4].copy_from_slice(&word.to_le_bytes());
-    }
-    u128::from_be_bytes(bytes)
+    crate::project::data_tests::md5_hex(text.as_bytes())
 }
 
 /// `builtins`: dbt's own `ref`, `source` and `config`, reachable even

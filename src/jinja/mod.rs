@@ -11,6 +11,7 @@
 mod context;
 mod environment;
 mod errors;
+mod extra_args;
 mod graph;
 mod modules;
 mod mutable;
@@ -82,13 +83,16 @@ pub fn to_value<T: serde::Serialize>(value: &T) -> Value {
     Value::from(minijinja::value::Serde(value))
 }
 
-/// What the macro namespaces need from the project: its name (a namespace
-/// of its own macros, beside `dbt` and each package's) and its `dispatch:`
-/// search orders.
+/// What the environment needs from the project: its name (a namespace of
+/// its own macros, beside `dbt` and each package's), its `dispatch:` search
+/// orders, and how undefined values behave.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Namespaces<'a> {
     pub project_name: &'a str,
     pub dispatch: &'a [DispatchOrder],
+    /// An undefined value prints as nothing, as in dbt (dbt projects);
+    /// otherwise any use of one is an error (sb's own projects).
+    pub lenient_undefined: bool,
 }
 
 /// The environment plus what it needs to map errors back to files.
@@ -117,6 +121,9 @@ impl Jinja {
         namespaces: Namespaces<'_>,
     ) -> Result<Self, Vec<Diagnostic>> {
         let mut env = base_environment(env_vars);
+        if namespaces.lenient_undefined {
+            env.set_undefined_behavior(minijinja::UndefinedBehavior::Lenient);
+        }
         let dbt_macros = SourceFile {
             path: std::path::PathBuf::from("<sb>/dbt.sql"),
             text: include_str!("macros/dbt.sql").to_string(),
@@ -285,12 +292,14 @@ impl Jinja {
                         None => std::borrow::Cow::Borrowed(request.source),
                     };
                     let full = format!("{prelude}{source}");
-                    return self
-                        .env
-                        .template_from_named_str(request.name, &full)?
-                        .render(ctx());
+                    let template = self.env.template_from_named_str(request.name, &full)?;
+                    return if request.extra.is_undefined() {
+                        template.render(ctx())
+                    } else {
+                        template.render(minijinja::context! { ..request.extra.clone(), ..ctx() })
+                    };
                 };
-                let (model, args) = call.values()?;
+                let (model, args) = call.values(&self.env)?;
                 if self.native_tests.contains(call.macro_name.as_str())
                     && let Some(sql) = native_tests::render(
                         &call.macro_name,
@@ -366,4 +375,7 @@ pub struct RenderRequest<'a> {
     /// For a generic test: its call, rendered through a shared template
     /// instead of `source`.
     pub test: Option<TestCall<'a>>,
+    /// More variables for this render only (`results` and `schemas` in an
+    /// `on-run-end` hook); a map, or undefined.
+    pub extra: Value,
 }

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::path::PathBuf;
 
-use super::{mutable, returns};
+use super::{extra_args, mutable, returns};
 use crate::scan::{self, BlockKind};
 
 /// The name of the module holding every unit; smaller modules add
@@ -96,12 +96,14 @@ impl MacroModules {
             let text =
                 scan::mutable_literals(&text, mutable::LIST_FUNCTION, mutable::DICT_FUNCTION)
                     .unwrap_or(text);
+            let (text, catching_all) = extra_args::add_catch_all_params(&text);
             let may_return = text.contains("return");
             let mut returning = Vec::new();
             let headers = scan::block_headers(&text).filter(|h| h.kind == BlockKind::Macro);
             for header in headers {
                 let name = header.name.text.to_string();
-                if may_return && !returning.contains(&name) {
+                let wrapped = may_return || catching_all.contains(&name);
+                if wrapped && !returning.contains(&name) {
                     returning.push(name.clone());
                 }
                 if let Some(package) = &package {

@@ -142,6 +142,16 @@ mod tests {
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         let macros =
             crate::jinja::rewrite_test_blocks(include_str!("../adapter/macros/generic_tests.sql"));
+        // `get_where_subquery` returns its relation, as sb's modules let it.
+        env.add_function("return", crate::jinja::returns::return_fn);
+        env.add_function(
+            crate::jinja::returns::WRAP_FUNCTION,
+            crate::jinja::returns::wrap_fn,
+        );
+        let macros = format!(
+            "{macros}\n{}",
+            crate::jinja::returns::wrap_statements(std::iter::once("get_where_subquery"))
+        );
         env.add_template_owned("macros", macros)
             .expect("macros compile");
         env.add_global("adapter", Value::from_object(AdapterObject::new(kind)));

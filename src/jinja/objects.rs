@@ -20,8 +20,10 @@ use crate::project::settings::DispatchOrder;
 pub struct Relation {
     pub kind: AdapterKind,
     pub relation: RelationRef,
-    /// Ephemeral models render as the name of their CTE.
-    pub cte_name: Option<String>,
+    /// What the relation renders as instead of its quoted name: an
+    /// ephemeral model's CTE, a source's `external_location`, or the name
+    /// with some parts left out (`include`).
+    pub rendered_as: Option<String>,
     /// `table` or `view` when known (a relation found in the warehouse).
     pub relation_type: Option<String>,
 }
@@ -31,13 +33,13 @@ impl Relation {
         Self {
             kind,
             relation,
-            cte_name: None,
+            rendered_as: None,
             relation_type: None,
         }
     }
 
     pub fn rendered(&self) -> String {
-        self.cte_name
+        self.rendered_as
             .clone()
             .unwrap_or_else(|| self.kind.render_relation(&self.relation))
     }
@@ -70,7 +72,7 @@ impl Relation {
         }
         kwargs.assert_all_used()?;
         Ok(Value::from_object(Self {
-            cte_name: Some(parts.join(".")),
+            rendered_as: Some(parts.join(".")),
             ..self.clone()
         }))
     }
@@ -92,7 +94,7 @@ impl Object for Relation {
             "is_view" => Value::from(kind == Some("view")),
             "type" => Value::from(kind.map(str::to_string)),
             "is_cte" => Value::from(
-                self.cte_name
+                self.rendered_as
                     .as_deref()
                     .is_some_and(|n| n.starts_with("__dbt__cte__")),
             ),
@@ -121,7 +123,17 @@ impl Object for Relation {
                     .unwrap_or_else(|| args.get(1).cloned().unwrap_or(Value::from(()))))
             }
             "include" => self.include(args),
-            "quote" | "incorporate" => Ok(Value::from_object(self.as_ref().clone())),
+            "incorporate" => {
+                let (kwargs,): (Kwargs,) = minijinja::value::from_args(args)?;
+                let relation_type: Option<String> = kwargs.get("type")?;
+                let _: Option<Value> = kwargs.get("path")?;
+                kwargs.assert_all_used()?;
+                Ok(Value::from_object(Self {
+                    relation_type: relation_type.or_else(|| self.relation_type.clone()),
+                    ..self.as_ref().clone()
+                }))
+            }
+            "quote" => Ok(Value::from_object(self.as_ref().clone())),
             _ => Err(Error::new(
                 ErrorKind::UnknownMethod,
                 format!("a relation has no method `{method}`"),

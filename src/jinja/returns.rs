@@ -13,6 +13,8 @@ use std::sync::Arc;
 use minijinja::value::{Enumerator, Object, Value};
 use minijinja::{Error, ErrorKind, State};
 
+use super::extra_args::CatchAll;
+
 /// The detail of the error `return()` raises on its way to the macro call.
 pub const RETURN_MARKER: &str = "return() called outside of a macro";
 
@@ -46,17 +48,28 @@ pub fn wrap_fn(inner: Value) -> Value {
     if inner.downcast_object_ref::<ReturningMacro>().is_some() || inner.is_undefined() {
         return inner;
     }
-    Value::from_object(ReturningMacro { inner })
+    let catch_all = CatchAll::of(&inner);
+    Value::from_object(ReturningMacro { inner, catch_all })
 }
 
-/// A macro whose `return()` gives the value of its call.
+/// A macro whose `return()` gives the value of its call, and whose
+/// undeclared arguments, when it reads `kwargs` or `varargs`, arrive there.
 #[derive(Debug)]
 pub struct ReturningMacro {
     inner: Value,
+    catch_all: Option<CatchAll>,
 }
 
 impl Object for ReturningMacro {
     fn call(self: &Arc<Self>, state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        let sorted;
+        let args = match &self.catch_all {
+            Some(catch_all) => {
+                sorted = catch_all.sort(args)?;
+                &sorted[..]
+            }
+            None => args,
+        };
         match self.inner.call(state, args) {
             Err(error) if is_return(&error) => match PENDING.with(|p| p.borrow_mut().take()) {
                 Some(value) => Ok(value),

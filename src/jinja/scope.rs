@@ -33,17 +33,54 @@ pub struct Catalog {
     pub kind: AdapterKind,
     pub project_name: String,
     pub target: Value,
-    pub vars: Map<String, serde_json::Value>,
-    /// Models and seeds by name (enabled only).
-    pub refable: HashMap<String, NodeId>,
+    /// The root project's name, then each package's that has nodes.
+    pub packages: Vec<String>,
+    /// The vars `var()` sees inside each of `packages`
+    /// ([`crate::project::Project::vars_for`]).
+    pub var_scopes: Vec<Map<String, serde_json::Value>>,
+    /// The package of each node (a position in `packages`), by index.
+    pub package_of: Vec<usize>,
+    /// Models and seeds by name (enabled only); one name may be in
+    /// several packages.
+    pub refable: HashMap<String, Vec<NodeId>>,
     /// `(source, table)` -> node index.
     pub sources: HashMap<(String, String), NodeId>,
     /// Relation of every node, by index.
     pub relations: Vec<RelationRef>,
     /// Whether a node is an ephemeral model, by index.
     pub ephemeral: Vec<bool>,
+    /// Sources read from files (dbt-duckdb's `external_location`): what
+    /// `source()` renders as.
+    pub external: HashMap<NodeId, String>,
     /// Names of disabled models, so `ref` can say why it fails.
     pub disabled: Vec<String>,
+}
+
+impl Catalog {
+    /// The package (a position in `packages`) of `node`; the root project
+    /// for a project hook, which is no node.
+    pub fn package_index_of(&self, node: NodeId) -> usize {
+        self.package_of.get(node.index()).copied().unwrap_or(0)
+    }
+
+    /// The model or seed `ref(name)` or `ref(package, name)` means in a
+    /// node of package `from`: as dbt resolves it, the node's own package
+    /// first, then the root project, then any package.
+    pub fn resolve_ref(&self, package: Option<&str>, name: &str, from: usize) -> Option<NodeId> {
+        let candidates = self.refable.get(name)?;
+        let in_package = |position: usize| {
+            candidates
+                .iter()
+                .copied()
+                .find(|&c| self.package_index_of(c) == position)
+        };
+        match package {
+            Some(package) => in_package(self.packages.iter().position(|p| p == package)?),
+            None => in_package(from)
+                .or_else(|| in_package(0))
+                .or_else(|| candidates.first().copied()),
+        }
+    }
 }
 
 /// A failure raised by one of sb's functions, with what the user needs.
@@ -195,14 +232,17 @@ fn relation_value(catalog: &Catalog, index: NodeId) -> Value {
             schema: String::new(),
             identifier: String::new(),
         });
-    let cte_name = catalog
-        .ephemeral
-        .get(index.index())
-        .copied()
-        .unwrap_or(false)
-        .then(|| format!("__dbt__cte__{}", relation.identifier));
+    let rendered_as = match catalog.external.get(&index) {
+        Some(location) => Some(location.clone()),
+        None => catalog
+            .ephemeral
+            .get(index.index())
+            .copied()
+            .unwrap_or(false)
+            .then(|| format!("__dbt__cte__{}", relation.identifier)),
+    };
     Value::from_object(Relation {
-        cte_name,
+        rendered_as,
         ..Relation::new(catalog.kind, relation)
     })
 }
@@ -210,8 +250,9 @@ fn relation_value(catalog: &Catalog, index: NodeId) -> Value {
 /// `ref('model')` or `ref('package', 'model')`.
 pub fn ref_fn(args: &[Value]) -> Result<Value, Error> {
     let names: Vec<&str> = args.iter().filter_map(Value::as_str).collect();
-    let name = match names.as_slice() {
-        [name] | [_, name] => (*name).to_string(),
+    let (package, name) = match names.as_slice() {
+        [name] => (None, (*name).to_string()),
+        [package, name] => (Some(*package), (*name).to_string()),
         _ => {
             return Err(Error::new(
                 ErrorKind::MissingArgument,
@@ -221,7 +262,8 @@ pub fn ref_fn(args: &[Value]) -> Result<Value, Error> {
     };
     with(|s| {
         let catalog = Arc::clone(&s.catalog);
-        if let Some(&index) = catalog.refable.get(&name) {
+        let from = catalog.package_index_of(s.node);
+        if let Some(index) = catalog.resolve_ref(package, &name, from) {
             if !s.captured.refs.contains(&index) {
                 s.captured.refs.push(index);
             }
@@ -285,7 +327,11 @@ pub fn source_fn(source: &str, table: &str) -> Result<Value, Error> {
 
 /// `var('name', default)`.
 pub fn var_fn(name: &str, default: Option<Value>) -> Result<Value, Error> {
-    let found = with(|s| s.catalog.vars.get(name).cloned()).ok_or_else(no_scope)?;
+    let found = with(|s| {
+        let package = s.catalog.package_index_of(s.node);
+        s.catalog.var_scopes[package].get(name).cloned()
+    })
+    .ok_or_else(no_scope)?;
     match (found, default) {
         (Some(value), _) => Ok(crate::jinja::to_value(&value)),
         (None, Some(default)) => Ok(default),

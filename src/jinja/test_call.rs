@@ -3,10 +3,10 @@
 //! test macro and module that makes the call.
 
 use minijinja::value::Value;
-use minijinja::{Error, ErrorKind};
+use minijinja::{Environment, Error, ErrorKind};
 
 use super::modules::MacroModules;
-use super::{Jinja, scope, to_value};
+use super::{Jinja, scope};
 
 /// Templates named `__sb_test__|<macro>|<module>` call a generic test's
 /// macro with the tested relation and the arguments as values, so every
@@ -63,8 +63,12 @@ pub struct TestCall<'a> {
 }
 
 impl TestCall<'_> {
-    /// The relation and the keyword arguments, resolved in the current scope.
-    pub(super) fn values(&self) -> Result<(Value, Value), Error> {
+    /// The relation and the keyword arguments, resolved in the current
+    /// scope as dbt resolves them: a string argument that is a call of
+    /// `ref`, `source`, `var`, `env_var` or `doc` is that call's value, a
+    /// string with Jinja in it is rendered, anything else is as written
+    /// (lists and dicts changeable in place).
+    pub(super) fn values(&self, env: &Environment<'_>) -> Result<(Value, Value), Error> {
         let model = call_value(self.model.0, &self.model.1)?;
         let mut args = std::collections::BTreeMap::new();
         if let Some(column) = self.column {
@@ -73,12 +77,43 @@ impl TestCall<'_> {
         for (key, value) in self.args {
             let value = match crate::project::data_tests::argument_call(key, value) {
                 Some((function, names)) => call_value(function, &names)?,
-                None => to_value(value),
+                None => argument_value(env, value)?,
             };
             args.insert(key.clone(), value);
         }
         Ok((model, Value::from(args)))
     }
+}
+
+/// One test argument from YAML, with its strings evaluated (see
+/// [`TestCall::values`]).
+fn argument_value(env: &Environment<'_>, value: &serde_json::Value) -> Result<Value, Error> {
+    static LOOKS_LIKE_CALL: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"^\s*(env_var|ref|var|source|doc)\s*\(.+\)\s*$").expect("valid regex")
+    });
+    Ok(match value {
+        serde_json::Value::String(text) if LOOKS_LIKE_CALL.is_match(text) => {
+            env.compile_expression(text)?.eval(())?
+        }
+        serde_json::Value::String(text) if text.contains("{{") || text.contains("{%") => {
+            Value::from(env.render_str(text, ())?)
+        }
+        serde_json::Value::Array(items) => {
+            let items = items
+                .iter()
+                .map(|item| argument_value(env, item))
+                .collect::<Result<Vec<_>, _>>()?;
+            super::mutable::MutableList::value(items)
+        }
+        serde_json::Value::Object(map) => {
+            let mut entries = indexmap::IndexMap::new();
+            for (key, item) in map {
+                entries.insert(Value::from(key.as_str()), argument_value(env, item)?);
+            }
+            super::mutable::MutableDict::value(entries)
+        }
+        other => super::to_value(other),
+    })
 }
 
 /// `ref(names...)` or `source(source, table)`, as a template would call it.

@@ -75,16 +75,7 @@ impl Object for QueryTable {
                     .filter_map(|i| self.row(i))
                     .collect::<Value>(),
             ),
-            "columns" => Some(
-                (0..self.result.columns.len())
-                    .map(|index| {
-                        Value::from_object(QueryColumn {
-                            table: Arc::clone(self),
-                            index,
-                        })
-                    })
-                    .collect::<Value>(),
-            ),
+            "columns" => Some(Value::from_object(QueryColumns(Arc::clone(self)))),
             "column_names" => Some(
                 self.result
                     .columns
@@ -168,6 +159,72 @@ impl Object for QueryRow {
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
         Enumerator::Seq(self.cells().len())
+    }
+}
+
+/// A [`QueryTable`]'s `columns`, as agate has them: a sequence of columns
+/// that is also looked up by name, with `keys()`, `values()` and `items()`.
+#[derive(Debug)]
+pub struct QueryColumns(Arc<QueryTable>);
+
+impl QueryColumns {
+    fn column(&self, index: usize) -> Value {
+        Value::from_object(QueryColumn {
+            table: Arc::clone(&self.0),
+            index,
+        })
+    }
+
+    fn names(&self) -> impl Iterator<Item = Value> + '_ {
+        self.0
+            .result
+            .columns
+            .iter()
+            .map(|c| Value::from(c.name.clone()))
+    }
+}
+
+impl Object for QueryColumns {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let columns = &self.0.result.columns;
+        let index = if let Some(index) = key.as_usize() {
+            index
+        } else {
+            let name = key.as_str()?;
+            columns.iter().position(|c| c.name == name)?
+        };
+        (index < columns.len()).then(|| self.column(index))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        let count = self.0.result.columns.len();
+        Enumerator::Values((0..count).map(|i| self.column(i)).collect())
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &mut State<'_, '_>,
+        method: &str,
+        _args: &[Value],
+    ) -> Result<Value, Error> {
+        let count = self.0.result.columns.len();
+        match method {
+            "keys" => Ok(self.names().collect()),
+            "values" => Ok((0..count).map(|i| self.column(i)).collect()),
+            "items" => Ok(self
+                .names()
+                .zip((0..count).map(|i| self.column(i)))
+                .map(|(name, column)| Value::from(vec![name, column]))
+                .collect()),
+            _ => Err(Error::new(
+                ErrorKind::UnknownMethod,
+                format!("a query result's columns have no method `{method}`"),
+            )),
+        }
     }
 }
 
@@ -427,6 +484,24 @@ pub fn adapter_method(kind: AdapterKind, method: &str, args: &[Value]) -> Result
                 )
             })?;
             get_columns(kind, relation)
+        }
+        "drop_relation" => {
+            let relation = args.first().ok_or_else(|| {
+                Error::new(
+                    ErrorKind::MissingArgument,
+                    "adapter.drop_relation() needs a relation",
+                )
+            })?;
+            let kind = match relation
+                .get_attr("type")
+                .ok()
+                .and_then(|t| t.as_str().map(str::to_string))
+            {
+                Some(kind) if kind == "view" => "view",
+                _ => "table",
+            };
+            scope::warehouse_query(&format!("drop {kind} if exists {relation}"))?;
+            Ok(Value::from(()))
         }
         _ => Err(Error::new(
             ErrorKind::UnknownMethod,

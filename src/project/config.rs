@@ -47,6 +47,16 @@ pub const KNOWN_KEYS: &[&str] = &[
     "identifier",
     // dbt-duckdb sources read from files
     "external_location",
+    // snapshots
+    "strategy",
+    "updated_at",
+    "check_cols",
+    "target_schema",
+    "target_database",
+    "invalidate_hard_deletes",
+    "hard_deletes",
+    "dbt_valid_to_current",
+    "snapshot_meta_column_names",
     "formatter",
     // tests
     "severity",

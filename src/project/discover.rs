@@ -1,5 +1,5 @@
-//! Finding a project's files: models, schema YAML, macros, seeds and singular
-//! tests under the configured paths, for the root project and for each
+//! Finding a project's files: models, schema YAML, macros, seeds, singular
+//! tests and docs (`.md`) under the configured paths, for the root project and for each
 //! installed package (whose paths are relative to its own folder). A folder
 //! that holds its own `project.yml` or `dbt_project.yml` is another project
 //! and is not descended into.
@@ -31,6 +31,12 @@ pub struct Files {
     pub macros: Vec<SourceFile>,
     pub seeds: Vec<FoundFile>,
     pub singular_tests: Vec<SourceFile>,
+    /// `analyses/**/*.sql`: compiled, never run.
+    pub analyses: Vec<FoundFile>,
+    /// `snapshots/**/*.sql`: files of `{% snapshot %}` blocks.
+    pub snapshots: Vec<FoundFile>,
+    /// `.md` files of the docs paths, which hold `{% docs %}` blocks.
+    pub docs: Vec<FoundFile>,
 }
 
 pub fn discover(root: &Path, settings: &Settings) -> Result<Files, Diagnostic> {
@@ -124,6 +130,55 @@ fn discover_in(root: &Path, base: Option<&Path>, settings: &Settings) -> Result<
                 });
             }
         }
+    }
+    for folder in settings.analysis_paths.iter().map(under) {
+        for found in walk(root, &folder, &["sql", "yml", "yaml"], true)? {
+            if has_extension(&found.path, "sql") {
+                files.analyses.push(found);
+            } else {
+                files.schema_files.push(SourceFile {
+                    path: found.path,
+                    text: found.text,
+                    package: None,
+                });
+            }
+        }
+    }
+    for folder in settings.snapshot_paths.iter().map(under) {
+        for found in walk(root, &folder, &["sql", "yml", "yaml"], true)? {
+            if has_extension(&found.path, "sql") {
+                files.snapshots.push(found);
+            } else {
+                files.schema_files.push(SourceFile {
+                    path: found.path,
+                    text: found.text,
+                    package: None,
+                });
+            }
+        }
+    }
+    // dbt's docs paths default to every folder it reads sources from.
+    let docs_paths = if settings.docs_paths.is_empty() {
+        let mut all = Vec::new();
+        for folder in settings
+            .model_paths
+            .iter()
+            .chain(&settings.seed_paths)
+            .chain(&settings.test_paths)
+            .chain(&settings.analysis_paths)
+            .chain(&settings.macro_paths)
+            .chain(&settings.snapshot_paths)
+        {
+            if !all.contains(folder) {
+                all.push(folder.clone());
+            }
+        }
+        all
+    } else {
+        settings.docs_paths.clone()
+    };
+    for folder in docs_paths.iter().map(under) {
+        files.docs.extend(walk(root, &folder, &["md"], true)?);
     }
     Ok(files)
 }

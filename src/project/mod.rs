@@ -8,6 +8,7 @@ pub mod data_tests;
 pub mod dbt_project;
 pub mod definitions;
 pub mod discover;
+pub mod docs_blocks;
 pub mod env;
 mod folders;
 pub mod packages;
@@ -15,6 +16,7 @@ pub mod profiles;
 pub mod render;
 pub mod schema;
 pub mod settings;
+pub mod snapshots;
 pub mod synthetic;
 pub mod target;
 pub mod version;
@@ -103,7 +105,7 @@ impl Node {
     /// its own file, or for a generic test `<schema file>/<test name>.sql`.
     pub fn compiled_file(&self) -> String {
         if self.generic_test.is_some() {
-            format!("{}/{}.sql", self.original_file_path, self.name)
+            format!("{}/{}", self.original_file_path, self.path)
         } else {
             self.original_file_path.clone()
         }
@@ -151,6 +153,8 @@ pub struct Project {
     pub packages: Vec<Package>,
     /// Exposures, semantic models, metrics and saved queries: parsed, never run.
     pub definitions: Vec<definitions::Definition>,
+    /// The `{% docs %}` blocks of the project and its packages.
+    pub docs: Vec<docs_blocks::DocBlock>,
 }
 
 impl Project {
@@ -192,20 +196,35 @@ impl Project {
             env: options.env.clone(),
             packages,
             definitions: Vec::new(),
+            docs: Vec::new(),
         };
         let mut models = Vec::new();
         let mut seeds = Vec::new();
+        let mut analyses = Vec::new();
+        let mut snapshot_files = Vec::new();
         let mut schema_texts = Vec::new();
+        let mut errors = Vec::new();
         for (owner, files) in file_sets {
+            let package = owner.map_or(project.settings.name.as_str(), |p| {
+                project.packages[p].name.as_str()
+            });
+            for file in &files.docs {
+                match docs_blocks::parse(file, package) {
+                    Ok(blocks) => project.docs.extend(blocks),
+                    Err(error) => errors.push(error),
+                }
+            }
             project.macro_files.extend(files.macros);
             project.singular_tests.extend(files.singular_tests);
             models.extend(files.models.into_iter().map(|f| (owner, f)));
             seeds.extend(files.seeds.into_iter().map(|f| (owner, f)));
+            analyses.extend(files.analyses.into_iter().map(|f| (owner, f)));
+            snapshot_files.extend(files.snapshots.into_iter().map(|f| (owner, f)));
             schema_texts.extend(files.schema_files);
         }
         let schema_owners: Vec<Option<String>> =
             schema_texts.iter().map(|f| f.package.clone()).collect();
-        let mut errors = Vec::new();
+        errors.extend(docs_blocks::check_unique(&project.docs));
         // Model files and schema YAML are independent: read both at once.
         let (model_nodes, parsed): (Vec<Result<Node, Diagnostic>>, Vec<_>) = rayon::join(
             || {
@@ -230,6 +249,18 @@ impl Project {
         }
         for (owner, seed) in &seeds {
             match project.seed_node(seed, *owner) {
+                Ok(node) => project.nodes.push(node),
+                Err(error) => errors.push(error),
+            }
+        }
+        for (owner, file) in &snapshot_files {
+            match snapshots::block_nodes(&project, file, *owner) {
+                Ok(nodes) => project.nodes.extend(nodes),
+                Err(error) => errors.push(error),
+            }
+        }
+        for (owner, analysis) in &analyses {
+            match project.analysis_node(analysis, *owner) {
                 Ok(node) => project.nodes.push(node),
                 Err(error) => errors.push(error),
             }
@@ -265,6 +296,11 @@ impl Project {
                 }
             }
             project.schema_files = schema_files;
+        }
+        if errors.is_empty()
+            && let Err(mut more) = docs_blocks::render_descriptions(&mut project)
+        {
+            errors.append(&mut more);
         }
         if errors.is_empty()
             && let Err(mut more) = definitions::collect(&mut project)
@@ -347,12 +383,33 @@ impl Project {
                 identifier: source.identifier.clone(),
             };
         }
+        // A snapshot's legacy `target_schema` is its schema as written.
+        if node.resource_type == ResourceType::Snapshot
+            && let Some(schema) = config.str("target_schema")
+        {
+            return RelationRef {
+                database: config
+                    .str("target_database")
+                    .map(str::to_string)
+                    .or(database),
+                schema: schema.to_string(),
+                identifier: config
+                    .str("alias")
+                    .map_or_else(|| node.name.clone(), str::to_string),
+            };
+        }
+        // A generic test's relation (`store_failures`) is named as its
+        // file, which stays short for long test names.
+        let default_identifier = match &node.generic_test {
+            Some(_) => node.path.trim_end_matches(".sql").to_string(),
+            None => node.name.clone(),
+        };
         RelationRef {
             database,
             schema: generate_schema_name(config.str("schema"), &self.target.schema),
             identifier: config
                 .str("alias")
-                .map_or_else(|| node.name.clone(), str::to_string),
+                .map_or(default_identifier, str::to_string),
         }
     }
 
@@ -368,6 +425,25 @@ impl Project {
             |s| &s.models,
             file.text.clone(),
         )
+    }
+
+    /// An analysis: compiled like a model, never run; dbt puts `analysis`
+    /// after the package in its fqn.
+    fn analysis_node(
+        &self,
+        file: &discover::FoundFile,
+        owner: Option<usize>,
+    ) -> Result<Node, Diagnostic> {
+        static NO_FOLDER_CONFIG: Value = Value::Null;
+        let mut node = self.file_node(
+            file,
+            owner,
+            ResourceType::Analysis,
+            |_| &NO_FOLDER_CONFIG,
+            file.text.clone(),
+        )?;
+        node.fqn.insert(1, "analysis".to_string());
+        Ok(node)
     }
 
     fn seed_node(

@@ -88,6 +88,7 @@ pub fn apply(
     for (key, kind) in [
         ("models", ResourceType::Model),
         ("seeds", ResourceType::Seed),
+        ("analyses", ResourceType::Analysis),
     ] {
         for entry in list(top.get(key)) {
             if let Err(error) = patch_node(project, file, entry, kind, by_name) {
@@ -229,10 +230,10 @@ fn patch_node(
                 .map(|n| n.name.as_str()),
             3,
         );
-        let folder = if kind == ResourceType::Seed {
-            "seeds/"
-        } else {
-            "models/"
+        let folder = match kind {
+            ResourceType::Seed => "seeds/",
+            ResourceType::Analysis => "analyses/",
+            _ => "models/",
         };
         let help = did_you_mean(&close).unwrap_or_else(|| {
             format!(

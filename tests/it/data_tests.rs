@@ -43,7 +43,10 @@ fn result_of<'a>(results: &'a Value, name: &str) -> &'a Value {
 /// The failing tests planted in `tests/fixtures/defects`, with their counts.
 const PLANTED: &[(&str, u64)] = &[
     ("accepted_range_orders_amount__1000__0", 2),
-    ("accepted_values_orders_05da2a32c4d96c3dc22e104cae6dd276", 2),
+    (
+        "accepted_values_orders_status__placed__shipped__completed__returned",
+        2,
+    ),
     ("assert_no_future_orders", 1),
     ("distribution_customers_country__0_5__0_3__0_2__0_05", 4),
     ("not_null_customers_id", 1),
@@ -129,7 +132,7 @@ fn planted_defects_are_reported_with_dbt_counts_and_exit_1() {
         "1 duplicated value"
     );
     assert!(
-        failed["accepted_values_orders_05da2a32c4d96c3dc22e104cae6dd276"]
+        failed["accepted_values_orders_status__placed__shipped__completed__returned"]
             .text
             .contains("{'value_field': unknown, 'n_records': 1}")
     );

@@ -264,3 +264,195 @@ fn debug_names_the_profile_and_where_it_was_found() {
         .stdout_contains("target: dev (type duckdb)")
         .stdout_contains("connection: OK");
 }
+
+#[test]
+fn var_in_a_package_model_sees_the_packages_scope_then_its_own_defaults() {
+    let project = Project::bare()
+        .file(
+            "dbt_project.yml",
+            "name: shop\nconfig-version: 2\nprofile: shop\nvars:\n  greeting: global\n  helpers:\n    greeting: scoped\n",
+        )
+        .file("profiles.yml", profile("main"))
+        .file(
+            "models/root_greeting.sql",
+            "select '{{ var(\"greeting\") }}' as greeting",
+        )
+        .file(
+            "dbt_packages/helpers/dbt_project.yml",
+            "name: helpers\nconfig-version: 2\nvars:\n  greeting: package default\n  tone: calm\n",
+        )
+        .file(
+            "dbt_packages/helpers/models/helper_greeting.sql",
+            "select '{{ var(\"greeting\") }}' as greeting, '{{ var(\"tone\") }}' as tone",
+        );
+
+    project.sb(&["run"]).success();
+
+    assert_eq!(
+        project.query("select greeting from main.root_greeting"),
+        rows(&[["global"]])
+    );
+    assert_eq!(
+        project.query("select greeting, tone from main.helper_greeting"),
+        rows(&[["scoped", "calm"]])
+    );
+}
+
+#[test]
+fn doc_blocks_fill_descriptions_and_the_manifest_and_an_unknown_doc_is_located() {
+    let project = Project::bare()
+        .file("dbt_project.yml", MODEL_ONLY_PROJECT)
+        .file("profiles.yml", profile("main"))
+        .file("models/orders.sql", "select 1 as id")
+        .file(
+            "models/docs.md",
+            "{% docs orders %}\nOne row per **order**.\n{% enddocs %}\n\n{% docs order_id %}The order's key.{% enddocs %}\n",
+        )
+        .file(
+            "models/schema.yml",
+            "version: 2\nmodels:\n  - name: orders\n    description: '{{ doc(\"orders\") }}'\n    columns:\n      - name: id\n        description: \"Key: {{ doc('order_id') }}\"\n",
+        );
+
+    project.sb(&["compile"]).success();
+
+    let manifest = project.read_json("target/manifest.json");
+    let orders = &manifest["nodes"]["model.shop.orders"];
+    assert_eq!(orders["description"], "One row per **order**.");
+    assert_eq!(
+        orders["columns"]["id"]["description"],
+        "Key: The order's key."
+    );
+    let doc = &manifest["docs"]["doc.shop.orders"];
+    assert_eq!(doc["block_contents"], "One row per **order**.");
+    assert_eq!(doc["original_file_path"], "models/docs.md");
+    assert_eq!(doc["path"], "docs.md");
+
+    project.write(
+        "models/schema.yml",
+        "version: 2\nmodels:\n  - name: orders\n    description: '{{ doc(\"order\") }}'\n",
+    );
+    let output = project.sb(&["compile"]);
+    output
+        .code(2)
+        .stderr_contains("unknown doc `order`")
+        .stderr_contains("models/schema.yml:4:")
+        .stderr_contains("`orders`");
+}
+
+#[test]
+fn analyses_compile_into_target_and_the_manifest_but_never_run() {
+    let project = Project::bare()
+        .file("dbt_project.yml", MODEL_ONLY_PROJECT)
+        .file("profiles.yml", profile("main"))
+        .file("models/orders.sql", "select 1 as id")
+        .file(
+            "analyses/order_count.sql",
+            "select count(*) as orders from {{ ref('orders') }}",
+        )
+        .file(
+            "analyses/schema.yml",
+            "version: 2\nanalyses:\n  - name: order_count\n    description: How many orders\n",
+        );
+
+    project.sb(&["run"]).success();
+    assert_eq!(project.relations(), ["main.orders"]);
+    assert!(!project.exists("target/compiled/shop/analyses/order_count.sql"));
+
+    project.sb(&["compile"]).success();
+    assert_eq!(
+        project.read("target/compiled/shop/analyses/order_count.sql"),
+        "select count(*) as orders from \"dev\".\"main\".\"orders\""
+    );
+    let manifest = project.read_json("target/manifest.json");
+    let analysis = &manifest["nodes"]["analysis.shop.order_count"];
+    assert_eq!(analysis["resource_type"], "analysis");
+    assert_eq!(
+        analysis["fqn"],
+        serde_json::json!(["shop", "analysis", "order_count"])
+    );
+    assert_eq!(analysis["description"], "How many orders");
+    assert_eq!(
+        analysis["depends_on"]["nodes"],
+        serde_json::json!(["model.shop.orders"])
+    );
+    assert_eq!(
+        project
+            .sb(&["ls", "--resource-type", "analysis"])
+            .stdout_lines(),
+        ["order_count"]
+    );
+}
+
+#[test]
+fn ref_finds_the_callers_own_package_first_and_a_package_when_named() {
+    let project = Project::bare()
+        .file("dbt_project.yml", MODEL_ONLY_PROJECT)
+        .file("profiles.yml", profile("main"))
+        .file("models/base.sql", "select 'root' as origin")
+        .file(
+            "models/root_user.sql",
+            "select (select origin from {{ ref('base') }}) as own, (select origin from {{ ref('helpers', 'base') }}) as named",
+        )
+        .file("dbt_packages/helpers/dbt_project.yml", "name: helpers\nconfig-version: 2\n")
+        .file(
+            "dbt_packages/helpers/models/base.sql",
+            "{{ config(alias='helpers_base') }} select 'package' as origin",
+        )
+        .file(
+            "dbt_packages/helpers/models/helper_user.sql",
+            "select origin from {{ ref('base') }}",
+        );
+
+    project.sb(&["run"]).success();
+
+    assert_eq!(
+        project.query("select own, named from main.root_user"),
+        rows(&[["root", "package"]])
+    );
+    assert_eq!(
+        project.query("select origin from main.helper_user"),
+        rows(&[["package"]])
+    );
+}
+
+#[test]
+fn on_run_end_sees_the_results_and_the_schemas_of_the_run() {
+    let project = Project::bare()
+        .file(
+            "dbt_project.yml",
+            "name: shop\nconfig-version: 2\nprofile: shop\non-run-end:\n  - \"create table main.run_log as select {% for r in results %}'{{ r.node.name }}:{{ r.status }}:{{ r.node.schema }}' as r{{ loop.index }}, {% endfor %}'{{ schemas | join(',') }}' as built\"\n",
+        )
+        .file("profiles.yml", profile("main"))
+        .file("models/orders.sql", "select 1 as id");
+
+    project.sb(&["run"]).success();
+
+    assert_eq!(
+        project.query("select r1, built from main.run_log"),
+        rows(&[["orders:success:main", "main"]])
+    );
+}
+
+#[test]
+fn seed_hooks_run_around_the_load_and_may_call_the_adapter() {
+    let project = Project::bare()
+        .file(
+            "dbt_project.yml",
+            "name: shop\nconfig-version: 2\nprofile: shop\nseeds:\n  shop:\n    counted:\n      +post-hook: \"create table main.seed_count as select count(*) as n from {{ this }}\"\n    dropped:\n      +post-hook: \"{% do adapter.drop_relation(this.incorporate(type='table')) %}\"\n",
+        )
+        .file("profiles.yml", profile("main"))
+        .file("seeds/counted.csv", "id\n1\n2\n3\n")
+        .file("seeds/dropped.csv", "id\n1\n");
+
+    project.sb(&["seed"]).success();
+
+    assert_eq!(
+        project.query("select n from main.seed_count"),
+        rows(&[["3"]])
+    );
+    assert_eq!(project.relation_type("main", "dropped"), None);
+    assert_eq!(
+        project.relation_type("main", "counted").as_deref(),
+        Some("BASE TABLE")
+    );
+}

@@ -1,7 +1,8 @@
 //! dbt packages: `sb deps` installs `local:` and `git:` packages (a tag
 //! and a subdirectory of a `file://` repository made here) and writes
-//! `package-lock.yml`; hub packages, which sb cannot download, are taken as
-//! installed or refused clearly; installed packages load as projects whose
+//! `package-lock.yml`; hub packages are downloaded from a hub (a small HTTP
+//! server here) at the highest version in range, taken as installed when the
+//! installed version fits, or refused clearly when no hub is set; installed packages load as projects whose
 //! models build with their own ids, under their own and the root's config.
 
 use std::path::Path;
@@ -211,7 +212,7 @@ fn the_same_model_name_in_two_packages_keeps_two_ids() {
 }
 
 #[test]
-fn hub_packages_are_taken_as_installed_or_refused_because_the_hub_is_out_of_reach() {
+fn hub_packages_are_taken_as_installed_or_refused_when_no_hub_is_set() {
     let project = Project::bare()
         .file("dbt_project.yml", "name: shop\nprofile: shop\n")
         .file("profiles.yml", PROFILES)
@@ -223,7 +224,8 @@ fn hub_packages_are_taken_as_installed_or_refused_because_the_hub_is_out_of_reac
     project
         .sb(&["deps"])
         .code(2)
-        .stderr_contains("cannot install `dbt-labs/dbt_utils`: sb cannot reach the dbt package hub")
+        .stderr_contains("cannot install `dbt-labs/dbt_utils`: no package hub is set")
+        .stderr_contains("set DBT_PACKAGE_HUB_URL")
         .stderr_contains("packages.yml:2:5");
     project
         .sb(&["compile"])
@@ -297,4 +299,117 @@ fn a_package_config_rendered_from_a_var_the_root_project_sets_disables_its_model
     project.sb(&["run"]).success();
 
     assert_eq!(project.relations(), ["analytics.m"]);
+}
+
+/// Serves the files `files_at(base)` gives (path -> body) over HTTP on a
+/// local port until the test ends; returns the base URL.
+fn serve(files_at: impl FnOnce(&str) -> Vec<(String, Vec<u8>)>) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a local port");
+    let base = format!("http://{}", listener.local_addr().expect("an address"));
+    let files = files_at(&base);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buffer) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buffer[..n]),
+                }
+            }
+            let request = String::from_utf8_lossy(&request);
+            let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let found = files.iter().find(|(p, _)| *p == path);
+            let (status, body) = match found {
+                Some((_, body)) => ("200 OK", body.clone()),
+                None => ("404 Not Found", b"not found".to_vec()),
+            };
+            let head = format!(
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&body);
+        }
+    });
+    base
+}
+
+/// A .tar.gz of the package `hubpkg` at `version`, in a `hubpkg-<version>/` folder.
+fn package_tarball(version: &str, selects: u32) -> Vec<u8> {
+    let dir = tempfile::tempdir().expect("a folder");
+    let top = format!("hubpkg-{version}");
+    write(
+        &dir.path().join(&top).join("dbt_project.yml"),
+        &format!("name: hubpkg\nversion: \"{version}\"\nconfig-version: 2\n"),
+    );
+    write(
+        &dir.path().join(&top).join("models/hub_model.sql"),
+        &format!("select {selects} as id\n"),
+    );
+    let archive = dir.path().join("out.tar.gz");
+    let status = Command::new("tar")
+        .arg("czf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(dir.path())
+        .arg(&top)
+        .status()
+        .expect("run tar");
+    assert!(status.success());
+    std::fs::read(archive).expect("read the tarball")
+}
+
+#[test]
+fn hub_packages_download_the_highest_version_in_range_and_the_lock_pins_it() {
+    let base = serve(|base| {
+        let mut files = Vec::new();
+        let mut versions = serde_json::Map::new();
+        for (version, selects) in [("1.1.0", 1), ("1.2.0", 2), ("2.0.0", 3)] {
+            let path = format!("/tarballs/{version}.tgz");
+            versions.insert(
+                version.to_string(),
+                serde_json::json!({"downloads": {"tarball": format!("{base}{path}")}}),
+            );
+            files.push((path, package_tarball(version, selects)));
+        }
+        let index = serde_json::json!({"name": "hubpkg", "versions": versions});
+        files.push((
+            "/api/v1/acme/hubpkg.json".to_string(),
+            index.to_string().into_bytes(),
+        ));
+        files
+    });
+    let project = Project::bare()
+        .file("dbt_project.yml", "name: shop\nprofile: shop\n")
+        .file("profiles.yml", PROFILES)
+        .file(
+            "packages.yml",
+            "packages:\n  - package: acme/hubpkg\n    version: [\">=1.0.0\", \"<2.0.0\"]\n",
+        );
+    let env = [("DBT_PACKAGE_HUB_URL", base.as_str())];
+
+    project
+        .sb_with_env(&["deps"], &env)
+        .success()
+        .stdout_contains("Installed hubpkg (acme/hubpkg 1.2.0)");
+    assert!(project.read("package-lock.yml").contains("version: 1.2.0"));
+    project.sb(&["run"]).success();
+    assert_eq!(
+        project.query("select id from analytics.hub_model"),
+        crate::it::harness::rows(&[["2"]])
+    );
+
+    // The lock pins 1.2.0 even when the installed copy is gone; an
+    // installed copy of the pinned version needs no hub at all.
+    std::fs::remove_dir_all(project.path().join("dbt_packages")).expect("remove");
+    project.sb_with_env(&["deps"], &env).success();
+    assert!(
+        project
+            .read("dbt_packages/hubpkg/dbt_project.yml")
+            .contains("1.2.0")
+    );
+    project.sb(&["deps"]).success();
 }

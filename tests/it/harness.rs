@@ -41,6 +41,7 @@ const TEST_ENV_VARS: &[&str] = &[
     "GOOGLE_APPLICATION_CREDENTIALS",
     "DBT_PROFILES_DIR",
     "SB_TEST_PROD_SCHEMA",
+    "DBT_PACKAGE_HUB_URL",
 ];
 
 /// A project in a temporary folder, deleted when dropped.

@@ -34,7 +34,7 @@ fn ls_without_selector_lists_every_node() {
     assert_eq!(
         ls_all(&[]),
         [
-            "accepted_values_stg_orders_5f320eb7e7f56c0fa37c1563a3e27211",
+            "accepted_values_stg_orders_status__placed__shipped__completed__returned",
             "customers",
             "int_order_payments",
             "not_null_stg_customers_customer_id",

@@ -3,7 +3,7 @@
 //! results land in `target/sources.json`, and a source stale past
 //! `error_after` fails the command, as in dbt.
 
-use crate::it::harness::Project;
+use crate::it::harness::{Project, rows};
 
 const SOURCES_YML: &str = "\
 version: 2
@@ -159,4 +159,22 @@ fn external_location_is_filled_in_from_the_source_fields() {
     };
     assert_eq!(location("events"), "'data/events.parquet'");
     assert_eq!(location("users"), "read_csv('data/people.csv')");
+
+    // `source()` reads the files.
+    project.write("data/people.csv", "id,name\n1,ada\n2,grace\n");
+    project.write(
+        "models/people.sql",
+        "{{ config(materialized='table') }} select id, name from {{ source('lake', 'users') }}",
+    );
+    project.sb(&["run", "-s", "people"]).success();
+    assert_eq!(
+        project.query("select name from main.people order by id"),
+        rows(&[["ada"], ["grace"]])
+    );
+    assert!(
+        project
+            .read("target/compiled/sb_test/models/people.sql")
+            .contains("from read_csv('data/people.csv')"),
+        "source() renders as the external location"
+    );
 }

@@ -402,6 +402,11 @@ impl Connection for BigQueryConnection {
                     self.build_incremental(&mut sent, request, *strategy, unique_key, &options)?
                 }
             }
+            Materialization::Snapshot(_) => {
+                return Err(AdapterError::new(
+                    "snapshots are not built on BigQuery yet; build them on a DuckDB target",
+                ));
+            }
         };
         sent.0 = std::mem::take(&mut outcome.statements);
         self.run_hooks(&mut sent, &request.post_hooks)?;

@@ -56,6 +56,7 @@ impl DuckDbConnection {
                     self.build_incremental(request, *strategy, unique_key)
                 }
             }
+            Materialization::Snapshot(spec) => self.build_snapshot(request, spec),
         }
     }
 
@@ -128,7 +129,11 @@ impl DuckDbConnection {
 
     /// Runs hooks; they may create or drop anything, so the known relations
     /// are read again afterwards.
-    fn run_hooks(&self, session: &mut Session<'_>, hooks: &[String]) -> Result<(), AdapterError> {
+    pub(super) fn run_hooks(
+        &self,
+        session: &mut Session<'_>,
+        hooks: &[String],
+    ) -> Result<(), AdapterError> {
         if hooks.iter().all(|h| h.trim().is_empty()) {
             return Ok(());
         }

@@ -19,6 +19,7 @@ mod query;
 mod session;
 mod setup;
 mod slices;
+mod snapshot;
 mod values;
 
 #[cfg(test)]

@@ -121,8 +121,24 @@ impl Session<'_> {
     }
 
     pub(super) fn temp_columns(&self, table: &str) -> Result<Vec<String>, AdapterError> {
+        let filter = "database_name = 'temp' and schema_name = 'main'";
+        Ok(self
+            .typed_columns(filter, table)?
+            .into_iter()
+            .map(|(name, _)| KIND.quote(&name))
+            .collect())
+    }
+
+    /// The columns of table `table` where `filter` (a `duckdb_columns()`
+    /// condition on its catalog and schema) holds: names, unquoted, with
+    /// their types, in order.
+    pub(super) fn typed_columns(
+        &self,
+        filter: &str,
+        table: &str,
+    ) -> Result<Vec<(String, String)>, AdapterError> {
         let sql = format!(
-            "select column_name from duckdb_columns() where database_name = 'temp' and schema_name = 'main' and table_name = {} order by column_index",
+            "select column_name, data_type from duckdb_columns() where {filter} and table_name = {} order by column_index",
             literal(table)
         );
         let result = read_query(self.conn, &sql, None).map_err(|message| {
@@ -131,8 +147,11 @@ impl Session<'_> {
         Ok(result
             .rows
             .iter()
-            .filter_map(|row| row.first().and_then(serde_json::Value::as_str))
-            .map(|name| KIND.quote(name))
+            .filter_map(|row| {
+                let name = row.first()?.as_str()?;
+                let data_type = row.get(1)?.as_str()?;
+                Some((name.to_string(), data_type.to_string()))
+            })
             .collect())
     }
 

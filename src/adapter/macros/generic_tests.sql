@@ -7,12 +7,15 @@
     one model together in one query (src/execute/testing/batch.rs) with the same
     counts as these per-test queries. -#}
 
+{#- The tested relation itself (a macro may check that it is one, as
+    dbt_utils does), or a subquery of it filtered by the test's `where`. -#}
 {% macro get_where_subquery(relation) -%}
 {%- set where = config.get('where') -%}
 {%- if where -%}
-(select * from {{ relation }} where {{ where }}) as dbt_subquery
+{%- set filtered -%}(select * from {{ relation }} where {{ where }}) as dbt_subquery{%- endset -%}
+{%- do return(filtered) -%}
 {%- else -%}
-{{ relation }}
+{%- do return(relation) -%}
 {%- endif -%}
 {%- endmacro %}
 

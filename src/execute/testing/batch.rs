@@ -324,6 +324,21 @@ pub fn single_sql(kind: AdapterKind, sql: &str, limit: Option<u64>, per_test: us
     )
 }
 
+/// One test's own query with dbt's `fail_calc` (e.g. `sum(diff_count)`)
+/// as its failure count instead of its number of rows: the count on every
+/// row, and the first `per_test` rows as text.
+pub fn fail_calc_sql(kind: AdapterKind, sql: &str, fail_calc: &str, per_test: usize) -> String {
+    let inner = strip_trailing(sql.trim_start());
+    let integer = match kind {
+        AdapterKind::Duckdb => "bigint",
+        AdapterKind::Bigquery => "int64",
+    };
+    format!(
+        "select {} as sb_row, (select coalesce(cast(({fail_calc}) as {integer}), 0) from (\n{inner}\n) as sb_calc) as sb_failures\nfrom (\n{inner}\n) as sb_failing_row\norder by sb_row\nlimit {per_test}",
+        row_text("sb_failing_row", kind)
+    )
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -83,22 +83,23 @@ impl<'a> TestPlan<'a> {
         if overridden.contains(&test.test_name)
             || GenericTestKind::named(&test.test_name).is_none()
             || stores_failures(config)
+            || config.get("fail_calc").is_some()
             || compiled.nodes[index].render_at_execution
         {
             return None;
         }
         let attached = &compiled.project.nodes[test.attached];
         let real = match attached.resource_type {
-            ResourceType::Seed | ResourceType::Source => true,
+            ResourceType::Seed | ResourceType::Source | ResourceType::Snapshot => true,
             ResourceType::Model => {
                 compiled.nodes[test.attached].config.materialized() != Materialized::Ephemeral
             }
-            ResourceType::Test => false,
+            ResourceType::Test | ResourceType::Analysis => false,
         };
         if !real {
             return None;
         }
-        let check = batch::check_of(test, |to| self.relation_named(to))?;
+        let check = batch::check_of(test, |to| self.relation_named(index, to))?;
         let where_clause = config
             .get("where")
             .and_then(Value::as_str)
@@ -114,11 +115,14 @@ impl<'a> TestPlan<'a> {
         ))
     }
 
-    /// The rendered relation of `ref('x')` or `source('s', 't')`.
-    fn relation_named(&self, call: &str) -> Option<String> {
+    /// The rendered relation of `ref('x')` or `source('s', 't')` in the
+    /// arguments of test `test`.
+    fn relation_named(&self, test: NodeId, call: &str) -> Option<String> {
         let catalog = &self.compiled.catalog;
         let index = match scan::relation_call(call)? {
-            RelationCall::Ref(model) => *catalog.refable.get(model)?,
+            RelationCall::Ref(model) => {
+                catalog.resolve_ref(None, model, catalog.package_index_of(test))?
+            }
             RelationCall::Source(source, table) => *catalog
                 .sources
                 .get(&(source.to_string(), table.to_string()))?,

@@ -311,7 +311,14 @@ impl TestPlan<'_> {
         } else {
             sql
         };
-        let wrapped = batch::single_sql(self.kind(), &source_sql, limit, SAMPLE_ROWS);
+        let fail_calc = config
+            .str("fail_calc")
+            .map(str::trim)
+            .filter(|calc| !calc.eq_ignore_ascii_case("count(*)"));
+        let wrapped = match fail_calc {
+            Some(calc) => batch::fail_calc_sql(self.kind(), &source_sql, calc, SAMPLE_ROWS),
+            None => batch::single_sql(self.kind(), &source_sql, limit, SAMPLE_ROWS),
+        };
         statements.push(wrapped.clone());
         let _ = write_file(
             &run_sql_path(compiled, index),

@@ -14,7 +14,7 @@ use crate::diag::suggest::closest_names;
 use crate::diag::{Diagnostic, did_you_mean};
 use crate::project::{Project, SourceFile, slash};
 use crate::resource::ResourceType;
-use crate::scan;
+use crate::scan::{self, BlockKind};
 
 /// A parameter of a `{% test %}` macro.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,20 +23,55 @@ pub struct Param {
     pub required: bool,
 }
 
-/// The `{% test name(params) %}` blocks of the given files, by test name.
+/// What a generic test macro takes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TestSignature {
+    pub params: Vec<Param>,
+    /// The macro reads `kwargs`, so it takes arguments it does not declare.
+    pub takes_any: bool,
+}
+
+/// The generic tests the given files define, by test name: `{% test
+/// name(params) %}` blocks, and dbt's older form, `{% macro
+/// test_name(params) %}`.
 pub fn test_signatures<'a>(
     files: impl IntoIterator<Item = &'a SourceFile>,
-) -> BTreeMap<String, Vec<Param>> {
+) -> BTreeMap<String, TestSignature> {
     let mut out = BTreeMap::new();
     for file in files {
-        for header in scan::test_definitions(&file.text) {
-            let params = header.params.as_ref().map_or("", |params| params.text);
+        let headers: Vec<_> = scan::block_headers(&file.text).collect();
+        for (index, header) in headers.iter().enumerate() {
+            let Some(params) = &header.params else {
+                continue;
+            };
+            let test_name = match header.kind {
+                BlockKind::Test => header.name.text,
+                BlockKind::Macro => match header.name.text.strip_prefix("test_") {
+                    Some(name) if !name.is_empty() => name,
+                    _ => continue,
+                },
+            };
+            // The whole list, past any `)` inside a default value.
+            let close =
+                scan::closing_paren(&file.text, params.span.start - 1).unwrap_or(params.span.end);
+            let params_text = &file.text[params.span.start..close];
+            let body_end = headers
+                .get(index + 1)
+                .map_or(file.text.len(), |h| h.span.start);
+            let body = file.text.get(close..body_end).unwrap_or("");
             // A package's tests are named `package.test` in YAML.
             let name = match &file.package {
-                Some(package) => format!("{package}.{}", header.name.text),
-                None => header.name.text.to_string(),
+                Some(package) => format!("{package}.{test_name}"),
+                None => test_name.to_string(),
             };
-            out.insert(name, parse_params(params));
+            let signature = TestSignature {
+                params: parse_params(params_text),
+                takes_any: scan::identifiers(body).any(|word| word == "kwargs"),
+            };
+            // A `{% test %}` block wins over a macro of the same name.
+            if header.kind == BlockKind::Test || !out.contains_key(&name) {
+                out.insert(name, signature);
+            }
         }
     }
     out
@@ -75,7 +110,7 @@ fn parse_params(text: &str) -> Vec<Param> {
 /// Checks every enabled generic test against the test macros' signatures:
 /// the test exists, required arguments are given, no argument is unknown;
 /// and every test's config (severity, thresholds, limit) is readable.
-pub fn check(project: &Project, signatures: &BTreeMap<String, Vec<Param>>) -> Vec<Diagnostic> {
+pub fn check(project: &Project, signatures: &BTreeMap<String, TestSignature>) -> Vec<Diagnostic> {
     let mut errors = Vec::new();
     for node in &project.nodes {
         if node.resource_type != ResourceType::Test || !node.config.enabled() {
@@ -104,7 +139,7 @@ pub fn check(project: &Project, signatures: &BTreeMap<String, Vec<Param>>) -> Ve
         let Some(test) = &node.generic_test else {
             continue;
         };
-        let Some(params) = signatures.get(&test.test_name) else {
+        let Some(signature) = signatures.get(&test.test_name) else {
             let close = closest_names(&test.test_name, signatures.keys().map(String::as_str), 3);
             errors.push(
                 Diagnostic::error(format!("unknown test `{}`", test.test_name))
@@ -119,6 +154,7 @@ pub fn check(project: &Project, signatures: &BTreeMap<String, Vec<Param>>) -> Ve
             continue;
         };
         let before = errors.len();
+        let params = &signature.params;
         for param in params {
             let given = match param.name.as_str() {
                 "model" => true,
@@ -151,7 +187,7 @@ pub fn check(project: &Project, signatures: &BTreeMap<String, Vec<Param>>) -> Ve
             }
         }
         for key in test.args.keys() {
-            if !params.iter().any(|p| &p.name == key) {
+            if !signature.takes_any && !params.iter().any(|p| &p.name == key) {
                 let close = closest_names(
                     key,
                     params
@@ -304,7 +340,7 @@ mod tests {
             package: None,
         };
         let found = test_signatures([&file]);
-        let params = &found["in_set"];
+        let params = &found["in_set"].params;
         let required: Vec<(&str, bool)> = params
             .iter()
             .map(|p| (p.name.as_str(), p.required))
@@ -319,6 +355,26 @@ mod tests {
                 ("pairs", false)
             ]
         );
+    }
+
+    #[test]
+    fn test_macros_of_the_older_form_are_tests_and_may_take_any_argument() {
+        let file = SourceFile {
+            path: "macros/p.sql".into(),
+            text: "{% macro test_not_null_share(model, group_by=[]) %}{{ kwargs.get('at_least') }}{% endmacro %}\n\
+                   {% macro test_(model) %}{% endmacro %}{% macro helper(model) %}{% endmacro %}\n\
+                   {% test strict(model) %}x{% endtest %}"
+                .into(),
+            package: Some("pkg".into()),
+        };
+        let found = test_signatures([&file]);
+        assert_eq!(
+            found.keys().collect::<Vec<_>>(),
+            ["pkg.not_null_share", "pkg.strict"]
+        );
+        assert!(found["pkg.not_null_share"].takes_any);
+        assert!(!found["pkg.strict"].takes_any);
+        assert_eq!(found["pkg.not_null_share"].params[1].name, "group_by");
     }
 
     #[test]

@@ -27,9 +27,9 @@ use crate::diag::Location;
 use crate::resource::NodeId;
 
 pub use call::{argument_call, jinja_literal};
-pub use check::{Param, check, test_signatures};
+pub use check::{Param, TestSignature, check, test_signatures};
 pub use locate::locate_word;
-pub use naming::{generic_test_name, hex};
+pub use naming::{generic_test_name, hex, md5_hex};
 pub use nodes::add_test_nodes;
 pub use thresholds::{Condition, TestThresholds};
 

@@ -265,15 +265,16 @@ fn generic_test_node(
             format!("ref({})", jinja_literal(&Value::from(target.name.clone()))),
         ),
     };
-    let name = parsed.custom_name.clone().unwrap_or_else(|| {
-        generic_test_name(
+    let (name, file_name) = match parsed.custom_name.clone() {
+        Some(custom) => (custom.clone(), custom),
+        None => generic_test_name(
             // dbt names `pkg.test` tests `pkg_test_...`.
             &format!("{prefix}{}", parsed.test_name.replace('.', "_")),
             &target_label,
             parsed.column.as_deref(),
             &parsed.args,
-        )
-    });
+        ),
+    };
     let yaml_path = slash(&file.path);
     let call = test_call(
         &parsed.test_name,
@@ -283,14 +284,22 @@ fn generic_test_node(
     );
     let (mut node_config, fqn) = test_config_and_fqn(project, Path::new(&yaml_path), &name)?;
     config::merge_into(&mut node_config, &parsed.config);
-    let hash = test_id_hash(&name, &target.unique_id, &yaml_path);
+    let mut kwargs = parsed.args.clone();
+    if let Some(column) = &parsed.column {
+        kwargs.insert("column_name".into(), Value::from(column.clone()));
+    }
+    kwargs.insert(
+        "model".into(),
+        Value::from(format!("{{{{ get_where_subquery({model_expr}) }}}}")),
+    );
+    let hash = test_id_hash(&name, &parsed.test_name, &kwargs);
     Ok(Node {
         unique_id: format!("test.{}.{name}.{hash}", project.settings.name),
         name: name.clone(),
         resource_type: ResourceType::Test,
         package_name: project.settings.name.clone(),
         original_file_path: yaml_path,
-        path: format!("{name}.sql"),
+        path: format!("{file_name}.sql"),
         fqn,
         raw_code: call,
         description: String::new(),

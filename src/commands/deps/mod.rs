@@ -2,13 +2,17 @@
 //! `dependencies.yml`) into the project's `packages-install-path`, as dbt
 //! does: `local:` packages are copied, `git:` packages are cloned with the
 //! `git` binary at their `revision` (from `subdirectory` when given), and
-//! hub packages, which sb cannot download, are taken as already installed
-//! when the installed version fits. Packages those packages list are
-//! installed too. Writes `package-lock.yml` with what each one resolved to.
+//! hub packages at the highest version inside their ranges (or the lock's
+//! pin), downloaded from the hub ([`hub`]) unless that version is already
+//! installed, so an installed `dbt_packages/` works offline. Packages those
+//! packages list are installed too. Writes `package-lock.yml` with what each
+//! one resolved to.
 
 use std::collections::{HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+mod hub;
 
 use super::{Outcome, load_options};
 use crate::diag::{Diagnostic, Diagnostics, Location};
@@ -47,6 +51,11 @@ pub fn exec(session: &Session, reporter: &Reporter) -> Result<Outcome, Diagnosti
     let mut installer = Installer {
         install_dir,
         scratch: 0,
+        hub: options
+            .env
+            .get(hub::HUB_URL_VARIABLE)
+            .filter(|url| !url.is_empty())
+            .map(hub::Hub::new),
     };
     let mut locked = Vec::new();
     let mut done = HashSet::new();
@@ -124,7 +133,7 @@ fn describe(resolved: &PackageSpec) -> String {
             let version = versions
                 .first()
                 .map_or("of an unknown version", String::as_str);
-            format!(" ({package} {version}, already installed)")
+            format!(" ({package} {version})")
         }
     }
 }
@@ -140,8 +149,10 @@ struct Done {
 
 struct Installer {
     install_dir: PathBuf,
-    /// Clones made so far, for unique scratch folder names.
+    /// Clones and downloads made so far, for unique scratch folder names.
     scratch: usize,
+    /// The package hub, when `DBT_PACKAGE_HUB_URL` names one.
+    hub: Option<hub::Hub>,
 }
 
 impl Installer {
@@ -188,7 +199,9 @@ impl Installer {
                     },
                 })
             }
-            PackageSpec::Hub { package, versions } => self.installed_hub_package(package, versions),
+            PackageSpec::Hub { package, versions } => {
+                self.install_hub_package(package, versions, reporter)
+            }
         }
     }
 
@@ -220,12 +233,14 @@ impl Installer {
         Ok((name, commit))
     }
 
-    /// A hub package can only be one already installed, with a version
-    /// inside the listed ranges.
-    fn installed_hub_package(
-        &self,
+    /// A hub package: the installed copy when its version is inside the
+    /// listed ranges (the lock pins one exact version), else the hub's
+    /// highest version inside them, downloaded.
+    fn install_hub_package(
+        &mut self,
         package: &str,
         versions: &[String],
+        reporter: &Reporter,
     ) -> Result<Done, Diagnostic> {
         let name = package.rsplit('/').next().unwrap_or(package).to_string();
         let dest = self.install_dir.join(&name);
@@ -237,35 +252,64 @@ impl Installer {
             })?;
             range = range.and(part);
         }
-        let unreachable = || {
-            Diagnostic::error(format!(
-                "cannot install `{package}`: sb cannot reach the dbt package hub"
+        let installed = packages::project_identity(&dest);
+        if let Some((found, version)) = &installed {
+            let fits = version
+                .as_deref()
+                .and_then(Version::parse)
+                .is_none_or(|v| range.contains(&v));
+            if fits {
+                return Ok(Done {
+                    name: found.clone(),
+                    source: dest,
+                    resolved: PackageSpec::Hub {
+                        package: package.to_string(),
+                        versions: version.clone().into_iter().collect(),
+                    },
+                });
+            }
+        }
+        let Some(hub) = &self.hub else {
+            let mut error = Diagnostic::error(format!(
+                "cannot install `{package}`: no package hub is set"
             ))
             .help(format!(
-                "install it with `dbt deps` once, vendor it into {}/, or list it as a `git:` package",
+                "set {} to the hub's address, vendor the package into {}/, or list it as a `git:` package",
+                hub::HUB_URL_VARIABLE,
                 dest.display()
-            ))
+            ));
+            if let Some((_, version)) = installed {
+                error = error.note(format!(
+                    "{} holds version {}, outside {range}",
+                    dest.display(),
+                    version.unwrap_or_default()
+                ));
+            }
+            return Err(error);
         };
-        let Some((found, version)) = packages::project_identity(&dest) else {
-            return Err(unreachable());
-        };
-        let fits = version
-            .as_deref()
-            .and_then(Version::parse)
-            .is_none_or(|v| range.contains(&v));
-        if !fits {
-            return Err(unreachable().note(format!(
-                "{} holds version {}, outside {range}",
-                dest.display(),
-                version.unwrap_or_default()
-            )));
-        }
+        let offered = hub.resolve(package, &range, false)?;
+        self.scratch += 1;
+        let scratch = self
+            .install_dir
+            .join(format!(".sb-deps-download-{}", self.scratch));
+        let unpacked = hub::Hub::download(&offered, &scratch);
+        let installed = unpacked.and_then(|folder| {
+            let name = identity(&folder)?.0;
+            self.replace(&name, &folder)?;
+            Ok(name)
+        });
+        let _ = std::fs::remove_dir_all(&scratch);
+        let name = installed?;
+        reporter.note(&format!(
+            "{package}: version {} from {}",
+            offered.version, offered.tarball
+        ));
         Ok(Done {
-            name: found,
-            source: dest,
+            source: self.install_dir.join(&name),
+            name,
             resolved: PackageSpec::Hub {
                 package: package.to_string(),
-                versions: version.into_iter().collect(),
+                versions: vec![offered.version],
             },
         })
     }
