@@ -453,6 +453,20 @@ fn lineage_maps(compiled: &CompiledProject) -> (IdsById<'_>, IdsById<'_>) {
     (parent_map, child_map)
 }
 
+/// A result's `adapter_response`: rows affected, the warehouse's message,
+/// and what the adapter added.
+pub fn adapter_response(result: &NodeResult) -> Map<String, Value> {
+    let mut response = Map::new();
+    if let Some(rows) = result.rows_affected {
+        response.insert("rows_affected".into(), Value::from(rows));
+    }
+    response.insert("_message".into(), Value::from(result.message.clone()));
+    for (key, value) in &result.extra {
+        response.insert(key.clone(), value.clone());
+    }
+    response
+}
+
 /// Builds `run_results.json` as a JSON value.
 pub fn run_results(
     compiled: &CompiledProject,
@@ -471,14 +485,7 @@ pub fn run_results(
                 .as_ref()
                 .filter(|_| node.resource_type != ResourceType::Test)
                 .map(|rel| compiled.project.target.kind.render_relation(rel));
-            let mut adapter_response = Map::new();
-            if let Some(rows) = r.rows_affected {
-                adapter_response.insert("rows_affected".into(), Value::from(rows));
-            }
-            adapter_response.insert("_message".into(), Value::from(r.message.clone()));
-            for (k, v) in &r.extra {
-                adapter_response.insert(k.clone(), v.clone());
-            }
+            let adapter_response = adapter_response(r);
             json!({
                 "status": r.status.as_str(),
                 "timing": [

@@ -115,6 +115,42 @@ pub fn block_headers(text: &str) -> impl Iterator<Item = BlockHeader<'_>> {
     })
 }
 
+/// A `{% macro %}` or `{% test %}` header with its whole parameter list
+/// (past any `)` inside a default value) and its body: the text up to the
+/// next header, where the block reads its variables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockSignature<'a> {
+    pub header: BlockHeader<'a>,
+    pub params: Spanned<'a>,
+    pub body: &'a str,
+}
+
+impl BlockSignature<'_> {
+    /// Whether the body uses the variable `name` (`kwargs`, `varargs`).
+    pub fn body_reads(&self, name: &str) -> bool {
+        identifiers(self.body).any(|word| word == name)
+    }
+}
+
+/// Every header with a parameter list, with its signature, in order.
+pub fn block_signatures(text: &str) -> Vec<BlockSignature<'_>> {
+    let headers: Vec<BlockHeader<'_>> = block_headers(text).collect();
+    let mut out = Vec::new();
+    for (index, header) in headers.iter().enumerate() {
+        let Some(params) = &header.params else {
+            continue;
+        };
+        let close = closing_paren(text, params.span.start - 1).unwrap_or(params.span.end);
+        let body_end = headers.get(index + 1).map_or(text.len(), |h| h.span.start);
+        out.push(BlockSignature {
+            header: header.clone(),
+            params: Spanned::new(text, params.span.start..close),
+            body: text.get(close..body_end).unwrap_or(""),
+        });
+    }
+    out
+}
+
 /// Every `{% test name(params)` header whose parameter list is closed, in
 /// order; a search resumes after the `)`, so a header written inside another's
 /// parameters is not one.
@@ -161,7 +197,7 @@ pub fn next_named_tag<'a>(text: &'a str, from: usize, keyword: &str) -> Option<N
 /// The offset of the `)` that closes the `(` at `open`, with brackets
 /// nested and quoted strings skipped (a parameter list with defaults such
 /// as `values=__sb_list([])`).
-pub fn closing_paren(text: &str, open: usize) -> Option<usize> {
+fn closing_paren(text: &str, open: usize) -> Option<usize> {
     let mut depth = 0usize;
     let mut quote: Option<char> = None;
     let mut escaped = false;

@@ -57,18 +57,13 @@ fn end_context(compiled: &CompiledProject, results: &[NodeResult]) -> Value {
                     database_schemas.push(pair);
                 }
             }
-            let mut adapter_response = serde_json::Map::new();
-            if let Some(rows) = result.rows_affected {
-                adapter_response.insert("rows_affected".into(), rows.into());
-            }
-            adapter_response.insert("_message".into(), result.message.clone().into());
             serde_json::json!({
                 "status": result.status.as_str(),
                 "message": result.message,
                 "execution_time": result.seconds,
                 "failures": result.failures,
                 "thread_id": result.thread_id,
-                "adapter_response": adapter_response,
+                "adapter_response": crate::artifacts::adapter_response(result),
                 "node": {
                     "unique_id": node.unique_id,
                     "name": node.name,

@@ -21,39 +21,30 @@ const VARARGS: &str = "varargs";
 /// `text` with `kwargs={}` and `varargs=[]` added to the parameters of each
 /// macro whose body reads them, and the names of those macros.
 pub fn add_catch_all_params(text: &str) -> (String, Vec<String>) {
-    let headers: Vec<_> = scan::block_headers(text)
-        .filter(|h| h.kind == BlockKind::Macro)
-        .collect();
     let mut insertions = Vec::new();
     let mut names = Vec::new();
-    for (index, header) in headers.iter().enumerate() {
-        let Some(params) = &header.params else {
+    for signature in scan::block_signatures(text) {
+        if signature.header.kind != BlockKind::Macro {
             continue;
-        };
-        // The whole list, past any `)` inside a default value.
-        let Some(close) = scan::closing_paren(text, params.span.start - 1) else {
-            continue;
-        };
-        let params_text = &text[params.span.start..close];
-        let body_end = headers.get(index + 1).map_or(text.len(), |h| h.span.start);
-        let body = text.get(close..body_end).unwrap_or("");
-        let declared: Vec<&str> = scan::identifiers(params_text).collect();
+        }
+        let params = &signature.params;
+        let declared: Vec<&str> = scan::identifiers(params.text).collect();
         let mut added = Vec::new();
         for (name, default) in [(KWARGS, "{}"), (VARARGS, "[]")] {
-            if !declared.contains(&name) && scan::identifiers(body).any(|word| word == name) {
+            if !declared.contains(&name) && signature.body_reads(name) {
                 added.push(format!("{name}={default}"));
             }
         }
         if added.is_empty() {
             continue;
         }
-        let separator = if params_text.trim().is_empty() {
+        let separator = if params.text.trim().is_empty() {
             ""
         } else {
             ", "
         };
-        insertions.push((close, format!("{separator}{}", added.join(", "))));
-        names.push(header.name.text.to_string());
+        insertions.push((params.span.end, format!("{separator}{}", added.join(", "))));
+        names.push(signature.header.name.text.to_string());
     }
     let mut out = text.to_string();
     for (at, insertion) in insertions.into_iter().rev() {

@@ -75,11 +75,7 @@ impl TestCall<'_> {
             args.insert("column_name".to_string(), Value::from(column));
         }
         for (key, value) in self.args {
-            let value = match crate::project::data_tests::argument_call(key, value) {
-                Some((function, names)) => call_value(function, &names)?,
-                None => argument_value(env, value)?,
-            };
-            args.insert(key.clone(), value);
+            args.insert(key.clone(), argument_value(env, value)?);
         }
         Ok((model, Value::from(args)))
     }

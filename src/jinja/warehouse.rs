@@ -175,6 +175,12 @@ impl QueryColumns {
         })
     }
 
+    fn all(&self) -> Vec<Value> {
+        (0..self.0.result.columns.len())
+            .map(|index| self.column(index))
+            .collect()
+    }
+
     fn names(&self) -> impl Iterator<Item = Value> + '_ {
         self.0
             .result
@@ -201,8 +207,7 @@ impl Object for QueryColumns {
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        let count = self.0.result.columns.len();
-        Enumerator::Values((0..count).map(|i| self.column(i)).collect())
+        Enumerator::Values(self.all())
     }
 
     fn call_method(
@@ -211,13 +216,12 @@ impl Object for QueryColumns {
         method: &str,
         _args: &[Value],
     ) -> Result<Value, Error> {
-        let count = self.0.result.columns.len();
         match method {
             "keys" => Ok(self.names().collect()),
-            "values" => Ok((0..count).map(|i| self.column(i)).collect()),
+            "values" => Ok(Value::from(self.all())),
             "items" => Ok(self
                 .names()
-                .zip((0..count).map(|i| self.column(i)))
+                .zip(self.all())
                 .map(|(name, column)| Value::from(vec![name, column]))
                 .collect()),
             _ => Err(Error::new(

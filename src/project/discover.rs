@@ -23,6 +23,18 @@ pub struct FoundFile {
     pub text: String,
 }
 
+impl FoundFile {
+    /// The file as the root project's source (a package's files are marked
+    /// by [`discover_package`]).
+    fn into_source(self) -> SourceFile {
+        SourceFile {
+            path: self.path,
+            text: self.text,
+            package: None,
+        }
+    }
+}
+
 /// Everything `discover` found, sorted by path so runs are deterministic.
 #[derive(Debug, Default)]
 pub struct Files {
@@ -71,91 +83,36 @@ fn discover_in(root: &Path, base: Option<&Path>, settings: &Settings) -> Result<
         None => folder.clone(),
     };
     for folder in settings.model_paths.iter().map(under) {
-        for found in walk(root, &folder, &["sql", "yml", "yaml"], true)? {
-            if has_extension(&found.path, "sql") {
-                files.models.push(found);
-            } else {
-                files.schema_files.push(SourceFile {
-                    path: found.path,
-                    text: found.text,
-                    package: None,
-                });
-            }
-        }
+        let found = walk_with_schema(root, &folder, "sql", true, &mut files.schema_files)?;
+        files.models.extend(found);
     }
     for folder in settings.macro_paths.iter().map(under) {
-        for found in walk(root, &folder, &["sql", "jinja", "j2"], true)? {
-            files.macros.push(SourceFile {
-                path: found.path,
-                text: found.text,
-                package: None,
-            });
-        }
+        let found = walk(root, &folder, &["sql", "jinja", "j2"], true)?;
+        files
+            .macros
+            .extend(found.into_iter().map(FoundFile::into_source));
     }
     for folder in settings.seed_paths.iter().map(under) {
-        for found in walk(root, &folder, &["csv", "yml", "yaml"], false)? {
-            if has_extension(&found.path, "csv") {
-                files.seeds.push(found);
-            } else {
-                files.schema_files.push(SourceFile {
-                    path: found.path,
-                    text: found.text,
-                    package: None,
-                });
-            }
-        }
+        let found = walk_with_schema(root, &folder, "csv", false, &mut files.schema_files)?;
+        files.seeds.extend(found);
     }
     for folder in settings.test_paths.iter().map(under) {
-        for found in walk(root, &folder, &["sql", "yml", "yaml"], true)? {
-            if has_extension(&found.path, "sql") {
-                // tests/generic/ holds `{% test %}` blocks, shared like macros.
-                if found.relative_to_root.starts_with("generic") {
-                    files.macros.push(SourceFile {
-                        path: found.path,
-                        text: found.text,
-                        package: None,
-                    });
-                } else {
-                    files.singular_tests.push(SourceFile {
-                        path: found.path,
-                        text: found.text,
-                        package: None,
-                    });
-                }
+        for found in walk_with_schema(root, &folder, "sql", true, &mut files.schema_files)? {
+            // tests/generic/ holds `{% test %}` blocks, shared like macros.
+            if found.relative_to_root.starts_with("generic") {
+                files.macros.push(found.into_source());
             } else {
-                files.schema_files.push(SourceFile {
-                    path: found.path,
-                    text: found.text,
-                    package: None,
-                });
+                files.singular_tests.push(found.into_source());
             }
         }
     }
     for folder in settings.analysis_paths.iter().map(under) {
-        for found in walk(root, &folder, &["sql", "yml", "yaml"], true)? {
-            if has_extension(&found.path, "sql") {
-                files.analyses.push(found);
-            } else {
-                files.schema_files.push(SourceFile {
-                    path: found.path,
-                    text: found.text,
-                    package: None,
-                });
-            }
-        }
+        let found = walk_with_schema(root, &folder, "sql", true, &mut files.schema_files)?;
+        files.analyses.extend(found);
     }
     for folder in settings.snapshot_paths.iter().map(under) {
-        for found in walk(root, &folder, &["sql", "yml", "yaml"], true)? {
-            if has_extension(&found.path, "sql") {
-                files.snapshots.push(found);
-            } else {
-                files.schema_files.push(SourceFile {
-                    path: found.path,
-                    text: found.text,
-                    package: None,
-                });
-            }
-        }
+        let found = walk_with_schema(root, &folder, "sql", true, &mut files.schema_files)?;
+        files.snapshots.extend(found);
     }
     // dbt's docs paths default to every folder it reads sources from.
     let docs_paths = if settings.docs_paths.is_empty() {
@@ -181,6 +138,26 @@ fn discover_in(root: &Path, base: Option<&Path>, settings: &Settings) -> Result<
         files.docs.extend(walk(root, &folder, &["md"], true)?);
     }
     Ok(files)
+}
+
+/// The files with `extension` under `root/folder`; the schema YAML beside
+/// them goes to `schema_files`.
+fn walk_with_schema(
+    root: &Path,
+    folder: &str,
+    extension: &str,
+    read_text: bool,
+    schema_files: &mut Vec<SourceFile>,
+) -> Result<Vec<FoundFile>, Diagnostic> {
+    let mut wanted = Vec::new();
+    for found in walk(root, folder, &[extension, "yml", "yaml"], read_text)? {
+        if has_extension(&found.path, extension) {
+            wanted.push(found);
+        } else {
+            schema_files.push(found.into_source());
+        }
+    }
+    Ok(wanted)
 }
 
 fn has_extension(path: &Path, extension: &str) -> bool {

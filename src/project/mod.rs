@@ -383,6 +383,13 @@ impl Project {
                 identifier: source.identifier.clone(),
             };
         }
+        // A generic test's relation (`store_failures`) is named as its
+        // file, which stays short for long test names.
+        let identifier = match (config.str("alias"), &node.generic_test) {
+            (Some(alias), _) => alias.to_string(),
+            (None, Some(_)) => node.path.trim_end_matches(".sql").to_string(),
+            (None, None) => node.name.clone(),
+        };
         // A snapshot's legacy `target_schema` is its schema as written.
         if node.resource_type == ResourceType::Snapshot
             && let Some(schema) = config.str("target_schema")
@@ -393,23 +400,13 @@ impl Project {
                     .map(str::to_string)
                     .or(database),
                 schema: schema.to_string(),
-                identifier: config
-                    .str("alias")
-                    .map_or_else(|| node.name.clone(), str::to_string),
+                identifier,
             };
         }
-        // A generic test's relation (`store_failures`) is named as its
-        // file, which stays short for long test names.
-        let default_identifier = match &node.generic_test {
-            Some(_) => node.path.trim_end_matches(".sql").to_string(),
-            None => node.name.clone(),
-        };
         RelationRef {
             database,
             schema: generate_schema_name(config.str("schema"), &self.target.schema),
-            identifier: config
-                .str("alias")
-                .map_or(default_identifier, str::to_string),
+            identifier,
         }
     }
 

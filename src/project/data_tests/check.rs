@@ -39,11 +39,8 @@ pub fn test_signatures<'a>(
 ) -> BTreeMap<String, TestSignature> {
     let mut out = BTreeMap::new();
     for file in files {
-        let headers: Vec<_> = scan::block_headers(&file.text).collect();
-        for (index, header) in headers.iter().enumerate() {
-            let Some(params) = &header.params else {
-                continue;
-            };
+        for signature in scan::block_signatures(&file.text) {
+            let header = &signature.header;
             let test_name = match header.kind {
                 BlockKind::Test => header.name.text,
                 BlockKind::Macro => match header.name.text.strip_prefix("test_") {
@@ -51,22 +48,14 @@ pub fn test_signatures<'a>(
                     _ => continue,
                 },
             };
-            // The whole list, past any `)` inside a default value.
-            let close =
-                scan::closing_paren(&file.text, params.span.start - 1).unwrap_or(params.span.end);
-            let params_text = &file.text[params.span.start..close];
-            let body_end = headers
-                .get(index + 1)
-                .map_or(file.text.len(), |h| h.span.start);
-            let body = file.text.get(close..body_end).unwrap_or("");
             // A package's tests are named `package.test` in YAML.
             let name = match &file.package {
                 Some(package) => format!("{package}.{test_name}"),
                 None => test_name.to_string(),
             };
             let signature = TestSignature {
-                params: parse_params(params_text),
-                takes_any: scan::identifiers(body).any(|word| word == "kwargs"),
+                params: parse_params(signature.params.text),
+                takes_any: signature.body_reads("kwargs"),
             };
             // A `{% test %}` block wins over a macro of the same name.
             if header.kind == BlockKind::Test || !out.contains_key(&name) {
