@@ -355,6 +355,54 @@ pub fn apply_statements(
     [close, insert]
 }
 
+/// The snapshot's columns a later build inserts: the snapshot query's, then
+/// the meta columns (unquoted names; the staging query's order).
+pub fn snapshot_columns(spec: &SnapshotSpec, query_columns: &[String]) -> Vec<String> {
+    let c = &spec.columns;
+    let mut out = query_columns.to_vec();
+    out.extend([
+        c.updated_at.clone(),
+        c.valid_from.clone(),
+        c.valid_to.clone(),
+        c.scd_id.clone(),
+    ]);
+    if spec.hard_deletes == HardDeletes::NewRecord {
+        out.push(c.is_deleted.clone());
+    }
+    out
+}
+
+/// The staging query applied in one statement, for a warehouse that has
+/// MERGE but no multi-statement transactions (BigQuery): a version staged
+/// as `update` or `delete` is closed, one staged as `insert` is added
+/// (`insert_columns`, quoted). Only closing rows join on `dbt_scd_id`: a
+/// new version can have the id of the one it replaces (check strategy,
+/// `updated_at` unchanged), and is added all the same, as dbt-duckdb does.
+pub fn merge_statement(
+    spec: &SnapshotSpec,
+    target: &str,
+    staged: &str,
+    insert_columns: &[String],
+) -> String {
+    let c = &spec.columns;
+    let columns = insert_columns.join(", ");
+    let values: Vec<String> = insert_columns
+        .iter()
+        .map(|col| format!("sb_staging.{col}"))
+        .collect();
+    format!(
+        "merge into {target} as sb_target\nusing (\n{staged}\n) as sb_staging\n\
+         on sb_staging.{scd} = sb_target.{scd}\n  and sb_staging.dbt_change_type in ('update', 'delete')\n\
+         when matched and {current}\n  then update set {to} = sb_staging.{to}\n\
+         when not matched and sb_staging.dbt_change_type = 'insert'\n  \
+         then insert ({columns})\n  values ({values})",
+        scd = c.scd_id,
+        to = c.valid_to,
+        current = current_condition(spec, "sb_target"),
+        values = values.join(", "),
+    )
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -415,6 +463,36 @@ mod tests {
         assert!(sql.contains("select * from deletes"));
         let added = staging_sql(&check, "select 1", "snap", &[], &[], true, dialect);
         assert!(added.contains("(true)"));
+    }
+
+    #[test]
+    fn the_merge_closes_by_id_and_adds_every_new_version() {
+        let timestamp = spec(
+            Strategy::Timestamp {
+                updated_at: "u".into(),
+            },
+            HardDeletes::NewRecord,
+        );
+        let columns = snapshot_columns(&timestamp, &["id".into(), "u".into()]);
+        assert_eq!(
+            columns,
+            [
+                "id",
+                "u",
+                "dbt_updated_at",
+                "dbt_valid_from",
+                "dbt_valid_to",
+                "dbt_scd_id",
+                "dbt_is_deleted"
+            ]
+        );
+        let merge = merge_statement(&timestamp, "`p`.`d`.`snap`", "select 1", &columns);
+        assert!(merge.contains(
+            "on sb_staging.dbt_scd_id = sb_target.dbt_scd_id\n  and sb_staging.dbt_change_type in ('update', 'delete')"
+        ));
+        assert!(merge.contains("when matched and sb_target.dbt_valid_to is null"));
+        assert!(merge.contains("when not matched and sb_staging.dbt_change_type = 'insert'"));
+        assert!(merge.contains("values (sb_staging.id, sb_staging.u, sb_staging.dbt_updated_at"));
     }
 
     #[test]

@@ -102,10 +102,13 @@ impl Node {
     }
 
     /// The node's file below `target/compiled/<project>/` and `target/run/`:
-    /// its own file, or for a generic test `<schema file>/<test name>.sql`.
+    /// its own file, or for a generic test or a snapshot (a file may hold
+    /// several, or be YAML) `<defining file>/<name>.sql`, as dbt writes them.
     pub fn compiled_file(&self) -> String {
         if self.generic_test.is_some() {
             format!("{}/{}", self.original_file_path, self.path)
+        } else if self.resource_type == ResourceType::Snapshot {
+            format!("{}/{}.sql", self.original_file_path, self.name)
         } else {
             self.original_file_path.clone()
         }
@@ -265,13 +268,22 @@ impl Project {
                 Err(error) => errors.push(error),
             }
         }
-        check_duplicates(&project.nodes, &mut errors);
-        for file in parsed {
+        for (file, package) in parsed.into_iter().zip(&schema_owners) {
             match file {
-                Ok(parsed) => project.schema_files.push(parsed),
+                Ok(parsed) => {
+                    let owner = package
+                        .as_ref()
+                        .and_then(|name| project.packages.iter().position(|p| &p.name == name));
+                    match snapshots::yaml_nodes(&project, &parsed, owner) {
+                        Ok(nodes) => project.nodes.extend(nodes),
+                        Err(error) => errors.push(error),
+                    }
+                    project.schema_files.push(parsed);
+                }
                 Err(error) => errors.push(error),
             }
         }
+        check_duplicates(&project.nodes, &mut errors);
         if errors.is_empty() {
             let schema_files = std::mem::take(&mut project.schema_files);
             // A schema file describes the nodes of its own package only.

@@ -72,7 +72,7 @@ pub fn apply(
             );
         }
     }
-    for key in ["models", "seeds", "sources"] {
+    for key in ["models", "seeds", "snapshots", "sources"] {
         if let Err(error) = checked_list(top.get(key), key, file) {
             errors.push(error);
         }
@@ -89,6 +89,7 @@ pub fn apply(
         ("models", ResourceType::Model),
         ("seeds", ResourceType::Seed),
         ("analyses", ResourceType::Analysis),
+        ("snapshots", ResourceType::Snapshot),
     ] {
         for entry in list(top.get(key)) {
             if let Err(error) = patch_node(project, file, entry, kind, by_name) {
@@ -233,6 +234,7 @@ fn patch_node(
         let folder = match kind {
             ResourceType::Seed => "seeds/",
             ResourceType::Analysis => "analyses/",
+            ResourceType::Snapshot => "snapshots/",
             _ => "models/",
         };
         let help = did_you_mean(&close).unwrap_or_else(|| {

@@ -7,11 +7,14 @@
 //! with no SQL file. How a snapshot builds is read from its config by
 //! [`snapshot_spec`].
 
+use std::path::{Path, PathBuf};
+
 use serde_json::Value;
 
 use super::config::NodeConfig;
 use super::discover::FoundFile;
 use super::docs_blocks::is_identifier;
+use super::yaml::YamlFile;
 use super::{Node, Project};
 use crate::adapter::snapshot::{CheckColumns, HardDeletes, MetaColumns, SnapshotSpec, Strategy};
 use crate::diag::{Diagnostic, Location};
@@ -68,6 +71,92 @@ pub(super) fn block_nodes(
         at = end.end;
     }
     Ok(nodes)
+}
+
+/// The snapshots schema file `file` defines with `relation:` (dbt 1.9):
+/// each a node whose SQL selects everything from that `ref()` or
+/// `source()`, its fqn the package, the file's folders below the snapshot
+/// path and the snapshot's name. The entry's description, columns, tests
+/// and config are applied later, as for a snapshot with a SQL file.
+pub(super) fn yaml_nodes(
+    project: &Project,
+    file: &YamlFile,
+    owner: Option<usize>,
+) -> Result<Vec<Node>, Diagnostic> {
+    let Some(Value::Array(entries)) = file.value.get("snapshots") else {
+        return Ok(Vec::new());
+    };
+    let snapshot_paths = match owner.and_then(|i| project.packages.get(i)) {
+        Some(package) => &package.settings.snapshot_paths,
+        None => &project.settings.snapshot_paths,
+    };
+    let mut nodes = Vec::new();
+    for entry in entries {
+        let Some(relation) = entry.get("relation") else {
+            continue;
+        };
+        let Some(name) = entry.get("name").and_then(Value::as_str) else {
+            return Err(
+                Diagnostic::error("a YAML snapshot with `relation:` has no `name`")
+                    .at(file.locate_key("relation", 1))
+                    .help("give the snapshot a `name:` (letters, digits and underscores)"),
+            );
+        };
+        let relation = relation.as_str().map(str::trim).unwrap_or_default();
+        let is_call = |function: &str| {
+            relation
+                .strip_prefix(function)
+                .is_some_and(|rest| rest.trim_start().starts_with('(') && rest.ends_with(')'))
+        };
+        if !(is_call("ref") || is_call("source")) {
+            let line = file.locate_named(name).line;
+            return Err(Diagnostic::error(format!(
+                "snapshot `{name}`: `relation: {relation}` is not a ref() or source()"
+            ))
+            .at(file.locate_key("relation", line))
+            .help("write `relation: ref('model')` or `relation: source('source', 'table')`"));
+        }
+        let found = FoundFile {
+            path: file.path.clone(),
+            relative_to_root: below_snapshot_path(&file.path, snapshot_paths)
+                .join(format!("{name}.sql")),
+            text: String::new(),
+        };
+        let mut node = project.file_node(
+            &found,
+            owner,
+            ResourceType::Snapshot,
+            |s| &s.snapshots,
+            format!("select * from {{{{ {relation} }}}}"),
+        )?;
+        node.path = format!("{name}.sql");
+        node.name = name.to_string();
+        node.unique_id = format!("snapshot.{}.{name}", node.package_name);
+        if let Some(last) = node.fqn.last_mut() {
+            *last = name.to_string();
+        }
+        node.config
+            .0
+            .insert("materialized".into(), Value::from("snapshot"));
+        nodes.push(node);
+    }
+    Ok(nodes)
+}
+
+/// The folders of `path` below the snapshot path it is in (none when it is
+/// in none of them).
+fn below_snapshot_path(path: &Path, snapshot_paths: &[String]) -> PathBuf {
+    let folder = path.parent().unwrap_or(Path::new(""));
+    for ancestor in folder.ancestors() {
+        if snapshot_paths
+            .iter()
+            .any(|root| ancestor.ends_with(Path::new(root)))
+            && let Ok(rest) = folder.strip_prefix(ancestor)
+        {
+            return rest.to_path_buf();
+        }
+    }
+    PathBuf::new()
 }
 
 /// How snapshot `node` builds, from its merged config; an error names the

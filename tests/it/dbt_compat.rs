@@ -16,6 +16,7 @@ use sb::adapter::Adapter;
 use sb::adapter::duckdb::DuckDbAdapter;
 use serde_json::Value;
 
+use crate::it::emulator::{emulator, fresh_project, query};
 use crate::it::harness::{Project, fixture_dir};
 
 /// How one fixture is run: where its profile and database file are.
@@ -39,6 +40,12 @@ const DBT_UTILS_INTEGRATION_TESTS: Fixture = Fixture {
     database: "integration_tests.duckdb",
 };
 
+const SNAPSHOTS_HISTORY: Fixture = Fixture {
+    name: "snapshots_history",
+    profiles_dir: ".",
+    database: "snapshots.duckdb",
+};
+
 #[test]
 fn jaffle_shop_duckdb_builds_as_dbt_does() {
     compare_with_dbt(&JAFFLE_SHOP_DUCKDB);
@@ -47,6 +54,144 @@ fn jaffle_shop_duckdb_builds_as_dbt_does() {
 #[test]
 fn dbt_utils_integration_tests_build_as_dbt_does() {
     compare_with_dbt(&DBT_UTILS_INTEGRATION_TESTS);
+}
+
+/// Snapshots (issue 15): the source rows change between three builds
+/// (updates, inserts, hard deletes, a new column), and every snapshot's
+/// history after each build is what dbt-duckdb wrote, for the timestamp and
+/// check strategies, a YAML snapshot, list keys and renamed meta columns.
+#[test]
+fn snapshot_history_is_what_dbt_writes() {
+    compare_with_dbt(&SNAPSHOTS_HISTORY);
+}
+
+/// `sb snapshot` builds the snapshots and nothing else; run again after the
+/// source changed, it adds the new versions.
+#[test]
+fn sb_snapshot_builds_only_the_snapshots_and_adds_versions() {
+    let project = Project::bare();
+    let source = fixture_dir("dbt/snapshots_history");
+    copy_dir(&source, project.path());
+    project.sb(&["seed"]).success();
+    let first = project.sb(&["snapshot"]);
+    first.success().stdout_contains("Done. PASS=5 ");
+    for line in first.stdout_lines() {
+        assert!(
+            !line.contains(" model ") && !line.contains(" test ") && !line.contains(" seed "),
+            "`sb snapshot` ran more than snapshots: {line}"
+        );
+    }
+    let database = project.path().join("snapshots.duckdb");
+    let relations = read_relations(&database);
+    assert!(
+        !relations.contains_key("main.current_customers"),
+        "{:?}",
+        relations.keys()
+    );
+    assert_eq!(relations["main.customers_timestamp"].rows.len(), 4);
+    assert_eq!(relations["history.customers_check"].rows.len(), 4);
+
+    copy_dir(&source.join("phases/2"), project.path());
+    project.sb(&["seed"]).success();
+    project
+        .sb(&["snapshot", "-s", "customers_timestamp"])
+        .success()
+        .stdout_contains("snapshot customers_timestamp")
+        .stdout_contains("inserted)");
+    let relations = read_relations(&database);
+    let history = &relations["main.customers_timestamp"].rows;
+    assert!(history.len() > 4, "{history:?}");
+    // Only the selected snapshot moved on.
+    assert_eq!(relations["history.customers_check"].rows.len(), 4);
+}
+
+/// The same snapshots on BigQuery (the emulator): after each phase every
+/// relation dbt-duckdb made holds the same columns and rows, with the
+/// values BigQuery writes differently made alike: a timestamp's `+00`, and
+/// `dbt_scd_id`, which hashes a timestamp's text (BigQuery's, as
+/// dbt-bigquery hashes it), compared only for being there.
+#[test]
+fn bigquery_snapshot_history_is_what_dbt_writes() {
+    let bigquery_project = fresh_project("snapshots");
+    let project = Project::bare();
+    let source = fixture_dir("dbt/snapshots_history");
+    copy_dir(&source, project.path());
+    let profile = format!(
+        "snapshots_history:\n  target: emu\n  outputs:\n    emu:\n      type: bigquery\n      method: oauth\n      \
+         project: {bigquery_project}\n      dataset: analytics\n      location: US\n      api_url: {}\n      threads: 4\n",
+        emulator().url
+    );
+    std::fs::create_dir_all(project.path().join("bigquery")).expect("profile folder");
+    std::fs::write(project.path().join("bigquery/profiles.yml"), profile).expect("profile");
+    let reference = read_reference("snapshots_history");
+    let phases = reference["phases"].as_array().expect("phases");
+    for (i, phase) in phases.iter().enumerate() {
+        if i > 0 {
+            copy_dir(&source.join(format!("phases/{}", i + 1)), project.path());
+        }
+        // The fixture's one DuckDB-only expression, in BigQuery's SQL.
+        let order_lines = project.path().join("snapshots/order_lines.sql");
+        let text = std::fs::read_to_string(&order_lines).expect("order_lines.sql");
+        let text = text.replace("'9999-12-31'::timestamp", "timestamp('9999-12-31')");
+        std::fs::write(&order_lines, text).expect("order_lines.sql");
+        let output = project.sb(&["build", "--profiles-dir", "bigquery"]);
+        output.success();
+        let mut report = Report::default();
+        for (name, want) in reference_relations(phase) {
+            let (schema, table) = name.split_once('.').expect("schema.name");
+            let dataset = if schema == "main" {
+                "analytics"
+            } else {
+                schema
+            };
+            let select = want
+                .columns
+                .iter()
+                .map(|(c, _)| format!("cast(`{c}` as string)"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let rows = query(
+                &bigquery_project,
+                &format!("select {select} from `{bigquery_project}`.`{dataset}`.`{table}`"),
+            );
+            let mut got = Relation {
+                kind: want.kind.clone(),
+                columns: want.columns.clone(),
+                rows: rows
+                    .into_iter()
+                    .map(|row| {
+                        row.into_iter()
+                            .map(|v| (v != "NULL").then(|| v.trim_end_matches("+00").to_owned()))
+                            .collect()
+                    })
+                    .collect(),
+            };
+            got.normalize_run_times();
+            let mut want = want;
+            for relation in [&mut got, &mut want] {
+                if let Some(i) = relation.columns.iter().position(|(c, _)| c == "dbt_scd_id") {
+                    for row in &mut relation.rows {
+                        row[i] = row[i].as_ref().map(|_| "<an id>".to_owned());
+                    }
+                    relation.rows.sort();
+                }
+            }
+            report.relations += 1;
+            report.rows += want.rows.len();
+            if got.rows != want.rows {
+                report.mismatch(row_diff(&name, &want.rows, &got.rows));
+            }
+        }
+        assert!(
+            report.mismatches.is_empty(),
+            "phase {} on BigQuery: {} relations and {} rows compared, {} mismatches with dbt-duckdb:\n\n{}\n\nsb's output:\n{output}",
+            i + 1,
+            report.relations,
+            report.rows,
+            report.mismatches.len(),
+            report.mismatches.join("\n\n")
+        );
+    }
 }
 
 /// What sb cannot match yet, each with its reason: a mismatch that names
@@ -64,17 +209,39 @@ const KNOWN_GAPS: &[(&str, &str)] = &[
     ),
 ];
 
-/// Builds a copy of `fixture` with sb and compares it with dbt's reference.
+/// Builds a copy of `fixture` with sb and compares it with dbt's reference;
+/// a fixture with phases is built once per phase, `phases/<n>/` copied over
+/// the project before the n-th build, each compared with dbt's phase.
 fn compare_with_dbt(fixture: &Fixture) {
     let project = Project::bare();
-    copy_dir(
-        &fixture_dir(&format!("dbt/{}", fixture.name)),
-        project.path(),
-    );
+    let source = fixture_dir(&format!("dbt/{}", fixture.name));
+    copy_dir(&source, project.path());
+    let reference = read_reference(fixture.name);
+    match reference["phases"].as_array() {
+        None => compare_build(fixture, &project, &reference, "", false),
+        Some(phases) => {
+            for (i, phase) in phases.iter().enumerate() {
+                if i > 0 {
+                    copy_dir(&source.join(format!("phases/{}", i + 1)), project.path());
+                }
+                let label = format!(" (phase {} of {})", i + 1, phases.len());
+                compare_build(fixture, &project, phase, &label, true);
+            }
+        }
+    }
+}
+
+/// One `sb build` of `project`, compared with the dbt build `reference`
+/// describes; `timed` normalizes the values that depend on when it ran.
+fn compare_build(
+    fixture: &Fixture,
+    project: &Project,
+    reference: &Value,
+    label: &str,
+    timed: bool,
+) {
     let output = project.sb(&["build", "--profiles-dir", fixture.profiles_dir]);
     output.no_panic();
-
-    let reference = read_reference(fixture.name);
     let database = project.path().join(fixture.database);
     assert!(
         database.is_file(),
@@ -83,8 +250,8 @@ fn compare_with_dbt(fixture: &Fixture) {
         fixture.name
     );
     let mut report = Report::default();
-    compare_relations(&reference, &database, &mut report);
-    compare_statuses(&reference, &project, &mut report);
+    compare_relations(reference, &database, timed, &mut report);
+    compare_statuses(reference, project, &mut report);
     let dbt_exit = reference["dbt_build_exit_code"].as_i64();
     if output.code.map(i64::from) != dbt_exit {
         report.mismatch(format!(
@@ -94,7 +261,7 @@ fn compare_with_dbt(fixture: &Fixture) {
     }
     assert!(
         report.mismatches.is_empty(),
-        "{}: {} relations and {} rows compared, {} mismatches with dbt:\n\n{}\n\nsb's output:\n{output}",
+        "{}{label}: {} relations and {} rows compared, {} mismatches with dbt:\n\n{}\n\nsb's output:\n{output}",
         fixture.name,
         report.relations,
         report.rows,
@@ -132,6 +299,40 @@ struct Relation {
     kind: String,
     columns: Vec<(String, String)>,
     rows: Vec<Vec<Option<String>>>,
+}
+
+impl Relation {
+    /// What `scripts/dbt-reference` does to a phased fixture's rows: a value
+    /// from 2025 on is the time of the build ("<snapshot time>"), and so is
+    /// the `dbt_scd_id` hashed from such a `dbt_updated_at`.
+    fn normalize_run_times(&mut self) {
+        let position = |name: &str| self.columns.iter().position(|(c, _)| c == name);
+        let updated_at = position("dbt_updated_at");
+        let scd_id = position("dbt_scd_id");
+        for row in &mut self.rows {
+            let mut timed = false;
+            for (i, value) in row.iter_mut().enumerate() {
+                if value.as_deref().is_some_and(is_run_time) {
+                    *value = Some("<snapshot time>".into());
+                    timed |= Some(i) == updated_at;
+                }
+            }
+            if let (true, Some(i)) = (timed, scd_id) {
+                row[i] = Some("<hash of snapshot time>".into());
+            }
+        }
+        self.rows.sort();
+    }
+}
+
+/// A timestamp of 2025 or later: the fixtures' own dates are all earlier.
+fn is_run_time(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    bytes.len() > 4
+        && bytes[4] == b'-'
+        && value[..4]
+            .parse::<u32>()
+            .is_ok_and(|year| (2025..=2099).contains(&year))
 }
 
 fn reference_relations(reference: &Value) -> BTreeMap<String, Relation> {
@@ -235,9 +436,12 @@ fn read_relations(path: &Path) -> BTreeMap<String, Relation> {
     relations
 }
 
-fn compare_relations(reference: &Value, database: &Path, report: &mut Report) {
+fn compare_relations(reference: &Value, database: &Path, timed: bool, report: &mut Report) {
     let expected = reference_relations(reference);
-    let actual = read_relations(database);
+    let mut actual = read_relations(database);
+    if timed {
+        actual.values_mut().for_each(Relation::normalize_run_times);
+    }
     let failed_in_dbt: Vec<&str> = reference["node_status"]
         .as_object()
         .expect("node_status")

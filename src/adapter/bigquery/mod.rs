@@ -24,6 +24,7 @@ mod load;
 mod materialize;
 pub mod rest;
 pub mod settings;
+mod snapshot;
 pub mod sql;
 mod staging;
 
@@ -402,10 +403,8 @@ impl Connection for BigQueryConnection {
                     self.build_incremental(&mut sent, request, *strategy, unique_key, &options)?
                 }
             }
-            Materialization::Snapshot(_) => {
-                return Err(AdapterError::new(
-                    "snapshots are not built on BigQuery yet; build them on a DuckDB target",
-                ));
+            Materialization::Snapshot(spec) => {
+                self.build_snapshot(&mut sent, request, spec, &options)?
             }
         };
         sent.0 = std::mem::take(&mut outcome.statements);
