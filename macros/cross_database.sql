@@ -37,10 +37,10 @@
     {{ adapter.dispatch('percentile')(expression, fraction) }}
 {%- endmacro %}
 {% macro default__percentile(expression, fraction) -%}
-    quantile_cont({{ expression }}, {{ fraction }})
+    quantile_cont(cast({{ expression }} as double), {{ fraction }})
 {%- endmacro %}
 {% macro bigquery__percentile(expression, fraction) -%}
-    approx_quantiles({{ expression }}, 100)[offset({{ (fraction * 100) | int }})]
+    approx_quantiles(cast({{ expression }} as float64), 100)[offset({{ (fraction * 100) | int }})]
 {%- endmacro %}
 
 {# A field of a STRUCT (DuckDB) or RECORD (BigQuery) column. #}
@@ -49,3 +49,14 @@
 {%- endmacro %}
 {% macro default__struct_field(column, field) -%} {{ column }}.{{ field }} {%- endmacro %}
 {% macro duckdb__struct_field(column, field) -%} struct_extract({{ column }}, '{{ field }}') {%- endmacro %}
+
+{#
+  A measure as an exact decimal of `scale` places (the synthesizer rounds
+  each to its places), so that a sum or an average of it is the same
+  whatever order the warehouse adds the rows in.
+#}
+{% macro exact(expression, scale) -%}
+    {{ adapter.dispatch('exact')(expression, scale) }}
+{%- endmacro %}
+{% macro default__exact(expression, scale) -%} cast({{ expression }} as decimal(18, {{ scale }})) {%- endmacro %}
+{% macro bigquery__exact(expression, scale) -%} cast({{ expression }} as bignumeric) {%- endmacro %}

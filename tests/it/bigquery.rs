@@ -388,6 +388,60 @@ fn bigquery_root_project_builds_and_its_marts_match_duckdb() {
     }
 }
 
+/// Same seed, same rows on BigQuery too (issue 19): the root project built
+/// twice, into two BigQuery projects, gives identical rows in every
+/// relation, each row compared whole as BigQuery's JSON of it.
+#[test]
+fn bigquery_identical_builds_give_identical_relations() {
+    let project = Project::example();
+    let mut builds = Vec::new();
+    for _ in 0..2 {
+        let bq = fresh_project("twice");
+        project
+            .sb_with_env(
+                &["build", "-t", "prod"],
+                &[
+                    ("SB_BQ_PROJECT", bq.as_str()),
+                    ("SB_BIGQUERY_API_URL", emulator().url.as_str()),
+                ],
+            )
+            .success();
+        let mut relations = Vec::new();
+        for dataset in ["analytics", "synthetic"] {
+            for table in table_names(&bq, dataset) {
+                let mut rows: Vec<String> = rows(
+                    &bq,
+                    &format!("select to_json_string(t) from @{dataset}.{table} as t"),
+                )
+                .into_iter()
+                .map(|row| row.join(""))
+                .collect();
+                rows.sort();
+                relations.push((format!("{dataset}.{table}"), rows));
+            }
+        }
+        builds.push(relations);
+    }
+    assert!(
+        builds[0].len() >= 15,
+        "{:?}",
+        builds[0].iter().map(|r| &r.0).collect::<Vec<_>>()
+    );
+    for ((name, first), (_, second)) in builds[0].iter().zip(&builds[1]) {
+        let differing: Vec<_> = first
+            .iter()
+            .zip(second)
+            .filter(|(a, b)| a != b)
+            .take(2)
+            .collect();
+        assert!(
+            first.len() == second.len() && differing.is_empty(),
+            "{name} differs between two identical builds: {differing:?}"
+        );
+    }
+    assert_eq!(builds[0].len(), builds[1].len());
+}
+
 /// Every other request fails: 429s, 503s, connections reset before the
 /// request arrives, and answers lost after BigQuery did the work.
 fn every_other_request(number: usize, what: &str) -> Fault {

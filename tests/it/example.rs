@@ -120,3 +120,80 @@ fn example_project_compiles_for_bigquery_without_a_connection() {
         );
     }
 }
+
+/// Every relation of the DuckDB file: its name, row count and a checksum of
+/// all its rows (every column cast to text, floats with all their digits),
+/// independent of the order rows come back in.
+fn relation_checksums(project: &Project) -> Vec<Vec<String>> {
+    let tables = project.query(
+        "select table_schema, table_name from information_schema.tables \
+         where table_catalog = current_database() order by 1, 2",
+    );
+    tables
+        .iter()
+        .map(|row| {
+            let (schema, table) = (&row[0], &row[1]);
+            let sum = project.query(&format!(
+                "select count(*), md5(coalesce(string_agg(cast(x as varchar), chr(10) \
+                 order by cast(x as varchar)), '')) from \"{schema}\".\"{table}\" as x"
+            ));
+            vec![
+                format!("{schema}.{table}"),
+                sum[0][0].clone(),
+                sum[0][1].clone(),
+            ]
+        })
+        .collect()
+}
+
+/// Same seed, same rows (issue 19): two builds and a single-threaded one
+/// give identical relations, floats included, whatever order DuckDB's
+/// parallel aggregation adds rows in.
+#[test]
+fn identical_builds_give_identical_relations() {
+    let project = Project::example();
+    project.sb(&["build"]).success();
+    let first = relation_checksums(&project);
+    assert!(first.len() >= 15, "{first:?}");
+    project.sb(&["build"]).success();
+    assert_eq!(
+        relation_checksums(&project),
+        first,
+        "a second build differs"
+    );
+    project.sb(&["build", "--threads", "1"]).success();
+    assert_eq!(
+        relation_checksums(&project),
+        first,
+        "a single-threaded build differs"
+    );
+}
+
+/// The tables the README prints after "(`sb show -s ...`)" are what that
+/// command prints after a fresh build.
+#[test]
+fn readme_tables_are_what_a_fresh_build_shows() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let project = Project::example();
+    project.sb(&["build"]).success();
+    let mut checked = 0;
+    let mut rest = readme.as_str();
+    while let Some(start) = rest.find("(`sb show ") {
+        let after = &rest[start + 2..];
+        let command = &after[..after.find('`').expect("closing backtick")];
+        let block = &after[after.find("```\n").expect("a table follows") + 4..];
+        let table = &block[..block.find("```").expect("closing fence")];
+        let args: Vec<&str> = command.split_whitespace().skip(1).collect();
+        let output = project.sb(&args);
+        output.success();
+        assert_eq!(
+            output.stdout.trim_end(),
+            table.trim_end(),
+            "README's table for `{command}` is not what a fresh build shows"
+        );
+        checked += 1;
+        rest = &block[table.len()..];
+    }
+    assert!(checked >= 3, "only {checked} README tables found");
+}
