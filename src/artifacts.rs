@@ -300,6 +300,9 @@ fn write_manifest_to(
 ) -> std::io::Result<()> {
     let (mut nodes, mut sources, mut disabled) = (Vec::new(), Vec::new(), Vec::new());
     for (index, node) in NodeId::enumerate(&compiled.project.nodes) {
+        if node.resource_type == ResourceType::UnitTest {
+            continue;
+        }
         if !compiled.nodes[index].config.enabled() {
             disabled.push(index);
         } else if node.resource_type == ResourceType::Source {
@@ -333,8 +336,54 @@ fn write_manifest_to(
     out.write_all(b",\"group_map\":{}")?;
     write_definitions(out, compiled, DefinitionKind::SavedQuery)?;
     write_definitions(out, compiled, DefinitionKind::SemanticModel)?;
-    out.write_all(b",\"unit_tests\":{}")?;
+    out.write_all(b",\"unit_tests\":")?;
+    out.write_all(&json(&unit_tests_map(compiled)))?;
     out.write_all(b"}")
+}
+
+/// The manifest's `unit_tests`: each unit test's definition, by unique id.
+fn unit_tests_map(compiled: &CompiledProject) -> Map<String, Value> {
+    let project = &compiled.project;
+    let mut out = Map::new();
+    for (index, node) in NodeId::enumerate(&project.nodes) {
+        let Some(spec) = project.unit_tests.get(&node.unique_id) else {
+            continue;
+        };
+        let state = &compiled.nodes[index];
+        let depends_on: Vec<&str> = state
+            .depends_on
+            .iter()
+            .map(|&p| project.nodes[p].unique_id.as_str())
+            .collect();
+        let mut overrides = Map::new();
+        if spec.is_incremental {
+            overrides.insert("macros".into(), json!({"is_incremental": true}));
+        }
+        if !spec.vars.is_empty() {
+            overrides.insert("vars".into(), Value::Object(spec.vars.clone()));
+        }
+        out.insert(
+            node.unique_id.clone(),
+            json!({
+                "model": spec.model,
+                "given": spec.given.iter().map(crate::project::unit_tests::Fixture::manifest_value).collect::<Vec<_>>(),
+                "expect": spec.expect.manifest_value(),
+                "name": node.name,
+                "resource_type": "unit_test",
+                "package_name": node.package_name,
+                "path": node.path,
+                "original_file_path": node.original_file_path,
+                "unique_id": node.unique_id,
+                "fqn": node.fqn,
+                "description": node.description,
+                "overrides": if overrides.is_empty() { Value::Null } else { Value::Object(overrides) },
+                "depends_on": {"macros": [], "nodes": depends_on},
+                "config": {"tags": state.config.tags(), "meta": state.config.get("meta").cloned().unwrap_or_else(|| json!({})), "enabled": state.config.enabled()},
+                "schema": state.relation.as_ref().map(|r| r.schema.clone()),
+            }),
+        );
+    }
+    out
 }
 
 /// The manifest's `docs`: every `{% docs %}` block, by unique id.
@@ -539,7 +588,12 @@ pub fn junit_xml(
     use std::fmt::Write as _;
     let tests: Vec<&NodeResult> = results
         .iter()
-        .filter(|r| compiled.project.nodes[r.index].resource_type == ResourceType::Test)
+        .filter(|r| {
+            matches!(
+                compiled.project.nodes[r.index].resource_type,
+                ResourceType::Test | ResourceType::UnitTest
+            )
+        })
         .collect();
     let count = |status: Status| tests.iter().filter(|r| r.status == status).count();
     let name = xml_escape(&compiled.project.settings.name);

@@ -160,6 +160,9 @@ pub struct TestArgs {
     /// Run every test in its own query instead of one query per model
     #[arg(long)]
     pub no_batch: bool,
+    /// `sb test`: run only the unit tests (on the embedded DuckDB, no warehouse)
+    #[arg(long)]
+    pub unit: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]

@@ -14,16 +14,20 @@ pub enum ResourceType {
     Analysis,
     /// dbt's snapshots: the history of a query's rows.
     Snapshot,
+    /// dbt's unit tests: a model's SQL run on given rows, its output
+    /// compared with the expected rows.
+    UnitTest,
 }
 
 impl ResourceType {
-    pub const ALL: [ResourceType; 6] = [
+    pub const ALL: [ResourceType; 7] = [
         Self::Model,
         Self::Seed,
         Self::Source,
         Self::Test,
         Self::Analysis,
         Self::Snapshot,
+        Self::UnitTest,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -34,6 +38,7 @@ impl ResourceType {
             Self::Test => "test",
             Self::Analysis => "analysis",
             Self::Snapshot => "snapshot",
+            Self::UnitTest => "unit_test",
         }
     }
 

@@ -1,5 +1,6 @@
-//! `sb build`: seed, run and test in graph order; a model's tests run right
-//! after it, and a failed error-severity test skips what is built on it.
+//! `sb build`: seed, run and test in graph order; a model's unit tests run
+//! before it and its data tests right after it, and a failed unit test or
+//! error-severity test skips what is built on it.
 
 use super::Outcome;
 use super::nodes::{self, Work};
@@ -21,6 +22,7 @@ pub fn exec(
             ResourceType::Snapshot,
             ResourceType::Model,
             ResourceType::Test,
+            ResourceType::UnitTest,
         ],
         synthesize: Some(SynthRequest::default()),
         batch_tests: !args.no_batch,

@@ -30,6 +30,8 @@ pub fn kinds_of(compiled: &CompiledProject, nodes: &[NodeId]) -> Vec<ResourceTyp
 pub fn count_of(count: usize, kinds: &[ResourceType]) -> String {
     let noun = match kinds {
         [] => "thread",
+        [ResourceType::UnitTest] => "unit test",
+        [ResourceType::Test, ResourceType::UnitTest] => "test",
         [kind] => kind.as_str(),
         _ => "node",
     };

@@ -10,7 +10,9 @@ use super::hooks::{self, When};
 use super::synthetic::{self, SynthRequest};
 use super::warehouse::create_schemas;
 use super::{Outcome, compile_project, dry_run, finish, open_adapter, select};
-use crate::diag::Diagnostics;
+use crate::adapter::Adapter;
+use crate::adapter::duckdb::DuckDbAdapter;
+use crate::diag::{Diagnostic, Diagnostics};
 use crate::execute::testing::{self, TestPlan};
 use crate::execute::{self, ConnectionPool, RunOptions};
 use crate::report::Reporter;
@@ -53,7 +55,16 @@ pub fn exec(work: &Work, session: &Session, reporter: &Reporter) -> Result<Outco
         .filter(|&i| compiled.nodes[i].compiled.is_some())
         .collect();
     crate::compile::write_compiled(&compiled, &models)?;
-    let adapter = open_adapter(&compiled.project, session, reporter)?;
+    // Unit tests alone need no warehouse: they run on an in-memory DuckDB,
+    // whatever the target, and the project's run hooks stay out of it.
+    let unit_only = kinds == [ResourceType::UnitTest];
+    let adapter: Box<dyn Adapter> = if unit_only {
+        let in_memory = DuckDbAdapter::open_in_memory()
+            .map_err(|error| Diagnostics::from(Diagnostic::error(error.message)))?;
+        Box::new(in_memory)
+    } else {
+        open_adapter(&compiled.project, session, reporter)?
+    };
     let pool = ConnectionPool::new(adapter.as_ref());
     let is_test = |i: &NodeId| compiled.project.nodes[*i].resource_type == ResourceType::Test;
     if selected.iter().any(is_test) {
@@ -77,9 +88,17 @@ pub fn exec(work: &Work, session: &Session, reporter: &Reporter) -> Result<Outco
         Some(stage) => synthetic::load(&compiled, &pool, stage, options.threads, reporter)?,
         None => Vec::new(),
     };
-    let buildable: BTreeSet<NodeId> = selected.iter().copied().filter(|i| !is_test(i)).collect();
+    let is_unit_test =
+        |i: &NodeId| compiled.project.nodes[*i].resource_type == ResourceType::UnitTest;
+    let buildable: BTreeSet<NodeId> = selected
+        .iter()
+        .copied()
+        .filter(|i| !is_test(i) && !is_unit_test(i))
+        .collect();
     create_schemas(&compiled, &buildable, &pool)?;
-    hooks::run(&compiled, &pool, When::Start, reporter)?;
+    if !unit_only {
+        hooks::run(&compiled, &pool, When::Start, reporter)?;
+    }
     let plan = TestPlan::new(&compiled, &selected, work.batch_tests);
     let mut results = if selected.is_empty() {
         if synthetic.is_none() {
@@ -106,16 +125,18 @@ pub fn exec(work: &Work, session: &Session, reporter: &Reporter) -> Result<Outco
             &synth_results,
             options,
             reporter,
-            &|index, pool| {
-                if compiled.project.nodes[index].resource_type == ResourceType::Test {
-                    plan.run(index, pool)
-                } else {
-                    execute::build_node(&compiled, index, pool, full_refresh)
-                }
+            &|index, pool| match compiled.project.nodes[index].resource_type {
+                ResourceType::Test => plan.run(index, pool),
+                ResourceType::UnitTest => execute::unit_test::run_unit_test(&compiled, index),
+                _ => execute::build_node(&compiled, index, pool, full_refresh),
             },
         )
     };
-    let end_hooks = hooks::run(&compiled, &pool, When::End(&results), reporter);
+    let end_hooks = if unit_only {
+        Ok(())
+    } else {
+        hooks::run(&compiled, &pool, When::End(&results), reporter)
+    };
     drop(pool);
     let mut what = finish::count_of(results.len(), kinds);
     if !synth_results.is_empty() {
@@ -138,7 +159,7 @@ pub fn exec(work: &Work, session: &Session, reporter: &Reporter) -> Result<Outco
         reporter,
         &what,
     )?;
-    if kinds.contains(&ResourceType::Test) {
+    if kinds.contains(&ResourceType::Test) || kinds.contains(&ResourceType::UnitTest) {
         crate::artifacts::write_junit(
             &compiled,
             &session.invocation,

@@ -1,5 +1,5 @@
 //! `sb test`: runs the selected data tests, batched per model unless
-//! `--no-batch`.
+//! `--no-batch`, and unit tests (only those with `--unit`).
 
 use super::Outcome;
 use super::nodes::{self, Work};
@@ -15,7 +15,11 @@ pub fn exec(
     reporter: &Reporter,
 ) -> Result<Outcome, Diagnostics> {
     let work = Work {
-        kinds: &[ResourceType::Test],
+        kinds: if args.unit {
+            &[ResourceType::UnitTest]
+        } else {
+            &[ResourceType::Test, ResourceType::UnitTest]
+        },
         synthesize: None,
         batch_tests: !args.no_batch,
         tests_gate_children: false,

@@ -110,6 +110,41 @@ impl CompiledProject {
         ))
     }
 
+    /// Renders model `index` for one of its unit tests: ephemeral parents
+    /// left as their CTE names (the test gives their rows), `is_incremental()`
+    /// as the test's override says, and `vars` over the project's.
+    pub fn render_for_unit_test(
+        &self,
+        index: NodeId,
+        is_incremental: bool,
+        vars: &Map<String, Value>,
+    ) -> Result<String, Diagnostic> {
+        let compiled = &self.nodes[index];
+        if !compiled.render_at_execution && vars.is_empty() && !is_incremental {
+            return Ok(compiled.rendered.clone().unwrap_or_default());
+        }
+        let catalog = if vars.is_empty() {
+            Arc::clone(&self.catalog)
+        } else {
+            let mut catalog = (*self.catalog).clone();
+            let package = catalog.package_index_of(index);
+            if let Some(scope) = catalog.var_scopes.get_mut(package) {
+                scope.extend(vars.clone());
+            }
+            Arc::new(catalog)
+        };
+        let (result, _) = render_model(
+            &self.jinja,
+            &catalog,
+            &self.project,
+            index,
+            &compiled.config,
+            (Mode::Execute, is_incremental),
+            None,
+        );
+        result
+    }
+
     /// Renders a hook or other snippet in the context of node `index`;
     /// with `query`, its `run_query` and `adapter` calls reach the warehouse.
     pub fn render_snippet(
@@ -254,6 +289,27 @@ pub fn compile(
                 compiled.logs = captured.logs;
             }
             Err(diagnostic) => errors.push(test_diagnostic(&project, index, diagnostic)),
+        }
+    }
+    // A unit test hangs off the model it tests.
+    for index in NodeId::all(count) {
+        let node = &project.nodes[index];
+        if node.resource_type != ResourceType::UnitTest {
+            continue;
+        }
+        let Some(spec) = project.unit_tests.get(&node.unique_id) else {
+            continue;
+        };
+        match project.find(ResourceType::Model, &spec.model) {
+            Some(model) => nodes[index].depends_on = vec![model],
+            None => errors.push(
+                Diagnostic::error(format!(
+                    "unit test `{}` tests `{}`, which is not a model of the project",
+                    node.name, spec.model
+                ))
+                .at(spec.location.clone())
+                .help("set `model:` to the name of a model (a .sql file under the model paths)"),
+            ),
         }
     }
     for &index in &models {

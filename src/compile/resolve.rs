@@ -65,7 +65,7 @@ pub(super) fn catalog_for<'a>(
                     external.insert(index, location.to_string());
                 }
             }
-            ResourceType::Test | ResourceType::Analysis => {}
+            ResourceType::Test | ResourceType::Analysis | ResourceType::UnitTest => {}
         }
     }
     let mut target = project.target.fields.clone();

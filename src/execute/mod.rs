@@ -14,6 +14,7 @@ pub mod scheduler;
 pub mod seed;
 pub mod sql_error;
 pub mod testing;
+pub mod unit_test;
 
 // The paths other modules (and the module map in lib.rs) use.
 pub use dry_run::{dry_run_node, human_bytes};

@@ -110,6 +110,23 @@ impl Plan {
                 }
             })
             .collect();
+        // A unit test needs nothing built (its inputs are given rows); the
+        // model it tests waits for it, so a failure skips the model.
+        for &unit in selected {
+            if dag.resource_type(unit) != Some(ResourceType::UnitTest) {
+                continue;
+            }
+            if let Some(waits) = waits_on.get_mut(unit.index()) {
+                waits.clear();
+            }
+            for &model in dag.parents(unit) {
+                if selected.contains(&model)
+                    && let Some(waits) = waits_on.get_mut(model.index())
+                {
+                    waits.insert(unit);
+                }
+            }
+        }
         if options.tests_gate_children {
             for &test in selected {
                 if dag.resource_type(test) != Some(ResourceType::Test) {

@@ -222,7 +222,17 @@ pub fn config_value(key: &str) -> Option<Value> {
     .map(|v| crate::jinja::to_value(&v))
 }
 
+/// How `ref()` or `source()` of node `index` prints in SQL: its relation,
+/// an ephemeral model's CTE name, or a source's `external_location`.
+pub fn reference_text(catalog: &Catalog, index: NodeId) -> String {
+    relation_object(catalog, index).rendered()
+}
+
 fn relation_value(catalog: &Catalog, index: NodeId) -> Value {
+    Value::from_object(relation_object(catalog, index))
+}
+
+fn relation_object(catalog: &Catalog, index: NodeId) -> Relation {
     let relation = catalog
         .relations
         .get(index.index())
@@ -241,10 +251,10 @@ fn relation_value(catalog: &Catalog, index: NodeId) -> Value {
             .unwrap_or(false)
             .then(|| format!("__dbt__cte__{}", relation.identifier)),
     };
-    Value::from_object(Relation {
+    Relation {
         rendered_as,
         ..Relation::new(catalog.kind, relation)
-    })
+    }
 }
 
 /// `ref('model')` or `ref('package', 'model')`.

@@ -19,6 +19,7 @@ pub mod settings;
 pub mod snapshots;
 pub mod synthetic;
 pub mod target;
+pub mod unit_tests;
 pub mod version;
 pub mod yaml;
 
@@ -158,6 +159,8 @@ pub struct Project {
     pub definitions: Vec<definitions::Definition>,
     /// The `{% docs %}` blocks of the project and its packages.
     pub docs: Vec<docs_blocks::DocBlock>,
+    /// What each unit test node runs on, by unique id.
+    pub unit_tests: std::collections::BTreeMap<String, unit_tests::UnitTestSpec>,
 }
 
 impl Project {
@@ -200,6 +203,7 @@ impl Project {
             packages,
             definitions: Vec::new(),
             docs: Vec::new(),
+            unit_tests: std::collections::BTreeMap::new(),
         };
         let mut models = Vec::new();
         let mut seeds = Vec::new();
@@ -276,6 +280,15 @@ impl Project {
                         .and_then(|name| project.packages.iter().position(|p| &p.name == name));
                     match snapshots::yaml_nodes(&project, &parsed, owner) {
                         Ok(nodes) => project.nodes.extend(nodes),
+                        Err(error) => errors.push(error),
+                    }
+                    match unit_tests::nodes(&project, &parsed, owner) {
+                        Ok(found) => {
+                            for (node, spec) in found {
+                                project.unit_tests.insert(node.unique_id.clone(), spec);
+                                project.nodes.push(node);
+                            }
+                        }
                         Err(error) => errors.push(error),
                     }
                     project.schema_files.push(parsed);

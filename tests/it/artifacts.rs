@@ -266,7 +266,7 @@ fn log_format_json_reports_errors_as_json_too() {
 
 /// The python of dbt-artifacts-parser's venv (`scripts/artifacts-parser`,
 /// which `scripts/test` runs first).
-fn artifacts_parser() -> String {
+pub(super) fn artifacts_parser() -> String {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = std::process::Command::new(root.join("scripts/artifacts-parser"))
         .output()

@@ -26,3 +26,4 @@ mod seeds;
 mod selection;
 mod sources;
 mod synth;
+mod unit_tests;

@@ -94,7 +94,7 @@ impl<'a> TestPlan<'a> {
             ResourceType::Model => {
                 compiled.nodes[test.attached].config.materialized() != Materialized::Ephemeral
             }
-            ResourceType::Test | ResourceType::Analysis => false,
+            ResourceType::Test | ResourceType::Analysis | ResourceType::UnitTest => false,
         };
         if !real {
             return None;

@@ -238,8 +238,13 @@ impl Context<'_> {
         self.nodes.get(i.index()).map(|n| n.resource_type)
     }
 
+    /// A data test or a unit test: both join a selection through the nodes
+    /// they test.
     fn is_test(&self, i: NodeId) -> bool {
-        self.kind(i) == Some(ResourceType::Test)
+        matches!(
+            self.kind(i),
+            Some(ResourceType::Test | ResourceType::UnitTest)
+        )
     }
 
     fn is_enabled(&self, i: NodeId) -> bool {

@@ -6,7 +6,7 @@ use crate::graph::tests::model;
 use crate::graph::{Dag, GraphNode};
 use serde_json::json;
 
-const ALL: [ResourceType; 6] = ResourceType::ALL;
+const ALL: [ResourceType; 7] = ResourceType::ALL;
 
 /// A small project:
 ///

@@ -1,0 +1,348 @@
+//! dbt's unit tests (`unit_tests:` in schema YAML, dbt 1.8): each entry
+//! becomes a `unit_test` node named `unit_test.<package>.<model>.<name>`,
+//! and what it runs on is kept as a [`UnitTestSpec`]: the model, the given
+//! rows of each input (`ref(...)`, `source(...)` or `this`) as dicts, csv or
+//! sql, the expected rows, and the overrides. How one runs is
+//! `execute::unit_test`.
+
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use super::config::NodeConfig;
+use super::yaml::YamlFile;
+use super::{Node, Project};
+use crate::diag::{Diagnostic, Location};
+use crate::resource::ResourceType;
+
+/// One unit test, as its YAML entry says.
+#[derive(Debug, Clone)]
+pub struct UnitTestSpec {
+    /// The model under test, by name.
+    pub model: String,
+    pub given: Vec<Fixture>,
+    pub expect: Fixture,
+    /// `overrides: {macros: {is_incremental: true}}`.
+    pub is_incremental: bool,
+    /// `overrides: {vars: {...}}`.
+    pub vars: Map<String, Value>,
+    /// Where the entry's `name:` is.
+    pub location: Location,
+}
+
+/// The rows of one input, or the expected rows.
+#[derive(Debug, Clone)]
+pub struct Fixture {
+    /// What the input stands for: `ref('x')`, `source('s', 't')` or `this`
+    /// (empty for `expect`).
+    pub input: Input,
+    pub format: FixtureFormat,
+    /// A list of dicts (`dict`), a CSV text (`csv`) or a SELECT (`sql`).
+    pub rows: Value,
+    pub location: Location,
+}
+
+/// An input of a unit test, parsed from its `input:` text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    Ref(String),
+    Source(String, String),
+    This,
+    Expected,
+}
+
+impl std::fmt::Display for Input {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Ref(name) => write!(f, "ref('{name}')"),
+            Self::Source(source, table) => write!(f, "source('{source}', '{table}')"),
+            Self::This => f.write_str("this"),
+            Self::Expected => f.write_str("expect"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FixtureFormat {
+    Dict,
+    Csv,
+    Sql,
+}
+
+impl FixtureFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Dict => "dict",
+            Self::Csv => "csv",
+            Self::Sql => "sql",
+        }
+    }
+}
+
+impl Fixture {
+    /// The fixture as dbt's manifest writes it.
+    pub fn manifest_value(&self) -> Value {
+        let mut out = Map::new();
+        if self.input != Input::Expected {
+            out.insert("input".into(), Value::from(self.input.to_string()));
+        }
+        out.insert("rows".into(), self.rows.clone());
+        out.insert("format".into(), Value::from(self.format.as_str()));
+        out.insert("fixture".into(), Value::Null);
+        Value::Object(out)
+    }
+}
+
+/// The unit tests schema file `file` defines, with their specs; `owner` is
+/// the package the file belongs to.
+pub(super) fn nodes(
+    project: &Project,
+    file: &YamlFile,
+    owner: Option<usize>,
+) -> Result<Vec<(Node, UnitTestSpec)>, Diagnostic> {
+    let Some(entries) = file.value.get("unit_tests") else {
+        return Ok(Vec::new());
+    };
+    let Value::Array(entries) = entries else {
+        return Err(Diagnostic::error("`unit_tests:` is not a list")
+            .at(file.locate_key("unit_tests", 1))
+            .help("write `unit_tests:` as a list of `- name: ...` entries"));
+    };
+    let package = owner
+        .and_then(|i| project.packages.get(i))
+        .map_or_else(|| project.settings.name.clone(), |p| p.name.clone());
+    let path = super::slash(&file.path);
+    let mut out = Vec::new();
+    for entry in entries {
+        let Some(name) = entry.get("name").and_then(Value::as_str) else {
+            return Err(Diagnostic::error("a unit test has no `name`")
+                .at(file.locate_key("unit_tests", 1))
+                .help("give every entry of `unit_tests:` a `name:`"));
+        };
+        let location = file.locate_named(name);
+        let line = location.line;
+        let Some(model) = entry.get("model").and_then(Value::as_str) else {
+            return Err(
+                Diagnostic::error(format!("unit test `{name}` has no `model`"))
+                    .at(location)
+                    .help("name the model it tests: `model: <model name>`"),
+            );
+        };
+        let mut given = Vec::new();
+        match entry.get("given") {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(inputs)) => {
+                for input in inputs {
+                    given.push(fixture(file, name, input, line, false)?);
+                }
+            }
+            Some(_) => {
+                return Err(Diagnostic::error(format!(
+                    "unit test `{name}`: `given` is not a list"
+                ))
+                .at(file.locate_key("given", line))
+                .help("write `given:` as a list of `- input: ref('...')` entries with `rows:`"));
+            }
+        }
+        let Some(expect) = entry.get("expect") else {
+            return Err(
+                Diagnostic::error(format!("unit test `{name}` has no `expect`"))
+                    .at(location)
+                    .help("add `expect: {rows: [...]}` with the rows the model should give"),
+            );
+        };
+        let expect = fixture(file, name, expect, line, true)?;
+        let overrides = entry.get("overrides");
+        let macros = overrides.and_then(|o| o.get("macros"));
+        let mut is_incremental = false;
+        if let Some(Value::Object(macros)) = macros {
+            for (macro_name, value) in macros {
+                if macro_name == "is_incremental" {
+                    is_incremental = value.as_bool().unwrap_or(false);
+                } else {
+                    return Err(Diagnostic::error(format!(
+                        "unit test `{name}`: sb cannot override the macro `{macro_name}` yet"
+                    ))
+                    .at(file.locate_key(macro_name, line))
+                    .help("only `is_incremental` can be overridden; give the model's inputs rows that do not depend on the macro"));
+                }
+            }
+        }
+        let vars = match overrides.and_then(|o| o.get("vars")) {
+            Some(Value::Object(vars)) => vars.clone(),
+            _ => Map::new(),
+        };
+        let mut config = NodeConfig::default();
+        if let Some(Value::Object(map)) = entry.get("config") {
+            config.0.extend(map.clone());
+        }
+        let folders: Vec<String> = Path::new(&path)
+            .parent()
+            .into_iter()
+            .flat_map(|p| p.iter().skip(1))
+            .map(|part| part.to_string_lossy().into_owned())
+            .collect();
+        let mut fqn = vec![package.clone()];
+        fqn.extend(folders);
+        fqn.push(model.to_string());
+        fqn.push(name.to_string());
+        let node = Node {
+            unique_id: format!("unit_test.{package}.{model}.{name}"),
+            name: name.to_string(),
+            resource_type: ResourceType::UnitTest,
+            package_name: package.clone(),
+            original_file_path: path.clone(),
+            path: format!("{name}.sql"),
+            fqn,
+            raw_code: String::new(),
+            description: entry
+                .get("description")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            columns: indexmap::IndexMap::new(),
+            config,
+            yaml_path: Some(path.clone()),
+            source: None,
+            tests: Vec::new(),
+            generic_test: None,
+        };
+        out.push((
+            node,
+            UnitTestSpec {
+                model: model.to_string(),
+                given,
+                expect,
+                is_incremental,
+                vars,
+                location,
+            },
+        ));
+    }
+    Ok(out)
+}
+
+fn fixture(
+    file: &YamlFile,
+    test: &str,
+    entry: &Value,
+    line: usize,
+    expected: bool,
+) -> Result<Fixture, Diagnostic> {
+    let key = if expected { "expect" } else { "input" };
+    let location = file.locate_key(key, line);
+    let input = if expected {
+        Input::Expected
+    } else {
+        let written = entry
+            .get("input")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        parse_input(written).ok_or_else(|| {
+            Diagnostic::error(format!(
+                "unit test `{test}`: `input: {written}` is not a ref(), a source() or `this`"
+            ))
+            .at(location.clone())
+            .help(
+                "write `input: ref('model')`, `input: source('source', 'table')` or `input: this`",
+            )
+        })?
+    };
+    let format = match entry.get("format").and_then(Value::as_str) {
+        None | Some("dict") => FixtureFormat::Dict,
+        Some("csv") => FixtureFormat::Csv,
+        Some("sql") => FixtureFormat::Sql,
+        Some(other) => {
+            return Err(
+                Diagnostic::error(format!("unit test `{test}`: unknown format `{other}`"))
+                    .at(file.locate_key("format", location.line))
+                    .help("use `format: dict` (the default), `csv` or `sql`"),
+            );
+        }
+    };
+    if entry.get("fixture").is_some() {
+        return Err(Diagnostic::error(format!(
+            "unit test `{test}`: fixture files (`fixture:`) are not read by sb yet"
+        ))
+        .at(file.locate_key("fixture", location.line))
+        .help("put the rows in the YAML under `rows:`"));
+    }
+    let rows = entry
+        .get("rows")
+        .cloned()
+        .unwrap_or(Value::Array(Vec::new()));
+    let well_formed = match format {
+        FixtureFormat::Dict => {
+            matches!(&rows, Value::Array(items) if items.iter().all(Value::is_object))
+        }
+        FixtureFormat::Csv | FixtureFormat::Sql => rows.is_string(),
+    };
+    if !well_formed {
+        let want = match format {
+            FixtureFormat::Dict => "a list of `{column: value}` rows",
+            FixtureFormat::Csv => "a CSV text with a header line (`rows: |`)",
+            FixtureFormat::Sql => "a SELECT (`rows: |`)",
+        };
+        return Err(Diagnostic::error(format!(
+            "unit test `{test}`: the `rows` of `{}` are not {want}",
+            if expected {
+                "expect"
+            } else {
+                entry.get("input").and_then(Value::as_str).unwrap_or("?")
+            }
+        ))
+        .at(file.locate_key("rows", location.line))
+        .help(format!("write `rows:` as {want}")));
+    }
+    Ok(Fixture {
+        input,
+        format,
+        rows,
+        location,
+    })
+}
+
+/// `ref('x')`, `ref("pkg", "x")`, `source('s', 't')` or `this`.
+pub fn parse_input(text: &str) -> Option<Input> {
+    let text = text.trim();
+    if text == "this" {
+        return Some(Input::This);
+    }
+    let (function, rest) = text.split_once('(')?;
+    let arguments: Vec<String> = rest
+        .trim()
+        .strip_suffix(')')?
+        .split(',')
+        .map(|a| a.trim().trim_matches(|c| c == '\'' || c == '"').to_string())
+        .filter(|a| !a.is_empty())
+        .collect();
+    match (function.trim(), arguments.as_slice()) {
+        ("ref", [name] | [_, name]) => Some(Input::Ref(name.clone())),
+        ("source", [source, table]) => Some(Input::Source(source.clone(), table.clone())),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs_are_refs_sources_or_this() {
+        assert_eq!(
+            parse_input("ref('orders')"),
+            Some(Input::Ref("orders".into()))
+        );
+        assert_eq!(
+            parse_input("ref(\"pkg\", \"orders\")"),
+            Some(Input::Ref("orders".into()))
+        );
+        assert_eq!(
+            parse_input(" source('raw', 'events') "),
+            Some(Input::Source("raw".into(), "events".into()))
+        );
+        assert_eq!(parse_input("this"), Some(Input::This));
+        assert_eq!(parse_input("orders"), None);
+        assert_eq!(parse_input("ref()"), None);
+    }
+}

@@ -1,0 +1,223 @@
+//! dbt 1.8 unit tests end to end (issue 15), on the `unit_tests` fixture
+//! project: given rows as dicts, csv and sql, `this` and an
+//! `is_incremental` override; they run on sb's embedded DuckDB with no
+//! parent built, a failure prints the rows only expected (`-`) and only
+//! produced (`+`) and lands in junit.xml, and `sb build` runs a model's unit
+//! tests before it and skips it when one fails.
+
+use std::path::Path;
+
+use super::harness::{Project, fixture_dir};
+
+fn fixture() -> Project {
+    let project = Project::bare();
+    copy_tree(&fixture_dir("dbt/unit_tests"), project.path());
+    project
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).expect("fixture folder") {
+        let entry = entry.expect("entry");
+        let destination = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            std::fs::create_dir_all(&destination).expect("folder");
+            copy_tree(&entry.path(), &destination);
+        } else {
+            std::fs::copy(entry.path(), &destination).expect("copy");
+        }
+    }
+}
+
+/// Makes the first unit test expect a spend the model does not give.
+fn break_first_expectation(project: &Project) {
+    let path = project.path().join("models/schema.yml");
+    let yaml = std::fs::read_to_string(&path).expect("schema.yml");
+    let broken = yaml.replace("orders: 1, spend: 10,", "orders: 1, spend: 109,");
+    assert_ne!(yaml, broken);
+    std::fs::write(&path, broken).expect("write schema.yml");
+}
+
+#[test]
+fn unit_tests_pass_with_no_parent_in_the_warehouse() {
+    let project = fixture();
+    project
+        .sb(&["ls", "-s", "resource_type:unit_test"])
+        .success()
+        .stdout_contains("returns_are_left_out\ncsv_and_sql_inputs\nonly_new_orders_are_merged");
+    let output = project.sb(&["test", "--unit"]);
+    output
+        .success()
+        .stdout_contains("Running 4 unit tests")
+        .stdout_contains("PASS  unit_test csv_and_sql_inputs")
+        .stdout_contains("PASS  unit_test only_new_orders_are_merged")
+        .stdout_contains("PASS  unit_test the_threshold_is_a_var")
+        .stdout_contains("Done. PASS=4 ");
+    // No warehouse was touched: the target's DuckDB file was not even made.
+    assert!(!project.exists("unit.duckdb"));
+    let results = project.read_json("target/run_results.json");
+    let statuses: Vec<(&str, &str)> = results["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| {
+            (
+                r["unique_id"].as_str().unwrap_or(""),
+                r["status"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert!(
+        statuses.contains(&(
+            "unit_test.unit_tests_demo.customer_totals.returns_are_left_out",
+            "pass"
+        )),
+        "{statuses:?}"
+    );
+    let manifest = project.read_json("target/manifest.json");
+    let unit = &manifest["unit_tests"]["unit_test.unit_tests_demo.recent_orders.only_new_orders_are_merged"];
+    assert_eq!(unit["model"], "recent_orders");
+    assert_eq!(unit["overrides"]["macros"]["is_incremental"], true);
+    assert_eq!(unit["given"][1]["input"], "this");
+    assert!(
+        manifest["nodes"]
+            .as_object()
+            .is_some_and(|nodes| nodes.keys().all(|k| !k.starts_with("unit_test.")))
+    );
+}
+
+#[test]
+fn a_failing_unit_test_shows_its_diff_and_skips_its_model_in_build() {
+    let project = fixture();
+    break_first_expectation(&project);
+    let output = project.sb(&["build"]);
+    output
+        .code(1)
+        .stdout_contains("FAIL  unit_test returns_are_left_out")
+        .stdout_contains("1 expected row missing, 1 row not expected")
+        .stdout_contains("SKIP  model customer_totals")
+        .stdout_contains("skipped because unit_test `returns_are_left_out` failed")
+        .stdout_contains("OK    model recent_orders")
+        .stderr_contains("models/schema.yml:2:11")
+        .stderr_contains("- 1           | 1      | 109   | 2024-02-01")
+        .stderr_contains("+ 1           | 1      | 10    | 2024-02-01");
+    // The other models were built; the one under test was not.
+    let tables = project.query_in(
+        "unit.duckdb",
+        "select table_name from information_schema.tables where table_catalog = current_database() order by 1",
+    );
+    let names: Vec<&str> = tables.iter().map(|row| row[0].as_str()).collect();
+    assert!(
+        names.contains(&"recent_orders") && !names.contains(&"customer_totals"),
+        "{names:?}"
+    );
+    let junit = project.read("target/junit.xml");
+    assert!(
+        junit.contains("<testcase name=\"returns_are_left_out\""),
+        "{junit}"
+    );
+    assert!(junit.contains("| 109   |"), "{junit}");
+    // Fixed, the model builds again.
+    let fixed = fixture();
+    fixed
+        .sb(&["build"])
+        .success()
+        .stdout_contains("OK    model customer_totals");
+}
+
+#[test]
+fn unit_test_mistakes_are_errors_at_their_yaml_line() {
+    let project = fixture();
+    let path = project.path().join("models/schema.yml");
+    let yaml = std::fs::read_to_string(&path).expect("schema.yml");
+    std::fs::write(
+        &path,
+        yaml.replacen("model: customer_totals", "model: customer_total", 1),
+    )
+    .expect("write");
+    project
+        .sb(&["test", "--unit"])
+        .code(2)
+        .stderr_contains(
+            "unit test `returns_are_left_out` tests `customer_total`, which is not a model",
+        )
+        .stderr_contains("models/schema.yml:2:11");
+
+    let project = fixture();
+    let path = project.path().join("models/schema.yml");
+    let yaml = std::fs::read_to_string(&path).expect("schema.yml");
+    let without_input = yaml.replacen("      - input: ref('raw_customers')\n        rows:\n          - {id: 1, name: Ann}\n          - {id: 2, name: Bob}\n", "", 1);
+    assert_ne!(yaml, without_input);
+    std::fs::write(&path, without_input).expect("write");
+    project
+        .sb(&["test", "--unit", "-s", "customer_totals"])
+        .code(1)
+        .stderr_contains(
+            "`customer_totals` reads ref('raw_customers'), which the test gives no rows for",
+        );
+}
+
+/// dbt-artifacts-parser reads a manifest with unit tests and run results
+/// with their outcomes.
+#[test]
+fn dbt_artifacts_parser_reads_unit_tests() {
+    let python = super::artifacts::artifacts_parser();
+    let project = fixture();
+    project.sb(&["build"]).success();
+    project.sb(&["docs"]).success();
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/check-artifacts.py");
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .arg(project.path().join("target"))
+        .output()
+        .expect("the checker runs");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "dbt-artifacts-parser refused sb's artifacts:\n{said}"
+    );
+}
+
+/// A BigQuery target's unit tests run on the embedded DuckDB without a
+/// connection (the endpoint here answers nothing); a model in BigQuery-only
+/// SQL is said to be not portable.
+#[test]
+fn unit_tests_of_a_bigquery_target_need_no_connection() {
+    let project = fixture()
+        .file(
+            "bigquery/profiles.yml",
+            "unit_tests_demo:\n  target: prod\n  outputs:\n    prod:\n      type: bigquery\n      method: oauth\n      project: nowhere\n      dataset: analytics\n      location: US\n      api_url: http://127.0.0.1:9\n",
+        )
+        .file(
+            "models/fingerprints.sql",
+            "select order_id, farm_fingerprint(cast(order_id as string)) as fingerprint from {{ ref('stg_orders') }}\n",
+        )
+        .file(
+            "models/fingerprints.yml",
+            "unit_tests:\n  - name: fingerprints_are_kept\n    model: fingerprints\n    given:\n      - input: ref('stg_orders')\n        rows: [{order_id: 1}]\n    expect:\n      rows: [{order_id: 1}]\n",
+        );
+    project
+        .sb(&[
+            "test",
+            "--unit",
+            "--profiles-dir",
+            "bigquery",
+            "-s",
+            "customer_totals",
+        ])
+        .success()
+        .stdout_contains("on target `prod` (bigquery)")
+        .stdout_contains("PASS  unit_test returns_are_left_out");
+    project
+        .sb(&[
+            "test",
+            "--unit",
+            "--profiles-dir",
+            "bigquery",
+            "-s",
+            "fingerprints",
+        ])
+        .code(1)
+        .stderr_contains("`fingerprints` is written for bigquery and its SQL is not portable")
+        .stderr_contains("models/fingerprints.yml:2:11");
+}
