@@ -6,6 +6,7 @@
 //! for the reporter, `run_results.json` and `junit.xml`. This module owns
 //! the result types and the walk over the selected nodes.
 
+pub mod contract;
 pub mod dry_run;
 pub mod model;
 pub mod outcome;

@@ -115,6 +115,15 @@ fn build_model(
         },
         _ => Materialization::Table,
     };
+    if super::contract::enforced(compiled, index) {
+        let checked = super::contract::check(compiled, index, &sql, &mut **lock(connection));
+        if let Err(diagnostic) = checked {
+            let mut result = NodeResult::new(index, Status::Error, diagnostic.message.clone());
+            result.diagnostic = Some(diagnostic);
+            result.compiled_code = Some(sql);
+            return result;
+        }
+    }
     let request = MaterializeRequest {
         relation: relation.clone(),
         sql: sql.clone(),

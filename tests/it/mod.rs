@@ -7,6 +7,7 @@ mod artifacts;
 mod bigquery;
 mod commands;
 mod config;
+mod contracts;
 mod data_tests;
 mod dbt_compat;
 mod dbt_project;

@@ -1,0 +1,228 @@
+//! Model contracts (`contract: {enforced: true}`): before a model with an
+//! enforced contract is built, the columns its SQL gives (asked of the
+//! warehouse with `limit 0`, which reads no rows) are compared with the
+//! columns and `data_type`s its YAML declares; any missing, extra or
+//! differently typed column fails the model there, so its previous relation
+//! stays, with the YAML line of the contract and a table of the differences.
+
+use serde_json::Value;
+
+use crate::adapter::{AdapterKind, Connection};
+use crate::compile::CompiledProject;
+use crate::diag::{Diagnostic, Location};
+use crate::project::slash;
+use crate::project::yaml::locate_key;
+use crate::resource::NodeId;
+
+/// Whether model `index`'s merged config enforces a contract.
+pub fn enforced(compiled: &CompiledProject, index: NodeId) -> bool {
+    compiled.nodes[index]
+        .config
+        .get("contract")
+        .and_then(|c| c.get("enforced"))
+        .and_then(Value::as_bool)
+        == Some(true)
+}
+
+/// Checks `sql` (the model's compiled SELECT) against model `index`'s
+/// contract; `Err` says every difference.
+pub fn check(
+    compiled: &CompiledProject,
+    index: NodeId,
+    sql: &str,
+    connection: &mut dyn Connection,
+) -> Result<(), Diagnostic> {
+    let node = &compiled.project.nodes[index];
+    let location = contract_location(compiled, index);
+    let kind = compiled.project.target.kind;
+    let declared: Vec<(&str, Option<&str>)> = node
+        .columns
+        .values()
+        .map(|c| (c.name.as_str(), c.data_type.as_deref()))
+        .collect();
+    let untyped: Vec<&str> = declared
+        .iter()
+        .filter(|(_, t)| t.is_none())
+        .map(|(n, _)| *n)
+        .collect();
+    if declared.is_empty() || !untyped.is_empty() {
+        return Err(Diagnostic::error(format!(
+            "model `{}` enforces a contract, but {}",
+            node.name,
+            if declared.is_empty() {
+                "its YAML declares no columns".to_string()
+            } else {
+                format!("these columns have no `data_type`: {}", untyped.join(", "))
+            }
+        ))
+        .at(location)
+        .help("give every column of the model a `data_type` under `columns:`"));
+    }
+    let probe = format!(
+        "select * from (\n{}\n) as sb_contract limit 0",
+        crate::adapter::sql_text::strip_trailing(sql)
+    );
+    let actual = connection
+        .query(&probe, None)
+        .map_err(|error| {
+            Diagnostic::error(format!(
+                "model `{}`: cannot read the columns of its SQL: {}",
+                node.name, error.message
+            ))
+            .at(location.clone())
+        })?
+        .columns;
+    let mut rows: Vec<[String; 4]> = Vec::new();
+    for (name, data_type) in &declared {
+        let contract_type = data_type.unwrap_or_default();
+        match actual.iter().find(|c| c.name.eq_ignore_ascii_case(name)) {
+            None => rows.push([
+                (*name).to_string(),
+                contract_type.to_string(),
+                String::new(),
+                "missing in the SQL".into(),
+            ]),
+            Some(column) if !same_type(kind, contract_type, &column.data_type) => rows.push([
+                (*name).to_string(),
+                contract_type.to_string(),
+                column.data_type.clone(),
+                "data type mismatch".into(),
+            ]),
+            Some(_) => {}
+        }
+    }
+    for column in &actual {
+        if !declared
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case(&column.name))
+        {
+            rows.push([
+                column.name.clone(),
+                String::new(),
+                column.data_type.clone(),
+                "missing in the contract".into(),
+            ]);
+        }
+    }
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let header = [
+        "column".to_string(),
+        "contract type".into(),
+        "SQL type".into(),
+        "difference".into(),
+    ];
+    let widths: Vec<usize> = (0..4)
+        .map(|i| {
+            std::iter::once(&header)
+                .chain(&rows)
+                .map(|r| r[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let table: Vec<String> = std::iter::once(&header)
+        .chain(&rows)
+        .map(|r| {
+            r.iter()
+                .zip(&widths)
+                .map(|(v, w)| format!("{v:<w$}"))
+                .collect::<Vec<_>>()
+                .join(" | ")
+                .trim_end()
+                .to_string()
+        })
+        .collect();
+    Err(Diagnostic::error(format!(
+        "model `{}` does not match its enforced contract ({} difference{}); its relation was left as it was",
+        node.name,
+        rows.len(),
+        if rows.len() == 1 { "" } else { "s" }
+    ))
+    .at(location)
+    .note(table.join("\n"))
+    .help("make the model's SELECT give exactly the contract's columns and types, or change the contract"))
+}
+
+/// Where the model's contract is written: its `contract:` key in the
+/// schema YAML that describes it, else the YAML entry, else the model file.
+fn contract_location(compiled: &CompiledProject, index: NodeId) -> Location {
+    let node = &compiled.project.nodes[index];
+    let yaml = node.yaml_path.as_ref().and_then(|path| {
+        compiled
+            .project
+            .schema_files
+            .iter()
+            .find(|f| &slash(&f.path) == path)
+    });
+    match yaml {
+        Some(file) => {
+            let entry = file.locate_named(&node.name);
+            let contract = locate_key(&file.path, &file.source, "contract", entry.line);
+            if contract.line >= entry.line && contract.line > 0 {
+                contract
+            } else {
+                entry
+            }
+        }
+        None => Location::find(node.file_path(), &node.raw_code, "contract", 1),
+    }
+}
+
+/// Whether a contract's `data_type` names the type the warehouse reports,
+/// through the warehouse's aliases (`int` is INTEGER, `string` VARCHAR on
+/// DuckDB; `int64` is INTEGER on BigQuery); parameters count only when the
+/// contract gives them.
+fn same_type(kind: AdapterKind, contract: &str, actual: &str) -> bool {
+    let normal = |text: &str| -> String {
+        let upper = text.trim().to_ascii_uppercase();
+        let (base, parameters) = match upper.split_once('(') {
+            Some((base, rest)) => (
+                base.trim().to_string(),
+                format!("({}", rest.replace(' ', "")),
+            ),
+            None => (upper.clone(), String::new()),
+        };
+        let base = match (kind, base.as_str()) {
+            (AdapterKind::Duckdb, "INT" | "INT4" | "INTEGER" | "SIGNED") => "INTEGER",
+            (AdapterKind::Duckdb, "INT8" | "BIGINT" | "LONG") => "BIGINT",
+            (AdapterKind::Duckdb, "TEXT" | "STRING" | "VARCHAR" | "CHAR" | "BPCHAR") => "VARCHAR",
+            (AdapterKind::Duckdb, "FLOAT8" | "DOUBLE") => "DOUBLE",
+            (AdapterKind::Duckdb, "FLOAT4" | "REAL" | "FLOAT") => "FLOAT",
+            (AdapterKind::Duckdb, "BOOL" | "BOOLEAN" | "LOGICAL") => "BOOLEAN",
+            (AdapterKind::Duckdb, "NUMERIC" | "DECIMAL") => "DECIMAL",
+            (AdapterKind::Duckdb, "DATETIME" | "TIMESTAMP") => "TIMESTAMP",
+            (AdapterKind::Bigquery, "INT64" | "INTEGER" | "INT" | "BIGINT") => "INT64",
+            (AdapterKind::Bigquery, "FLOAT64" | "FLOAT") => "FLOAT64",
+            (AdapterKind::Bigquery, "BOOL" | "BOOLEAN") => "BOOL",
+            (AdapterKind::Bigquery, "NUMERIC" | "DECIMAL") => "NUMERIC",
+            (_, other) => return format!("{other}{parameters}"),
+        };
+        format!("{base}{parameters}")
+    };
+    let (contract, actual) = (normal(contract), normal(actual));
+    if contract.contains('(') {
+        contract == actual
+    } else {
+        contract == actual.split('(').next().unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contract_types_match_through_the_warehouses_aliases() {
+        let duckdb = AdapterKind::Duckdb;
+        assert!(same_type(duckdb, "int", "INTEGER"));
+        assert!(same_type(duckdb, "string", "VARCHAR"));
+        assert!(same_type(duckdb, "decimal", "DECIMAL(18,2)"));
+        assert!(same_type(duckdb, "decimal(18, 2)", "DECIMAL(18,2)"));
+        assert!(!same_type(duckdb, "decimal(18,3)", "DECIMAL(18,2)"));
+        assert!(!same_type(duckdb, "bigint", "INTEGER"));
+        assert!(same_type(AdapterKind::Bigquery, "int64", "INTEGER"));
+        assert!(!same_type(AdapterKind::Bigquery, "string", "INTEGER"));
+    }
+}
