@@ -134,6 +134,10 @@ pub struct MaterializeRequest {
     pub post_hooks: Vec<String>,
     /// The model's merged config (`partition_by`, `cluster_by`, `labels`...).
     pub config: serde_json::Map<String, serde_json::Value>,
+    /// A table with an enforced contract: its column definitions with
+    /// their constraints (`"id" INTEGER NOT NULL PRIMARY KEY, ...`), so the
+    /// warehouse enforces them as the rows go in.
+    pub columns_ddl: Option<String>,
 }
 
 /// Reads a string or a list of strings (anything else is stringified): how

@@ -5,6 +5,8 @@
 //! differently typed column fails the model there, so its previous relation
 //! stays, with the YAML line of the contract and a table of the differences.
 
+use std::fmt::Write as _;
+
 use serde_json::Value;
 
 use crate::adapter::{AdapterKind, Connection};
@@ -143,6 +145,41 @@ pub fn check(
     .at(location)
     .note(table.join("\n"))
     .help("make the model's SELECT give exactly the contract's columns and types, or change the contract"))
+}
+
+/// The column definitions of model `index`'s contract, with the column
+/// `constraints` dbt writes into the DDL: `not_null`, `unique`,
+/// `primary_key` and `check` (its `expression`).
+pub fn columns_ddl(compiled: &CompiledProject, index: NodeId) -> String {
+    let kind = compiled.project.target.kind;
+    compiled.project.nodes[index]
+        .columns
+        .values()
+        .map(|column| {
+            let mut text = format!(
+                "{} {}",
+                kind.quote(&column.name),
+                column.data_type.as_deref().unwrap_or("varchar")
+            );
+            for constraint in &column.constraints {
+                match constraint.get("type").and_then(Value::as_str) {
+                    Some("not_null") => text.push_str(" not null"),
+                    Some("unique") => text.push_str(" unique"),
+                    Some("primary_key") => text.push_str(" primary key"),
+                    Some("check") => {
+                        if let Some(expression) =
+                            constraint.get("expression").and_then(Value::as_str)
+                        {
+                            let _ = write!(text, " check ({expression})");
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            text
+        })
+        .collect::<Vec<_>>()
+        .join(",\n    ")
 }
 
 /// Where the model's contract is written: its `contract:` key in the

@@ -131,6 +131,9 @@ fn build_model(
         pre_hooks,
         post_hooks,
         config: config.0.clone(),
+        columns_ddl: (materialized == Materialized::Table
+            && super::contract::enforced(compiled, index))
+        .then(|| super::contract::columns_ddl(compiled, index)),
     };
     let outcome = lock(connection).materialize(&request);
     let mut result = record_outcome(compiled, index, outcome);

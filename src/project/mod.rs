@@ -58,6 +58,8 @@ pub struct Column {
     pub meta: Map<String, Value>,
     /// Test entries as written in YAML (a name or a one-key mapping).
     pub tests: Vec<Value>,
+    /// `constraints:` as written (`{type: not_null}`, `{type: check, expression: ...}`).
+    pub constraints: Vec<Value>,
 }
 
 /// Where a source table lives.

@@ -192,6 +192,10 @@ fn columns(entry: &Value) -> IndexMap<String, Column> {
                     .cloned()
                     .unwrap_or_default(),
                 tests,
+                constraints: list(column.get("constraints"))
+                    .into_iter()
+                    .cloned()
+                    .collect(),
             },
         );
     }

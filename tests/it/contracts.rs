@@ -83,3 +83,55 @@ fn an_enforced_contract_needs_a_data_type_for_every_column() {
         .code(1)
         .stderr_contains("these columns have no `data_type`: name");
 }
+
+/// Column constraints of an enforced contract are in the table's DDL, so
+/// DuckDB refuses a row that breaks one, and the previous table stays.
+#[test]
+fn contract_constraints_are_enforced_by_the_table() {
+    let schema = SCHEMA
+        .replace(
+            "        data_type: integer\n",
+            "        data_type: integer\n        constraints:\n          - type: not_null\n          - type: primary_key\n          - type: check\n            expression: \"customer_id > 0\"\n",
+        )
+        .replace(
+            "        data_type: varchar\n",
+            "        data_type: varchar\n        constraints:\n          - type: not_null\n",
+        );
+    let project = project("select 2 as customer_id, 'Bob' as name union all select 1, 'Ann'\n")
+        .file("models/schema.yml", schema);
+    project
+        .sb(&["run"])
+        .success()
+        .stdout_contains("CREATE TABLE (2 rows)");
+    let ddl = project.query_in(
+        "contracts.duckdb",
+        "select sql from duckdb_tables() where table_name = 'customers'",
+    );
+    let ddl = ddl[0][0].to_lowercase();
+    assert!(
+        ddl.contains("not null") && ddl.contains("primary key") && ddl.contains("check"),
+        "{ddl}"
+    );
+    for (broken, says) in [
+        (
+            "select 1 as customer_id, null as name",
+            "NOT NULL constraint failed",
+        ),
+        (
+            "select 1 as customer_id, 'A' as name union all select 1, 'B'",
+            "duplicate key",
+        ),
+        (
+            "select -1 as customer_id, 'A' as name",
+            "CHECK constraint failed",
+        ),
+    ] {
+        std::fs::write(project.path().join("models/customers.sql"), broken).expect("write");
+        project.sb(&["run"]).code(1).stderr_contains(says);
+        assert_eq!(
+            project.query_in("contracts.duckdb", "select count(*) from main.customers"),
+            [["2"]],
+            "after {broken}"
+        );
+    }
+}

@@ -239,6 +239,7 @@ mod tests {
                 pre_hooks: Vec::new(),
                 post_hooks: Vec::new(),
                 config,
+                columns_ddl: None,
             })
             .expect("rebuilt");
         let creates = outcome

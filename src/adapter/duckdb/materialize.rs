@@ -25,13 +25,16 @@ impl DuckDbConnection {
     ) -> Result<BuildOutcome, AdapterError> {
         match &request.materialization {
             Materialization::View => self.build_view(request),
-            Materialization::Table => self.build_table(
-                &request.relation,
-                &request.sql,
-                &request.pre_hooks,
-                &request.post_hooks,
-                "CREATE TABLE",
-            ),
+            Materialization::Table => match &request.columns_ddl {
+                Some(columns) => self.build_constrained_table(request, columns),
+                None => self.build_table(
+                    &request.relation,
+                    &request.sql,
+                    &request.pre_hooks,
+                    &request.post_hooks,
+                    "CREATE TABLE",
+                ),
+            },
             Materialization::Incremental {
                 strategy,
                 unique_key,
@@ -125,6 +128,42 @@ impl DuckDbConnection {
         };
         self.run_hooks(&mut session, post_hooks)?;
         Ok(session.finish(Some(rows), format!("{verb} ({})", plural_rows(rows))))
+    }
+
+    /// A table with an enforced contract: created from its column
+    /// definitions (so DuckDB enforces their constraints), then filled, in
+    /// one transaction, so a row that breaks a constraint leaves the
+    /// previous table as it was.
+    fn build_constrained_table(
+        &self,
+        request: &MaterializeRequest,
+        columns: &str,
+    ) -> Result<BuildOutcome, AdapterError> {
+        let relation = &request.relation;
+        let target = KIND.render_relation(relation);
+        let mut session = self.session();
+        self.ensure_schema(&mut session, relation)?;
+        self.run_hooks(&mut session, &request.pre_hooks)?;
+        let existing = self.known_kind(relation)?;
+        let inserted = session.in_transaction(|session| {
+            match existing {
+                Some(RelationKind::View) => session.run(format!("drop view {target}"))?,
+                Some(RelationKind::Table) => session.run(format!("drop table {target}"))?,
+                None => None,
+            };
+            session.run(format!("create table {target} (\n    {columns}\n)"))?;
+            session.run(format!(
+                "insert into {target} by name\nselect * from (\n{}\n) as sb_contract",
+                strip_trailing(&request.sql)
+            ))
+        })?;
+        self.remember(relation, RelationKind::Table);
+        let rows = match inserted {
+            Some(rows) => rows,
+            None => session.count_rows(&target)?,
+        };
+        self.run_hooks(&mut session, &request.post_hooks)?;
+        Ok(session.finish(Some(rows), format!("CREATE TABLE ({})", plural_rows(rows))))
     }
 
     /// Runs hooks; they may create or drop anything, so the known relations

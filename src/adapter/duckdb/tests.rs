@@ -62,6 +62,7 @@ fn request(
         pre_hooks: Vec::new(),
         post_hooks: Vec::new(),
         config: serde_json::Map::new(),
+        columns_ddl: None,
     }
 }
 

@@ -294,6 +294,7 @@ impl TestPlan<'_> {
                 pre_hooks: Vec::new(),
                 post_hooks: Vec::new(),
                 config: serde_json::Map::new(),
+                columns_ddl: None,
             };
             let built = lock(connection).materialize(&create);
             match built {
