@@ -17,7 +17,7 @@ use sb::adapter::duckdb::DuckDbAdapter;
 use serde_json::Value;
 
 use crate::it::emulator::{emulator, fresh_project, query};
-use crate::it::harness::{Project, fixture_dir};
+use crate::it::harness::{Project, copy_tree, fixture_dir};
 
 /// How one fixture is run: where its profile and database file are.
 struct Fixture {
@@ -71,7 +71,7 @@ fn snapshot_history_is_what_dbt_writes() {
 fn sb_snapshot_builds_only_the_snapshots_and_adds_versions() {
     let project = Project::bare();
     let source = fixture_dir("dbt/snapshots_history");
-    copy_dir(&source, project.path());
+    copy_tree(&source, project.path());
     project.sb(&["seed"]).success();
     let first = project.sb(&["snapshot"]);
     first.success().stdout_contains("Done. PASS=5 ");
@@ -91,7 +91,7 @@ fn sb_snapshot_builds_only_the_snapshots_and_adds_versions() {
     assert_eq!(relations["main.customers_timestamp"].rows.len(), 4);
     assert_eq!(relations["history.customers_check"].rows.len(), 4);
 
-    copy_dir(&source.join("phases/2"), project.path());
+    copy_tree(&source.join("phases/2"), project.path());
     project.sb(&["seed"]).success();
     project
         .sb(&["snapshot", "-s", "customers_timestamp"])
@@ -115,7 +115,7 @@ fn bigquery_snapshot_history_is_what_dbt_writes() {
     let bigquery_project = fresh_project("snapshots");
     let project = Project::bare();
     let source = fixture_dir("dbt/snapshots_history");
-    copy_dir(&source, project.path());
+    copy_tree(&source, project.path());
     let profile = format!(
         "snapshots_history:\n  target: emu\n  outputs:\n    emu:\n      type: bigquery\n      method: oauth\n      \
          project: {bigquery_project}\n      dataset: analytics\n      location: US\n      api_url: {}\n      threads: 4\n",
@@ -127,7 +127,7 @@ fn bigquery_snapshot_history_is_what_dbt_writes() {
     let phases = reference["phases"].as_array().expect("phases");
     for (i, phase) in phases.iter().enumerate() {
         if i > 0 {
-            copy_dir(&source.join(format!("phases/{}", i + 1)), project.path());
+            copy_tree(&source.join(format!("phases/{}", i + 1)), project.path());
         }
         // The fixture's one DuckDB-only expression, in BigQuery's SQL.
         let order_lines = project.path().join("snapshots/order_lines.sql");
@@ -215,14 +215,14 @@ const KNOWN_GAPS: &[(&str, &str)] = &[
 fn compare_with_dbt(fixture: &Fixture) {
     let project = Project::bare();
     let source = fixture_dir(&format!("dbt/{}", fixture.name));
-    copy_dir(&source, project.path());
+    copy_tree(&source, project.path());
     let reference = read_reference(fixture.name);
     match reference["phases"].as_array() {
         None => compare_build(fixture, &project, &reference, "", false),
         Some(phases) => {
             for (i, phase) in phases.iter().enumerate() {
                 if i > 0 {
-                    copy_dir(&source.join(format!("phases/{}", i + 1)), project.path());
+                    copy_tree(&source.join(format!("phases/{}", i + 1)), project.path());
                 }
                 let label = format!(" (phase {} of {})", i + 1, phases.len());
                 compare_build(fixture, &project, phase, &label, true);
@@ -553,17 +553,4 @@ fn quote(ident: &str) -> String {
 
 fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).expect("read fixture folder") {
-        let entry = entry.expect("fixture entry");
-        let destination = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            std::fs::create_dir_all(&destination).expect("create folder");
-            copy_dir(&entry.path(), &destination);
-        } else {
-            std::fs::copy(entry.path(), &destination).expect("copy fixture file");
-        }
-    }
 }

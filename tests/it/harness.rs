@@ -305,7 +305,9 @@ pub fn fixture_dir(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn copy_tree(from: &Path, to: &Path) {
+/// Copies the folder `from` into `to` (which exists), leaving out any
+/// `target/` folder.
+pub fn copy_tree(from: &Path, to: &Path) {
     for entry in std::fs::read_dir(from).expect("read fixture folder") {
         let entry = entry.expect("read fixture entry");
         let name = entry.file_name();

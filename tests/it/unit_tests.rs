@@ -5,27 +5,12 @@
 //! produced (`+`) and lands in junit.xml, and `sb build` runs a model's unit
 //! tests before it and skips it when one fails.
 
-use std::path::Path;
-
-use super::harness::{Project, fixture_dir};
+use super::harness::{Project, copy_tree, fixture_dir};
 
 fn fixture() -> Project {
     let project = Project::bare();
     copy_tree(&fixture_dir("dbt/unit_tests"), project.path());
     project
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).expect("fixture folder") {
-        let entry = entry.expect("entry");
-        let destination = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            std::fs::create_dir_all(&destination).expect("folder");
-            copy_tree(&entry.path(), &destination);
-        } else {
-            std::fs::copy(entry.path(), &destination).expect("copy");
-        }
-    }
 }
 
 /// Makes the first unit test expect a spend the model does not give.
