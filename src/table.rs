@@ -19,6 +19,34 @@ fn cell(value: &serde_json::Value) -> String {
     }
 }
 
+/// Rows of text cells, each column padded to its widest cell and the
+/// cells joined by ` | `, one line per row (no trailing spaces): the plain
+/// tables of diagnostics.
+pub fn aligned_lines<R: AsRef<[String]>>(rows: &[R]) -> Vec<String> {
+    let count = rows.iter().map(|r| r.as_ref().len()).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..count)
+        .map(|i| {
+            rows.iter()
+                .filter_map(|r| r.as_ref().get(i))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    rows.iter()
+        .map(|row| {
+            row.as_ref()
+                .iter()
+                .zip(&widths)
+                .map(|(value, width)| format!("{value:<width$}"))
+                .collect::<Vec<_>>()
+                .join(" | ")
+                .trim_end()
+                .to_string()
+        })
+        .collect()
+}
+
 /// Renders rows as an aligned table with a header rule.
 pub fn render(result: &QueryResult) -> String {
     let headers: Vec<String> = result.columns.iter().map(|c| c.name.clone()).collect();

@@ -213,6 +213,33 @@ fn current_condition(spec: &SnapshotSpec, alias: &str) -> String {
     }
 }
 
+/// The checked columns of a later build, as [`staging_sql`] takes them: for
+/// the check strategy the `check_cols` (every query column for `all`) the
+/// snapshot table already has (`has`), quoted, and whether one of them is
+/// new to it, which counts as a change of every row; none for the
+/// timestamp strategy.
+pub fn checked_columns(
+    spec: &SnapshotSpec,
+    query_columns: &[String],
+    has: impl Fn(&str) -> bool,
+    dialect: &dyn Dialect,
+) -> (Vec<String>, bool) {
+    let Strategy::Check { columns, .. } = &spec.strategy else {
+        return (Vec::new(), false);
+    };
+    let checked = match columns {
+        CheckColumns::All => query_columns,
+        CheckColumns::List(listed) => listed.as_slice(),
+    };
+    let added = checked.iter().any(|c| !has(c));
+    let present = checked
+        .iter()
+        .filter(|c| has(c))
+        .map(|c| dialect.quote(c))
+        .collect();
+    (present, added)
+}
+
 /// The staging query of a later build: every row to insert, every current
 /// version to close, as `dbt_change_type` `insert`, `update` or `delete`.
 /// `source_columns` are the snapshot query's columns (for `new_record`

@@ -115,27 +115,9 @@ pub fn check(
         "SQL type".into(),
         "difference".into(),
     ];
-    let widths: Vec<usize> = (0..4)
-        .map(|i| {
-            std::iter::once(&header)
-                .chain(&rows)
-                .map(|r| r[i].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let table: Vec<String> = std::iter::once(&header)
-        .chain(&rows)
-        .map(|r| {
-            r.iter()
-                .zip(&widths)
-                .map(|(v, w)| format!("{v:<w$}"))
-                .collect::<Vec<_>>()
-                .join(" | ")
-                .trim_end()
-                .to_string()
-        })
-        .collect();
+    let mut lines = vec![header];
+    lines.extend(rows.iter().cloned());
+    let table = crate::table::aligned_lines(&lines);
     Err(Diagnostic::error(format!(
         "model `{}` does not match its enforced contract ({} difference{}); its relation was left as it was",
         node.name,

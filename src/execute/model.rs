@@ -115,7 +115,8 @@ fn build_model(
         },
         _ => Materialization::Table,
     };
-    if super::contract::enforced(compiled, index) {
+    let contract_enforced = super::contract::enforced(compiled, index);
+    if contract_enforced {
         let checked = super::contract::check(compiled, index, &sql, &mut **lock(connection));
         if let Err(diagnostic) = checked {
             let mut result = NodeResult::new(index, Status::Error, diagnostic.message.clone());
@@ -131,9 +132,8 @@ fn build_model(
         pre_hooks,
         post_hooks,
         config: config.0.clone(),
-        columns_ddl: (materialized == Materialized::Table
-            && super::contract::enforced(compiled, index))
-        .then(|| super::contract::columns_ddl(compiled, index)),
+        columns_ddl: (materialized == Materialized::Table && contract_enforced)
+            .then(|| super::contract::columns_ddl(compiled, index)),
     };
     let outcome = lock(connection).materialize(&request);
     let mut result = record_outcome(compiled, index, outcome);

@@ -245,24 +245,10 @@ fn judge(
         sides.push(row.last().map(cell).unwrap_or_default());
         lines.push(row.iter().take(columns.len()).map(cell).collect());
     }
-    let widths: Vec<usize> = (0..columns.len())
-        .map(|i| {
-            lines
-                .iter()
-                .map(|l| l[i].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
     let mut out = String::new();
-    for (side, line) in sides.iter().zip(&lines) {
-        let cells: Vec<String> = line
-            .iter()
-            .zip(&widths)
-            .map(|(v, w)| format!("{v:<w$}"))
-            .collect();
+    for (side, line) in sides.iter().zip(crate::table::aligned_lines(&lines)) {
         let side = if side.is_empty() { " " } else { side };
-        let _ = writeln!(out, "{side} {}", cells.join(" | ").trim_end());
+        let _ = writeln!(out, "{side} {line}");
     }
     let missing = sides.iter().filter(|s| *s == "-").count();
     let extra = sides.iter().filter(|s| *s == "+").count();
@@ -464,6 +450,7 @@ fn values_sql(typed: &TypedRows, cast_to: Option<&[(String, String)]>) -> String
     )
 }
 
+/// A column name in DuckDB's SQL, where unit tests run.
 fn quote(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
+    AdapterKind::Duckdb.quote(name)
 }

@@ -233,6 +233,24 @@ impl BigQueryConnection {
         job.map_err(|error| Self::statement_error(&error, sent))
     }
 
+    /// Runs one query job and reads its answer: the result schema's fields
+    /// and up to `limit` rows.
+    fn run_and_read(
+        &self,
+        sent: &mut Sent,
+        sql: String,
+        limit: Option<usize>,
+    ) -> Result<(Vec<Value>, Vec<Value>), AdapterError> {
+        let job = self.run(sent, sql)?;
+        let Some(job_id) = job.pointer("/jobReference/jobId").and_then(Value::as_str) else {
+            return Err(AdapterError::new(
+                "BigQuery answered a query without a job id",
+            ));
+        };
+        self.block(self.api().results(job_id, limit))
+            .map_err(|error| Self::statement_error(&error, sent))
+    }
+
     fn statement_error(error: &ApiError, sent: &Sent) -> AdapterError {
         AdapterError {
             message: error.message.clone(),
@@ -318,16 +336,7 @@ impl Connection for BigQueryConnection {
     }
 
     fn query(&mut self, sql: &str, limit: Option<usize>) -> Result<QueryResult, AdapterError> {
-        let mut sent = Sent::default();
-        let job = self.run(&mut sent, sql.to_owned())?;
-        let Some(job_id) = job.pointer("/jobReference/jobId").and_then(Value::as_str) else {
-            return Err(AdapterError::new(
-                "BigQuery answered a query without a job id",
-            ));
-        };
-        let (fields, rows) = self
-            .block(self.api().results(job_id, limit))
-            .map_err(|error| Self::statement_error(&error, &sent))?;
+        let (fields, rows) = self.run_and_read(&mut Sent::default(), sql.to_owned(), limit)?;
         Ok(QueryResult {
             columns: fields
                 .iter()

@@ -10,8 +10,7 @@ use serde_json::Value;
 use super::sql::{self, TableOptions};
 use super::{BigQueryConnection, KIND, Sent, number, plural_rows};
 use crate::adapter::snapshot::{
-    CheckColumns, SnapshotSpec, Strategy, first_build_sql, merge_statement, snapshot_columns,
-    staging_sql,
+    SnapshotSpec, checked_columns, first_build_sql, merge_statement, snapshot_columns, staging_sql,
 };
 use crate::adapter::sql_text::strip_trailing;
 use crate::adapter::{AdapterError, BuildOutcome, MaterializeRequest, RelationKind};
@@ -49,22 +48,7 @@ impl BigQueryConnection {
                 .any(|(name, _)| name.eq_ignore_ascii_case(column))
         };
         let names: Vec<String> = query_columns.iter().map(|(name, _)| name.clone()).collect();
-        let (check_columns, column_added) = match &spec.strategy {
-            Strategy::Timestamp { .. } => (Vec::new(), false),
-            Strategy::Check { columns, .. } => {
-                let checked = match columns {
-                    CheckColumns::All => names.clone(),
-                    CheckColumns::List(listed) => listed.clone(),
-                };
-                let added = checked.iter().any(|c| !has(c));
-                let present = checked
-                    .iter()
-                    .filter(|c| has(c))
-                    .map(|c| KIND.quote(c))
-                    .collect();
-                (present, added)
-            }
-        };
+        let (check_columns, column_added) = checked_columns(spec, &names, has, dialect);
         for (name, data_type) in &query_columns {
             if !has(name) {
                 self.run(
@@ -129,25 +113,8 @@ impl BigQueryConnection {
             return Ok(fields(&serde_json::json!({ "schema": schema })));
         }
         let probe = format!("select * from (\n{select}\n) limit 0");
-        let job = self.run(sent, probe)?;
-        let Some(job_id) = job.pointer("/jobReference/jobId").and_then(Value::as_str) else {
-            return Err(AdapterError::new(
-                "BigQuery answered a query without a job id",
-            ));
-        };
-        let (columns, _) = self
-            .block(self.api().results(job_id, Some(0)))
-            .map_err(|error| Self::statement_error(&error, sent))?;
-        Ok(columns
-            .iter()
-            .map(|field| {
-                let name = field
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                (name.to_owned(), sql::standard_type(field))
-            })
-            .collect())
+        let (columns, _) = self.run_and_read(sent, probe, Some(0))?;
+        Ok(named_types(&columns))
     }
 }
 
@@ -156,16 +123,19 @@ fn fields(table: &Value) -> Vec<(String, String)> {
     table
         .pointer("/schema/fields")
         .and_then(Value::as_array)
-        .map(|list| {
-            list.iter()
-                .map(|field| {
-                    let name = field
-                        .get("name")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default();
-                    (name.to_owned(), sql::standard_type(field))
-                })
-                .collect()
+        .map_or_else(Vec::new, |list| named_types(list))
+}
+
+/// Schema fields as (name, standard SQL type).
+fn named_types(fields: &[Value]) -> Vec<(String, String)> {
+    fields
+        .iter()
+        .map(|field| {
+            let name = field
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            (name.to_owned(), sql::standard_type(field))
         })
-        .unwrap_or_default()
+        .collect()
 }

@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use super::materialize::TEMP_COUNTER;
 use super::{DuckDbConnection, KIND, catalog_filter, plural_rows};
 use crate::adapter::snapshot::{
-    CheckColumns, SnapshotSpec, Strategy, apply_statements, first_build_sql, staging_only_columns,
+    SnapshotSpec, apply_statements, checked_columns, first_build_sql, staging_only_columns,
     staging_sql,
 };
 use crate::adapter::sql_text::strip_trailing;
@@ -73,22 +73,7 @@ impl DuckDbConnection {
                     .iter()
                     .any(|t| t.eq_ignore_ascii_case(column))
             };
-            let (check_columns, column_added) = match &spec.strategy {
-                Strategy::Timestamp { .. } => (Vec::new(), false),
-                Strategy::Check { columns, .. } => {
-                    let checked: Vec<String> = match columns {
-                        CheckColumns::All => query_columns.clone(),
-                        CheckColumns::List(listed) => listed.clone(),
-                    };
-                    let added = checked.iter().any(|c| !has(c));
-                    let present = checked
-                        .iter()
-                        .filter(|c| has(c))
-                        .map(|c| KIND.quote(c))
-                        .collect();
-                    (present, added)
-                }
-            };
+            let (check_columns, column_added) = checked_columns(spec, &query_columns, has, dialect);
             let staged = staging_sql(
                 spec,
                 &format!("select * from {source}"),
