@@ -266,7 +266,7 @@ fn log_format_json_reports_errors_as_json_too() {
 
 /// The python of dbt-artifacts-parser's venv (`scripts/artifacts-parser`,
 /// which `scripts/test` runs first).
-pub(super) fn artifacts_parser() -> String {
+fn artifacts_parser() -> String {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = std::process::Command::new(root.join("scripts/artifacts-parser"))
         .output()
@@ -285,7 +285,6 @@ pub(super) fn artifacts_parser() -> String {
 /// incremental) and `sb docs`.
 #[test]
 fn dbt_artifacts_parser_reads_the_manifest_run_results_and_catalog() {
-    let python = artifacts_parser();
     let project = Project::jaffle();
     project.sb(&["build"]).success();
     project.sb(&["docs"]).success();
@@ -299,9 +298,15 @@ fn dbt_artifacts_parser_reads_the_manifest_run_results_and_catalog() {
             .as_object()
             .is_some_and(|c| !c.is_empty())
     );
+    check_with_artifacts_parser(&project);
+}
+
+/// Runs `scripts/check-artifacts.py` on the project's `target/`: the
+/// manifest, run results and catalog must each pass dbt-artifacts-parser.
+pub(super) fn check_with_artifacts_parser(project: &Project) {
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/check-artifacts.py");
-    let out = std::process::Command::new(python)
+    let out = std::process::Command::new(artifacts_parser())
         .arg(script)
         .arg(project.path().join("target"))
         .output()

@@ -145,22 +145,10 @@ fn unit_test_mistakes_are_errors_at_their_yaml_line() {
 /// with their outcomes.
 #[test]
 fn dbt_artifacts_parser_reads_unit_tests() {
-    let python = super::artifacts::artifacts_parser();
     let project = fixture();
     project.sb(&["build"]).success();
     project.sb(&["docs"]).success();
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/check-artifacts.py");
-    let out = std::process::Command::new(python)
-        .arg(script)
-        .arg(project.path().join("target"))
-        .output()
-        .expect("the checker runs");
-    let said = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "dbt-artifacts-parser refused sb's artifacts:\n{said}"
-    );
+    super::artifacts::check_with_artifacts_parser(&project);
 }
 
 /// A BigQuery target's unit tests run on the embedded DuckDB without a
