@@ -117,7 +117,7 @@ impl<'a> From<&'a crate::project::Column> for ManifestColumn<'a> {
 struct ManifestRef<'a> {
     name: &'a str,
     package: Option<&'a str>,
-    version: Option<&'a str>,
+    version: Option<&'a Value>,
 }
 
 #[derive(Serialize)]
@@ -174,6 +174,12 @@ impl Serialize for ManifestNode<'_> {
         }
         map.serialize_entry("config", &config.0)?;
         map.serialize_entry("tags", &config.tags())?;
+        if node.resource_type == ResourceType::Model {
+            let version = node.version.as_ref();
+            map.serialize_entry("version", &version.map(|v| &v.v))?;
+            map.serialize_entry("latest_version", &version.map(|v| &v.latest))?;
+            map.serialize_entry("constraints", &node.constraints)?;
+        }
         map.serialize_entry("description", &node.description)?;
         let columns: IndexMap<&str, ManifestColumn<'_>> = node
             .columns
@@ -207,7 +213,9 @@ impl Serialize for ManifestNode<'_> {
                 .map(|p| ManifestRef {
                     name: &p.name,
                     package: None,
-                    version: None,
+                    // A ref to an older or newer version than the latest
+                    // must have pinned it.
+                    version: p.version.as_ref().filter(|v| !v.is_latest()).map(|v| &v.v),
                 })
                 .collect();
             map.serialize_entry("refs", &refs)?;
@@ -236,9 +244,10 @@ impl Serialize for ManifestNode<'_> {
             if let Some(column) = &test.column {
                 kwargs.insert("column_name".into(), Value::from(column.clone()));
             }
-            let target = match &attached.source {
-                Some(s) => format!("source('{}', '{}')", s.source_name, attached.name),
-                None => format!("ref('{}')", attached.name),
+            let target = match (&attached.source, &attached.version) {
+                (Some(s), _) => format!("source('{}', '{}')", s.source_name, attached.name),
+                (None, Some(v)) => format!("ref('{}', version='{}')", attached.name, v.text()),
+                (None, None) => format!("ref('{}')", attached.name),
             };
             kwargs.insert(
                 "model".into(),

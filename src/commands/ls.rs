@@ -30,12 +30,13 @@ pub fn exec(args: &LsArgs, session: &Session, reporter: &Reporter) -> Result<Out
         let node = &compiled.project.nodes[index];
         let line = match args.output {
             LsOutput::Name => match &node.source {
-                Some(source) => format!("source:{}.{}", source.source_name, node.name),
-                None => node.name.clone(),
+                Some(_) => format!("source:{}", node.display_name()),
+                None => node.display_name(),
             },
             LsOutput::Path => node.original_file_path.clone(),
             LsOutput::Json => json!({
                 "name": node.name,
+                "version": node.version.as_ref().map(|v| v.v.clone()),
                 "resource_type": node.resource_type.as_str(),
                 "package_name": node.package_name,
                 "original_file_path": node.original_file_path,

@@ -20,10 +20,11 @@ use serde_json::{Map, Value};
 
 use crate::adapter::RelationRef;
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::graph::{Dag, GraphNode};
+use crate::graph::{Dag, GraphNode, VersionRank};
 use crate::jinja::{Captured, Catalog, Jinja, Mode, RenderRequest};
 use crate::project::config::{self, NodeConfig};
 use crate::project::snapshots::snapshot_spec;
+use crate::project::versions::ModelVersion;
 use crate::project::{Project, SourceFile, data_tests};
 use crate::resource::{NodeId, ResourceType};
 pub use ephemeral::inline_ephemerals;
@@ -78,6 +79,7 @@ impl CompiledProject {
             fqn: node.fqn.clone(),
             description: node.description.clone(),
             config: config.clone(),
+            version: node.version.clone(),
         })
     }
 
@@ -300,7 +302,12 @@ pub fn compile(
         let Some(spec) = project.unit_tests.get(&node.unique_id) else {
             continue;
         };
-        match project.find(ResourceType::Model, &spec.model) {
+        let tested = project.nodes.iter().position(|n| {
+            n.resource_type == ResourceType::Model
+                && n.name == spec.model
+                && n.version.as_ref().map(ModelVersion::text) == spec.version
+        });
+        match tested.map(NodeId::new) {
             Some(model) => nodes[index].depends_on = vec![model],
             None => errors.push(
                 Diagnostic::error(format!(
@@ -403,6 +410,15 @@ pub fn compile(
                 .collect(),
             source_name: node.source.as_ref().map(|s| s.source_name.clone()),
             package_name: node.package_name.clone(),
+            version: node.version.as_ref().map(|v| {
+                if v.is_latest() {
+                    VersionRank::Latest
+                } else if v.is_prerelease() {
+                    VersionRank::Prerelease
+                } else {
+                    VersionRank::Old
+                }
+            }),
         })
         .collect();
     let dag = Dag::build(&graph_nodes)

@@ -9,6 +9,7 @@ use super::CompiledProject;
 use crate::diag::Diagnostic;
 use crate::jinja::{Captured, Catalog, Jinja, Mode, RenderRequest, TestCall};
 use crate::project::config::NodeConfig;
+use crate::project::versions::ModelVersion;
 use crate::project::{Project, data_tests};
 use crate::resource::NodeId;
 
@@ -109,6 +110,7 @@ fn test_call<'a>(project: &Project, test: &'a data_tests::GenericTest) -> TestCa
     TestCall {
         macro_name: format!("test_{}", test.test_name),
         model,
+        version: target.version.as_ref().map(ModelVersion::text),
         column: test.column.as_deref(),
         args: &test.args,
     }

@@ -29,6 +29,7 @@ pub(super) fn catalog_for<'a>(
     let mut sources = HashMap::new();
     let mut disabled = Vec::new();
     let mut external = HashMap::new();
+    let mut versions = HashMap::new();
     // The root project, then each package that has nodes, with its vars.
     let mut packages = vec![project.settings.name.clone()];
     let mut var_scopes = vec![project.settings.vars.clone()];
@@ -48,6 +49,9 @@ pub(super) fn catalog_for<'a>(
     for (index, node) in NodeId::enumerate(&project.nodes) {
         match node.resource_type {
             ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot => {
+                if let Some(version) = &node.version {
+                    versions.insert(index, version.clone());
+                }
                 if node.config.enabled() {
                     refable
                         .entry(node.name.clone())
@@ -100,6 +104,7 @@ pub(super) fn catalog_for<'a>(
             .collect(),
         external,
         disabled,
+        versions,
     }
 }
 

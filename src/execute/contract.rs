@@ -5,8 +5,6 @@
 //! differently typed column fails the model there, so its previous relation
 //! stays, with the YAML line of the contract and a table of the differences.
 
-use std::fmt::Write as _;
-
 use serde_json::Value;
 
 use crate::adapter::{AdapterKind, Connection};
@@ -130,11 +128,14 @@ pub fn check(
 }
 
 /// The column definitions of model `index`'s contract, with the column
-/// `constraints` dbt writes into the DDL: `not_null`, `unique`,
-/// `primary_key` and `check` (its `expression`).
+/// `constraints` dbt writes into the DDL (`not_null`, `unique`,
+/// `primary_key`, `check` with its `expression`, `foreign_key` to a
+/// relation), then the model-level ones (`primary_key`, `unique`,
+/// `foreign_key` over `columns`, `check`), each named when it has a `name`.
 pub fn columns_ddl(compiled: &CompiledProject, index: NodeId) -> String {
     let kind = compiled.project.target.kind;
-    compiled.project.nodes[index]
+    let node = &compiled.project.nodes[index];
+    let mut lines: Vec<String> = node
         .columns
         .values()
         .map(|column| {
@@ -144,24 +145,82 @@ pub fn columns_ddl(compiled: &CompiledProject, index: NodeId) -> String {
                 column.data_type.as_deref().unwrap_or("varchar")
             );
             for constraint in &column.constraints {
-                match constraint.get("type").and_then(Value::as_str) {
-                    Some("not_null") => text.push_str(" not null"),
-                    Some("unique") => text.push_str(" unique"),
-                    Some("primary_key") => text.push_str(" primary key"),
-                    Some("check") => {
-                        if let Some(expression) =
-                            constraint.get("expression").and_then(Value::as_str)
-                        {
-                            let _ = write!(text, " check ({expression})");
-                        }
-                    }
-                    _ => {}
+                if let Some(clause) = constraint_clause(compiled, index, constraint, None) {
+                    text.push(' ');
+                    text.push_str(&clause);
                 }
             }
             text
         })
-        .collect::<Vec<_>>()
-        .join(",\n    ")
+        .collect();
+    for constraint in &node.constraints {
+        let columns: Vec<String> = constraint
+            .get("columns")
+            .and_then(Value::as_array)
+            .map(|list| {
+                list.iter()
+                    .filter_map(Value::as_str)
+                    .map(|c| kind.quote(c))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(clause) = constraint_clause(compiled, index, constraint, Some(&columns)) {
+            lines.push(clause);
+        }
+    }
+    lines.join(",\n    ")
+}
+
+/// One constraint as DDL: on a column (`columns` `None`: `not null`,
+/// `primary key`, ...) or on the table (`primary key ("a", "b")`, ...);
+/// `None` for a kind the table form has no clause for.
+fn constraint_clause(
+    compiled: &CompiledProject,
+    index: NodeId,
+    constraint: &Value,
+    columns: Option<&[String]>,
+) -> Option<String> {
+    let listed = || {
+        columns
+            .map(|c| format!(" ({})", c.join(", ")))
+            .unwrap_or_default()
+    };
+    let expression = constraint.get("expression").and_then(Value::as_str);
+    let clause = match constraint.get("type").and_then(Value::as_str)? {
+        "not_null" if columns.is_none() => "not null".to_string(),
+        "unique" => format!("unique{}", listed()),
+        "primary_key" => format!("primary key{}", listed()),
+        "check" => format!("check ({})", expression?),
+        "foreign_key" => {
+            let to = constraint.get("to").and_then(Value::as_str);
+            let target = match to {
+                Some(call) => {
+                    let relation = compiled.catalog.rendered_relation_of_call(call, index)?;
+                    let to_columns: Vec<&str> = constraint
+                        .get("to_columns")
+                        .and_then(Value::as_array)
+                        .map(|list| list.iter().filter_map(Value::as_str).collect())
+                        .unwrap_or_default();
+                    format!("{relation} ({})", to_columns.join(", "))
+                }
+                None => expression?.to_string(),
+            };
+            let own = if columns.is_some() {
+                listed()
+            } else {
+                String::new()
+            };
+            let keyword = if columns.is_some() { "foreign key" } else { "" };
+            format!("{keyword}{own} references {target}")
+                .trim_start()
+                .to_string()
+        }
+        _ => return None,
+    };
+    Some(match constraint.get("name").and_then(Value::as_str) {
+        Some(name) => format!("constraint {name} {clause}"),
+        None => clause,
+    })
 }
 
 /// Where the model's contract is written: its `contract:` key in the

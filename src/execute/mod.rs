@@ -263,10 +263,7 @@ pub fn print_line(
         Status::Fail => ("FAIL", Tone::Bad),
         Status::Skipped => ("SKIP", Tone::Warn),
     };
-    let name = match &node.source {
-        Some(source) => format!("{}.{}", source.source_name, node.name),
-        None => node.name.clone(),
-    };
+    let name = node.display_name();
     reporter.node(&NodeLine {
         index: position,
         total,

@@ -141,9 +141,14 @@ impl Plan {
                     });
                 }
                 for n in common.unwrap_or_default() {
+                    // A unit test hangs below its model in the graph but
+                    // runs before it: a data test on the model cannot gate it.
                     if n != test
                         && selected.contains(&n)
-                        && dag.resource_type(n) != Some(ResourceType::Test)
+                        && !matches!(
+                            dag.resource_type(n),
+                            Some(ResourceType::Test | ResourceType::UnitTest)
+                        )
                         && let Some(waits) = waits_on.get_mut(n.index())
                     {
                         waits.insert(test);

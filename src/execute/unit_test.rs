@@ -94,11 +94,12 @@ fn judge(
     let mut given_for = BTreeSet::new();
     for (i, fixture) in spec.given.iter().enumerate() {
         let parent = match &fixture.input {
-            Input::Ref(name) => {
-                compiled
-                    .catalog
-                    .resolve_ref(None, name, compiled.catalog.package_index_of(model))
-            }
+            Input::Ref(name) => compiled.catalog.resolve_ref(
+                None,
+                name,
+                None,
+                compiled.catalog.package_index_of(model),
+            ),
             Input::Source(source, table) => compiled
                 .catalog
                 .sources

@@ -39,6 +39,19 @@ pub struct GraphNode {
     /// For sources: the source's name (`synthetic`).
     pub source_name: Option<String>,
     pub package_name: String,
+    /// Of a versioned model: where this version stands.
+    pub version: Option<VersionRank>,
+}
+
+/// Where a version of a model stands against its latest version, as the
+/// `version:` selector method names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionRank {
+    Latest,
+    /// Older than the latest.
+    Old,
+    /// Newer than the latest: reached only by a pinned `ref`.
+    Prerelease,
 }
 
 impl GraphNode {
@@ -50,13 +63,17 @@ impl GraphNode {
         )
     }
 
-    /// How a person names the node: `orders`, or `synthetic.users` for a source.
+    /// How a person names the node: `orders`, `synthetic.users` for a
+    /// source, `dim_customers.v2` for a version of a model.
     pub fn display_name(&self) -> String {
         match &self.source_name {
             Some(source) if self.resource_type == ResourceType::Source => {
                 format!("{source}.{}", self.name)
             }
-            _ => self.name.clone(),
+            _ => match (self.version, self.fqn.last()) {
+                (Some(_), Some(version)) => format!("{}.{version}", self.name),
+                _ => self.name.clone(),
+            },
         }
     }
 }
@@ -282,6 +299,7 @@ pub(crate) mod tests {
             depends_on: deps.iter().map(|d| format!("model.proj.{d}")).collect(),
             source_name: None,
             package_name: "proj".to_owned(),
+            version: None,
         }
     }
 

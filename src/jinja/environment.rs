@@ -2,7 +2,7 @@
 //! functions `ref`, `source`, `var`, `env_var`, `log`, `return`,
 //! `statement`, ..., strict undefined values and a fuel bound.
 
-use minijinja::value::{Kwargs, Rest, Value};
+use minijinja::value::{Kwargs, Rest, Value, ValueOrKwargs};
 use minijinja::{Environment, Error, UndefinedBehavior};
 
 use super::{context, mutable, objects, returns, scope, warehouse};
@@ -19,7 +19,9 @@ pub(super) fn base_environment(env_vars: &EnvVars) -> Environment<'static> {
     env.set_recursion_limit(200);
     env.set_unknown_method_callback(mutable::unknown_method);
     minijinja_contrib::add_to_environment(&mut env);
-    env.add_function("ref", |args: Rest<Value>| scope::ref_fn(&args));
+    env.add_function("ref", |args: Rest<ValueOrKwargs>| {
+        scope::ref_fn(&args.into_values())
+    });
     env.add_function("source", |source: String, table: String| {
         scope::source_fn(&source, &table)
     });

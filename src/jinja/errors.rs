@@ -74,6 +74,16 @@ impl Jinja {
                     .at(locate(Some(name)))
                     .help(help)
             }
+            Some(Failure::UnknownVersion { name, version, known }) => {
+                let help = if known.is_empty() {
+                    format!("`{name}` has no versions: remove `v={version}`, or add `versions:` to its YAML")
+                } else {
+                    format!("`{name}` has version{} {}: pin one of them, or leave out `v=` for the latest", if known.len() == 1 { "" } else { "s" }, known.join(", "))
+                };
+                Diagnostic::error(format!("`{name}` has no version {version}"))
+                    .at(locate(Some(name)))
+                    .help(help)
+            }
             Some(Failure::UnknownSource { source: s, table, close }) => {
                 Diagnostic::error(format!("unknown source `{s}.{table}`"))
                     .at(locate(Some(table)))

@@ -159,6 +159,8 @@ pub struct ModelFacts {
     pub fqn: Vec<String>,
     pub description: String,
     pub config: crate::project::config::NodeConfig,
+    /// A versioned model's version and its model's latest version.
+    pub version: Option<crate::project::versions::ModelVersion>,
 }
 
 impl Object for ModelFacts {
@@ -174,6 +176,14 @@ impl Object for ModelFacts {
             "description" => Value::from(self.description.as_str()),
             "tags" => Value::from(self.config.tags()),
             "config" => crate::jinja::to_value(&self.config.0),
+            "version" => self
+                .version
+                .as_ref()
+                .map_or(Value::from(()), |v| crate::jinja::to_value(&v.v)),
+            "latest_version" => self
+                .version
+                .as_ref()
+                .map_or(Value::from(()), |v| crate::jinja::to_value(&v.latest)),
             _ => return None,
         })
     }
@@ -190,6 +200,8 @@ impl Object for ModelFacts {
             "description",
             "tags",
             "config",
+            "version",
+            "latest_version",
         ])
     }
 }

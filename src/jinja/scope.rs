@@ -14,6 +14,7 @@ use crate::adapter::{AdapterError, AdapterKind, QueryResult, RelationRef};
 use crate::jinja::objects::Relation;
 use crate::jinja::warehouse::QueryTable;
 use crate::project::EnvVars;
+use crate::project::versions::ModelVersion;
 use crate::resource::NodeId;
 
 /// Why a render is happening.
@@ -54,6 +55,8 @@ pub struct Catalog {
     pub external: HashMap<NodeId, String>,
     /// Names of disabled models, so `ref` can say why it fails.
     pub disabled: Vec<String>,
+    /// The version of each versioned model node.
+    pub versions: HashMap<NodeId, crate::project::versions::ModelVersion>,
 }
 
 impl Catalog {
@@ -65,21 +68,54 @@ impl Catalog {
 
     /// The model or seed `ref(name)` or `ref(package, name)` means in a
     /// node of package `from`: as dbt resolves it, the node's own package
-    /// first, then the root project, then any package.
-    pub fn resolve_ref(&self, package: Option<&str>, name: &str, from: usize) -> Option<NodeId> {
+    /// first, then the root project, then any package. Of a versioned
+    /// model, `version` picks one (`ref('m', v=2)`); none means the latest.
+    pub fn resolve_ref(
+        &self,
+        package: Option<&str>,
+        name: &str,
+        version: Option<&str>,
+        from: usize,
+    ) -> Option<NodeId> {
         let candidates = self.refable.get(name)?;
+        let wanted = |c: NodeId| match (self.versions.get(&c), version) {
+            (None, None) => true,
+            (Some(found), None) => found.is_latest(),
+            (Some(found), Some(version)) => found.text() == version,
+            (None, Some(_)) => false,
+        };
         let in_package = |position: usize| {
             candidates
                 .iter()
                 .copied()
-                .find(|&c| self.package_index_of(c) == position)
+                .find(|&c| self.package_index_of(c) == position && wanted(c))
         };
         match package {
             Some(package) => in_package(self.packages.iter().position(|p| p == package)?),
             None => in_package(from)
                 .or_else(|| in_package(0))
-                .or_else(|| candidates.first().copied()),
+                .or_else(|| candidates.iter().copied().find(|&c| wanted(c))),
         }
+    }
+
+    /// The relation a literal `ref('x')` or `source('s', 't')` (a test's
+    /// `to:` argument, a constraint's `to:`) names as seen from node
+    /// `from`, rendered for SQL; `None` for other text, an unknown node or
+    /// an ephemeral model, which is no relation.
+    pub fn rendered_relation_of_call(&self, call: &str, from: NodeId) -> Option<String> {
+        let index = match crate::scan::relation_call(call)? {
+            crate::scan::RelationCall::Ref(model) => {
+                self.resolve_ref(None, model, None, self.package_index_of(from))?
+            }
+            crate::scan::RelationCall::Source(source, table) => {
+                *self.sources.get(&(source.to_string(), table.to_string()))?
+            }
+        };
+        if self.ephemeral.get(index.index()).copied().unwrap_or(true) {
+            return None;
+        }
+        let relation = self.relations.get(index.index())?;
+        Some(self.kind.render_relation(relation))
     }
 }
 
@@ -90,6 +126,12 @@ pub enum Failure {
         name: String,
         close: Vec<String>,
         disabled: bool,
+    },
+    /// `ref('m', v=9)` where `m` has no such version (or none at all).
+    UnknownVersion {
+        name: String,
+        version: String,
+        known: Vec<String>,
     },
     UnknownSource {
         source: String,
@@ -257,9 +299,24 @@ fn relation_object(catalog: &Catalog, index: NodeId) -> Relation {
     }
 }
 
-/// `ref('model')` or `ref('package', 'model')`.
+/// `ref('model')` or `ref('package', 'model')`, with `v=` (or `version=`)
+/// for one version of a versioned model.
 pub fn ref_fn(args: &[Value]) -> Result<Value, Error> {
-    let names: Vec<&str> = args.iter().filter_map(Value::as_str).collect();
+    let (positional, version) = match args.split_last() {
+        Some((last, rest)) if last.is_kwargs() => {
+            let kwargs = minijinja::value::Kwargs::try_from(last.clone())?;
+            let v: Option<Value> = kwargs.get("v")?;
+            let long: Option<Value> = kwargs.get("version")?;
+            kwargs.assert_all_used()?;
+            let text = v
+                .or(long)
+                .filter(|v| !v.is_none() && !v.is_undefined())
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string));
+            (rest, text)
+        }
+        _ => (args, None),
+    };
+    let names: Vec<&str> = positional.iter().filter_map(Value::as_str).collect();
     let (package, name) = match names.as_slice() {
         [name] => (None, (*name).to_string()),
         [package, name] => (Some(*package), (*name).to_string()),
@@ -273,11 +330,26 @@ pub fn ref_fn(args: &[Value]) -> Result<Value, Error> {
     with(|s| {
         let catalog = Arc::clone(&s.catalog);
         let from = catalog.package_index_of(s.node);
-        if let Some(index) = catalog.resolve_ref(package, &name, from) {
+        if let Some(index) = catalog.resolve_ref(package, &name, version.as_deref(), from) {
             if !s.captured.refs.contains(&index) {
                 s.captured.refs.push(index);
             }
             Ok(relation_value(&catalog, index))
+        } else if let Some(version) = version.filter(|_| catalog.refable.contains_key(&name)) {
+            let mut known: Vec<String> = catalog.refable[&name]
+                .iter()
+                .filter_map(|c| catalog.versions.get(c).map(ModelVersion::text))
+                .collect();
+            known.sort_by(|a, b| crate::project::versions::compare_identifiers(a, b));
+            s.captured.failure = Some(Failure::UnknownVersion {
+                name: name.clone(),
+                version: version.clone(),
+                known,
+            });
+            Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("unknown version {version} of `{name}`"),
+            ))
         } else {
             let disabled = catalog.disabled.contains(&name);
             let close = crate::diag::suggest::closest_names(

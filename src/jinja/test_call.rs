@@ -58,6 +58,8 @@ pub struct TestCall<'a> {
     pub macro_name: String,
     /// The tested relation: `("ref", [model])` or `("source", [source, table])`.
     pub model: (&'static str, Vec<String>),
+    /// The version of a versioned model the test is on.
+    pub version: Option<String>,
     pub column: Option<&'a str>,
     pub args: &'a serde_json::Map<String, serde_json::Value>,
 }
@@ -69,7 +71,7 @@ impl TestCall<'_> {
     /// string with Jinja in it is rendered, anything else is as written
     /// (lists and dicts changeable in place).
     pub(super) fn values(&self, env: &Environment<'_>) -> Result<(Value, Value), Error> {
-        let model = call_value(self.model.0, &self.model.1)?;
+        let model = call_value(self.model.0, &self.model.1, self.version.as_deref())?;
         let mut args = std::collections::BTreeMap::new();
         if let Some(column) = self.column {
             args.insert("column_name".to_string(), Value::from(column));
@@ -113,7 +115,7 @@ fn argument_value(env: &Environment<'_>, value: &serde_json::Value) -> Result<Va
 }
 
 /// `ref(names...)` or `source(source, table)`, as a template would call it.
-fn call_value(function: &str, names: &[String]) -> Result<Value, Error> {
+fn call_value(function: &str, names: &[String], version: Option<&str>) -> Result<Value, Error> {
     match (function, names) {
         ("source", [source, table]) => scope::source_fn(source, table),
         ("source", _) => Err(Error::new(
@@ -121,8 +123,14 @@ fn call_value(function: &str, names: &[String]) -> Result<Value, Error> {
             "source() takes a source name and a table name",
         )),
         _ => {
-            let names: Vec<Value> = names.iter().map(|n| Value::from(n.as_str())).collect();
-            scope::ref_fn(&names)
+            let mut args: Vec<Value> = names.iter().map(|n| Value::from(n.as_str())).collect();
+            if let Some(version) = version {
+                args.push(Value::from(minijinja::value::Kwargs::from_iter([(
+                    "version",
+                    Value::from(version),
+                )])));
+            }
+            scope::ref_fn(&args)
         }
     }
 }

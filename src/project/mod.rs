@@ -21,6 +21,7 @@ pub mod synthetic;
 pub mod target;
 pub mod unit_tests;
 pub mod version;
+pub mod versions;
 pub mod yaml;
 
 use std::path::{Path, PathBuf};
@@ -97,9 +98,35 @@ pub struct Node {
     pub tests: Vec<Value>,
     /// For a generic test node: which test, on what, with which arguments.
     pub generic_test: Option<Box<data_tests::GenericTest>>,
+    /// For one version of a versioned model (`versions:` in its YAML).
+    pub version: Option<versions::ModelVersion>,
+    /// Model-level `constraints:` as written (`{type: primary_key, columns: [...]}`).
+    pub constraints: Vec<Value>,
 }
 
 impl Node {
+    /// The name with the version's suffix (`dim_customers_v2`): a version's
+    /// default relation name and what its tests' names say; else the name.
+    pub fn versioned_name(&self) -> String {
+        match &self.version {
+            Some(version) => format!("{}_{}", self.name, version.suffix()),
+            None => self.name.clone(),
+        }
+    }
+
+    /// How a person names the node: `orders`, `synthetic.users` for a
+    /// source table, `dim_customers.v2` for a version of a model.
+    pub fn display_name(&self) -> String {
+        match (&self.source, &self.version) {
+            (Some(source), _) => format!("{}.{}", source.source_name, self.name),
+            (None, Some(version)) if self.resource_type == ResourceType::UnitTest => {
+                format!("{}_v{}", self.name, version.text())
+            }
+            (None, Some(version)) => format!("{}.v{}", self.name, version.text()),
+            (None, None) => self.name.clone(),
+        }
+    }
+
     pub fn file_path(&self) -> &Path {
         Path::new(&self.original_file_path)
     }
@@ -280,6 +307,9 @@ impl Project {
                     let owner = package
                         .as_ref()
                         .and_then(|name| project.packages.iter().position(|p| &p.name == name));
+                    if let Err(mut more) = versions::name_versions(&mut project, &parsed, owner) {
+                        errors.append(&mut more);
+                    }
                     match snapshots::yaml_nodes(&project, &parsed, owner) {
                         Ok(nodes) => project.nodes.extend(nodes),
                         Err(error) => errors.push(error),
@@ -298,6 +328,7 @@ impl Project {
                 Err(error) => errors.push(error),
             }
         }
+        unit_tests::split_by_version(&mut project);
         check_duplicates(&project.nodes, &mut errors);
         if errors.is_empty() {
             let schema_files = std::mem::take(&mut project.schema_files);
@@ -308,7 +339,9 @@ impl Project {
                 by_package
                     .entry(n.package_name.clone())
                     .or_default()
-                    .insert((n.resource_type, n.name.clone()), i);
+                    .entry((n.resource_type, n.name.clone()))
+                    .or_default()
+                    .push(i);
             }
             let empty = schema::NameIndex::new();
             for (file, owner) in schema_files.iter().zip(&schema_owners) {
@@ -382,10 +415,17 @@ impl Project {
         self.root.join(&self.settings.target_path)
     }
 
+    /// The node of that kind and name; of a versioned model, its latest version.
     pub fn find(&self, resource_type: ResourceType, name: &str) -> Option<NodeId> {
         self.nodes
             .iter()
-            .position(|n| n.resource_type == resource_type && n.name == name)
+            .position(|n| {
+                n.resource_type == resource_type
+                    && n.name == name
+                    && n.version
+                        .as_ref()
+                        .is_none_or(versions::ModelVersion::is_latest)
+            })
             .map(NodeId::new)
     }
 
@@ -415,7 +455,7 @@ impl Project {
         let identifier = match (config.str("alias"), &node.generic_test) {
             (Some(alias), _) => alias.to_string(),
             (None, Some(_)) => node.path.trim_end_matches(".sql").to_string(),
-            (None, None) => node.name.clone(),
+            (None, None) => node.versioned_name(),
         };
         // A snapshot's legacy `target_schema` is its schema as written.
         if node.resource_type == ResourceType::Snapshot
@@ -558,6 +598,8 @@ impl Project {
             yaml_path: None,
             source: None,
             tests: Vec::new(),
+            version: None,
+            constraints: Vec::new(),
             generic_test: None,
         })
     }
@@ -630,15 +672,41 @@ fn check_installed(root: &Path, settings: &Settings, installed: usize) -> Result
 }
 
 fn check_duplicates(nodes: &[Node], errors: &mut Vec<Diagnostic>) {
-    let mut seen: std::collections::HashMap<(&str, &str, bool), &Node> =
+    let mut seen: std::collections::HashMap<(&str, &str, bool, Option<String>), &Node> =
         std::collections::HashMap::new();
+    let mut versioned: std::collections::HashMap<(&str, &str), &Node> =
+        std::collections::HashMap::new();
+    for node in nodes.iter().filter(|n| n.version.is_some()) {
+        versioned.insert((node.package_name.as_str(), node.name.as_str()), node);
+    }
     for node in nodes {
         // Models and seeds share one namespace for `ref`; as in dbt, names
-        // are unique within a package (ids carry the package's name).
+        // are unique within a package (ids carry the package's name), and
+        // the versions of a model share its name.
+        let refable = matches!(node.resource_type, ResourceType::Model | ResourceType::Seed);
+        if refable
+            && node.version.is_none()
+            && let Some(version) = versioned.get(&(node.package_name.as_str(), node.name.as_str()))
+        {
+            errors.push(
+                Diagnostic::error(format!(
+                    "model `{}` has versions, and also a file of its own name",
+                    node.name
+                ))
+                .at(Location::from_line_col(node.file_path(), &node.raw_code, 1, 1, 1))
+                .note(format!("a version is defined in {}", version.original_file_path))
+                .help(format!(
+                    "`ref('{}')` would mean both: name this file in one version's `defined_in:`, or rename it",
+                    node.name
+                )),
+            );
+            continue;
+        }
         let key = (
             node.package_name.as_str(),
             node.name.as_str(),
-            matches!(node.resource_type, ResourceType::Model | ResourceType::Seed),
+            refable,
+            node.version.as_ref().map(versions::ModelVersion::text),
         );
         if let Some(first) = seen.get(&key) {
             errors.push(

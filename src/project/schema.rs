@@ -11,7 +11,9 @@ use crate::diag::suggest::closest_names;
 use crate::diag::{Diagnostic, did_you_mean};
 use crate::project::settings::ProjectFormat;
 use crate::project::yaml::YamlFile;
-use crate::project::{Column, Node, NodeConfig, Project, SourceInfo, config, unknown_config_key};
+use crate::project::{
+    Column, Node, NodeConfig, Project, SourceInfo, config, unknown_config_key, versions,
+};
 use crate::resource::ResourceType;
 
 const TOP_LEVEL_KEYS: &[&str] = &[
@@ -31,8 +33,8 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "dashboards",
 ];
 
-/// Models and seeds by kind and name.
-pub type NameIndex = HashMap<(ResourceType, String), usize>;
+/// Models and seeds by kind and name (each version of a versioned model).
+pub type NameIndex = HashMap<(ResourceType, String), Vec<usize>>;
 
 /// Applies one schema file to the project's nodes, adding source nodes.
 /// `by_name` finds models and seeds by kind and name.
@@ -224,7 +226,7 @@ fn patch_node(
     by_name: &NameIndex,
 ) -> Result<(), Diagnostic> {
     let name = name_of(entry, file, kind.as_str())?;
-    let Some(&index) = by_name.get(&(kind, name.to_string())) else {
+    let Some(indexes) = by_name.get(&(kind, name.to_string())) else {
         let location = file.locate_named(name);
         let close = closest_names(
             name,
@@ -263,17 +265,44 @@ fn patch_node(
         return Err(Diagnostic::error(message).at(location).help(help));
     };
     let config = yaml_config(entry, file, || file.locate_named(name).line)?;
-    let node = &mut project.nodes[index];
-    config::merge_into(&mut node.config.0, &config);
-    if kind == ResourceType::Seed {
-        node.config
-            .0
-            .insert("materialized".into(), Value::from("seed"));
+    let model_columns = columns(entry);
+    for &index in indexes {
+        let node = &mut project.nodes[index];
+        config::merge_into(&mut node.config.0, &config);
+        if kind == ResourceType::Seed {
+            node.config
+                .0
+                .insert("materialized".into(), Value::from("seed"));
+        }
+        node.description = text(entry, "description");
+        node.tests = node_tests(entry);
+        node.constraints = list(entry.get("constraints"))
+            .into_iter()
+            .cloned()
+            .collect();
+        node.yaml_path = Some(crate::project::slash(&file.path));
+        let version = node
+            .version
+            .as_ref()
+            .and_then(|v| versions::version_entry(entry, v));
+        let Some(version) = version else {
+            node.columns.clone_from(&model_columns);
+            continue;
+        };
+        // A version's own YAML goes over the model's.
+        let own = yaml_config(version, file, || file.locate_named(name).line)?;
+        config::merge_into(&mut node.config.0, &own);
+        node.columns = versions::version_columns(&model_columns, version, columns(version));
+        if let Some(description) = version.get("description").and_then(Value::as_str) {
+            node.description = description.to_string();
+        }
+        if version.get("tests").is_some() || version.get("data_tests").is_some() {
+            node.tests = node_tests(version);
+        }
+        if let Some(constraints) = version.get("constraints") {
+            node.constraints = list(Some(constraints)).into_iter().cloned().collect();
+        }
     }
-    node.description = text(entry, "description");
-    node.columns = columns(entry);
-    node.tests = node_tests(entry);
-    node.yaml_path = Some(crate::project::slash(&file.path));
     Ok(())
 }
 
@@ -372,6 +401,8 @@ fn source_nodes(
                 source_description: text(entry, "description"),
             }),
             tests: node_tests(table),
+            version: None,
+            constraints: Vec::new(),
             generic_test: None,
         });
     }

@@ -305,6 +305,8 @@ impl Project {
                     source_description: "Streaming-service data from sb's synthesizer.".to_owned(),
                 }),
                 tests: Vec::new(),
+                version: None,
+                constraints: Vec::new(),
                 generic_test: None,
             });
         }

@@ -20,6 +20,12 @@ use crate::resource::ResourceType;
 pub struct UnitTestSpec {
     /// The model under test, by name.
     pub model: String,
+    /// Of a versioned model, the version this node tests (dbt makes one
+    /// unit test node per version).
+    pub version: Option<String>,
+    /// `versions: {include: [...], exclude: [...]}`: which versions of a
+    /// versioned model the test runs on (all when absent).
+    pub versions: VersionFilter,
     pub given: Vec<Fixture>,
     pub expect: Fixture,
     /// `overrides: {macros: {is_incremental: true}}`.
@@ -205,12 +211,16 @@ pub(super) fn nodes(
             yaml_path: Some(path.clone()),
             source: None,
             tests: Vec::new(),
+            version: None,
+            constraints: Vec::new(),
             generic_test: None,
         };
         out.push((
             node,
             UnitTestSpec {
                 model: model.to_string(),
+                version: None,
+                versions: VersionFilter::read(entry.get("versions")),
                 given,
                 expect,
                 is_incremental,
@@ -220,6 +230,87 @@ pub(super) fn nodes(
         ));
     }
     Ok(out)
+}
+
+/// The versions of a model a unit test runs on.
+#[derive(Debug, Clone, Default)]
+pub struct VersionFilter {
+    pub include: Option<Vec<String>>,
+    pub exclude: Vec<String>,
+}
+
+impl VersionFilter {
+    fn read(value: Option<&Value>) -> Self {
+        let list = |key: &str| {
+            value.and_then(|v| v.get(key)).map(|v| match v {
+                Value::Array(items) => items.iter().map(super::versions::identifier_text).collect(),
+                other => vec![super::versions::identifier_text(other)],
+            })
+        };
+        Self {
+            include: list("include"),
+            exclude: list("exclude").unwrap_or_default(),
+        }
+    }
+
+    pub fn keeps(&self, version: &str) -> bool {
+        self.include
+            .as_ref()
+            .is_none_or(|list| list.iter().any(|v| v == version))
+            && !self.exclude.iter().any(|v| v == version)
+    }
+}
+
+/// A unit test of a versioned model becomes one node per version it runs
+/// on, as dbt makes them: `unit_test.<pkg>.<model>.<name>_v<v>`, each
+/// depending on its version.
+pub fn split_by_version(project: &mut Project) {
+    let mut versions_of: std::collections::HashMap<
+        (String, String),
+        Vec<super::versions::ModelVersion>,
+    > = std::collections::HashMap::new();
+    for node in &project.nodes {
+        if let (ResourceType::Model, Some(version)) = (node.resource_type, &node.version) {
+            versions_of
+                .entry((node.package_name.clone(), node.name.clone()))
+                .or_default()
+                .push(version.clone());
+        }
+    }
+    if versions_of.is_empty() {
+        return;
+    }
+    let mut kept = Vec::with_capacity(project.nodes.len());
+    for node in std::mem::take(&mut project.nodes) {
+        let spec = (node.resource_type == ResourceType::UnitTest)
+            .then(|| project.unit_tests.get(&node.unique_id))
+            .flatten();
+        let Some(versions) =
+            spec.and_then(|s| versions_of.get(&(node.package_name.clone(), s.model.clone())))
+        else {
+            kept.push(node);
+            continue;
+        };
+        let Some(spec) = project.unit_tests.remove(&node.unique_id) else {
+            kept.push(node);
+            continue;
+        };
+        let mut versions = versions.clone();
+        versions.sort_by(|a, b| super::versions::compare_identifiers(&a.text(), &b.text()));
+        for version in versions
+            .into_iter()
+            .filter(|v| spec.versions.keeps(&v.text()))
+        {
+            let mut one = node.clone();
+            one.unique_id = format!("{}_v{}", node.unique_id, version.text());
+            let mut one_spec = spec.clone();
+            one_spec.version = Some(version.text());
+            one.version = Some(version);
+            project.unit_tests.insert(one.unique_id.clone(), one_spec);
+            kept.push(one);
+        }
+    }
+    project.nodes = kept;
 }
 
 fn fixture(

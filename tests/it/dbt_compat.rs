@@ -40,11 +40,24 @@ const DBT_UTILS_INTEGRATION_TESTS: Fixture = Fixture {
     database: "integration_tests.duckdb",
 };
 
+const MODEL_VERSIONS: Fixture = Fixture {
+    name: "model_versions",
+    profiles_dir: ".",
+    database: "versions.duckdb",
+};
+
 const SNAPSHOTS_HISTORY: Fixture = Fixture {
     name: "snapshots_history",
     profiles_dir: ".",
     database: "snapshots.duckdb",
 };
+
+/// Versions, pinned and unpinned refs, `defined_in`, a prerelease, and
+/// column- and model-level constraints in the DDL (issue 15).
+#[test]
+fn model_versions_build_as_dbt_does() {
+    compare_with_dbt(&MODEL_VERSIONS);
+}
 
 #[test]
 fn jaffle_shop_duckdb_builds_as_dbt_does() {
@@ -165,6 +178,7 @@ fn bigquery_snapshot_history_is_what_dbt_writes() {
                             .collect()
                     })
                     .collect(),
+                constraints: want.constraints.clone(),
             };
             got.normalize_run_times();
             let mut want = want;
@@ -299,6 +313,8 @@ struct Relation {
     kind: String,
     columns: Vec<(String, String)>,
     rows: Vec<Vec<Option<String>>>,
+    /// `(constraint_type, constraint_text)` from `duckdb_constraints()`, sorted.
+    constraints: Vec<(String, String)>,
 }
 
 impl Relation {
@@ -361,12 +377,21 @@ fn reference_relations(reference: &Value) -> BTreeMap<String, Relation> {
                 })
                 .collect();
             rows.sort();
+            let constraints = relation["constraints"]
+                .as_array()
+                .map(|list| {
+                    list.iter()
+                        .map(|pair| (text(&pair[0]), text(&pair[1])))
+                        .collect()
+                })
+                .unwrap_or_default();
             (
                 format!("{}.{}", text(&relation["schema"]), text(&relation["name"])),
                 Relation {
                     kind: text(&relation["kind"]),
                     columns,
                     rows,
+                    constraints,
                 },
             )
         })
@@ -424,12 +449,23 @@ fn read_relations(path: &Path) -> BTreeMap<String, Relation> {
             quote(&name)
         ));
         rows.sort();
+        let constraints = query(&format!(
+            "select constraint_type, constraint_text from duckdb_constraints() \
+             where database_name = current_database() and schema_name = {} and table_name = {} \
+             order by 1, 2",
+            literal(&schema),
+            literal(&name)
+        ))
+        .iter()
+        .map(|c| (cell(&c[0]), cell(&c[1])))
+        .collect();
         relations.insert(
             format!("{schema}.{name}"),
             Relation {
                 kind: if kind == "VIEW" { "view" } else { "table" }.to_owned(),
                 columns,
                 rows,
+                constraints,
             },
         );
     }
@@ -470,6 +506,12 @@ fn compare_relations(reference: &Value, database: &Path, timed: bool, report: &m
             ));
         } else if got.rows != want.rows {
             report.mismatch(row_diff(name, &want.rows, &got.rows));
+        }
+        if got.constraints != want.constraints {
+            report.mismatch(format!(
+                "{name}: constraints differ\n  dbt: {:?}\n  sb:  {:?}",
+                want.constraints, got.constraints
+            ));
         }
     }
     for (name, got) in &actual {

@@ -28,3 +28,4 @@ mod selection;
 mod sources;
 mod synth;
 mod unit_tests;
+mod versions;

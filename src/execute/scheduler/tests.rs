@@ -520,3 +520,36 @@ fn many_nodes_many_threads_finish() {
     let settled: BTreeSet<NodeId> = results.iter().map(|r| r.0).collect();
     assert_eq!(settled.len(), 200);
 }
+
+#[test]
+fn a_data_test_on_a_model_does_not_gate_the_models_unit_test() {
+    // u unit-tests a and runs before it; t tests a after it is built. Were
+    // u gated by t (u hangs below a in the graph), nothing could start.
+    let mut unit = model("u", &["a"]);
+    unit.unique_id = "unit_test.proj.a.u".to_owned();
+    unit.resource_type = ResourceType::UnitTest;
+    let nodes = vec![model("a", &[]), unit, test_node("t", &["a"])];
+    let dag = dag_of(&nodes);
+    let gated = SchedulerOptions {
+        threads: 1,
+        fail_fast: false,
+        tests_gate_children: true,
+    };
+    let order = Mutex::new(Vec::new());
+    let results = run_with(
+        &dag,
+        &all(&nodes),
+        gated,
+        &|i| {
+            order.lock().unwrap().push(nodes[i].name.clone());
+            JobStatus::Success
+        },
+        &|_| {},
+    );
+    assert!(
+        outcomes(&results)
+            .values()
+            .all(|o| *o == Outcome::Finished(JobStatus::Success))
+    );
+    assert_eq!(order.into_inner().unwrap(), ["u", "a", "t"]);
+}

@@ -12,7 +12,7 @@ use super::{Batch, TestPlan};
 use crate::adapter::macros::GenericTestKind;
 use crate::compile::CompiledProject;
 use crate::resource::{Materialized, NodeId, ResourceType};
-use crate::scan::{self, BlockKind, RelationCall};
+use crate::scan::{self, BlockKind};
 
 impl<'a> TestPlan<'a> {
     /// Plans `selected` (tests among them; other nodes are ignored). With
@@ -118,25 +118,7 @@ impl<'a> TestPlan<'a> {
     /// The rendered relation of `ref('x')` or `source('s', 't')` in the
     /// arguments of test `test`.
     fn relation_named(&self, test: NodeId, call: &str) -> Option<String> {
-        let catalog = &self.compiled.catalog;
-        let index = match scan::relation_call(call)? {
-            RelationCall::Ref(model) => {
-                catalog.resolve_ref(None, model, catalog.package_index_of(test))?
-            }
-            RelationCall::Source(source, table) => *catalog
-                .sources
-                .get(&(source.to_string(), table.to_string()))?,
-        };
-        if catalog
-            .ephemeral
-            .get(index.index())
-            .copied()
-            .unwrap_or(true)
-        {
-            return None;
-        }
-        let relation = catalog.relations.get(index.index())?;
-        Some(self.compiled.project.target.kind.render_relation(relation))
+        self.compiled.catalog.rendered_relation_of_call(call, test)
     }
 }
 

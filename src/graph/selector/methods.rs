@@ -1,6 +1,6 @@
 //! What each selector method matches on one node: the bare default (name,
 //! fqn or `source.table`), `fqn:`, `tag:`, `path:`, `file:`, `config.KEY:`,
-//! `source:`, `resource_type:`, `package:` and `state:`, with shell-style
+//! `source:`, `resource_type:`, `package:`, `state:` and `version:`, with shell-style
 //! wildcards.
 
 use std::collections::BTreeSet;
@@ -40,6 +40,7 @@ pub(super) fn matches(
         Method::Source => source_matches(value, node),
         Method::ResourceType(kind) => node.resource_type == *kind,
         Method::Package => glob(value, &node.package_name),
+        Method::Version(rank) => node.resource_type == ResourceType::Model && node.version == *rank,
         Method::State(kind) => state.is_some_and(|state| match kind {
             StateKind::Modified => state.is_modified(i),
             StateKind::New => state.is_new(i),
@@ -90,6 +91,14 @@ fn source_matches(value: &str, node: &GraphNode) -> bool {
 /// with a wildcard on, the rest is matched as one pattern.
 fn fqn_matches(selector: &str, node: &GraphNode) -> bool {
     if node.fqn.last().is_some_and(|leaf| glob(selector, leaf)) {
+        return true;
+    }
+    // A version is also `dim_customers.v2` or `dim_customers_v2`.
+    if node.version.is_some()
+        && let [.., name, version] = node.fqn.as_slice()
+        && (glob(selector, &format!("{name}.{version}"))
+            || glob(selector, &format!("{name}_{version}")))
+    {
         return true;
     }
     let flat: Vec<&str> = node.fqn.iter().flat_map(|s| s.split('.')).collect();

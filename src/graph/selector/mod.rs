@@ -138,6 +138,8 @@ enum Method {
     ResourceType(ResourceType),
     Package,
     State(StateKind),
+    /// `version:latest|old|prerelease|none`: `None` selects unversioned nodes.
+    Version(Option<crate::graph::VersionRank>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,9 +4,10 @@
 
 use super::{Depth, Method, Part, Selector, SelectorError, StateKind, Term};
 use crate::diag::suggest::closest_names;
+use crate::graph::VersionRank;
 use crate::resource::ResourceType;
 
-const METHODS: [&str; 9] = [
+const METHODS: [&str; 10] = [
     "config",
     "file",
     "fqn",
@@ -16,8 +17,10 @@ const METHODS: [&str; 9] = [
     "source",
     "state",
     "tag",
+    "version",
 ];
 const STATE_VALUES: [&str; 2] = ["modified", "new"];
+const VERSION_VALUES: [&str; 4] = ["latest", "old", "prerelease", "none"];
 
 /// Parses `--select` and `--exclude` values. No `--select` means everything.
 pub fn parse(select: &[String], exclude: &[String]) -> Result<Selector, SelectorError> {
@@ -179,6 +182,19 @@ fn parse_method(name: &str, value: &str, raw: &str) -> Result<Method, SelectorEr
                 ));
             }
         },
+        "version" => Method::Version(match value {
+            "latest" => Some(VersionRank::Latest),
+            "old" => Some(VersionRank::Old),
+            "prerelease" => Some(VersionRank::Prerelease),
+            "none" => None,
+            _ => {
+                return Err(unknown(
+                    &format!("unknown version selector `{value}` in `{raw}`"),
+                    value,
+                    &VERSION_VALUES,
+                ));
+            }
+        }),
         "config" => {
             return Err(SelectorError::new(
                 format!("selector `{raw}` needs a config key"),

@@ -124,7 +124,7 @@
 {%- endmacro %}
 {% macro generate_alias_name(custom_alias_name=none, node=none) %}{{ return(default__generate_alias_name(custom_alias_name, node)) }}{% endmacro %}
 {% macro default__generate_alias_name(custom_alias_name=none, node=none) -%}
-{%- if custom_alias_name -%}{{ custom_alias_name | trim }}{%- else -%}{{ node.name }}{%- endif -%}
+{%- if custom_alias_name -%}{{ custom_alias_name | trim }}{%- elif node.version -%}{{ node.name ~ "_v" ~ (node.version | string | replace(".", "_")) }}{%- else -%}{{ node.name }}{%- endif -%}
 {%- endmacro %}
 {% macro generate_database_name(custom_database_name=none, node=none) %}{{ return(default__generate_database_name(custom_database_name, node)) }}{% endmacro %}
 {% macro default__generate_database_name(custom_database_name=none, node=none) -%}

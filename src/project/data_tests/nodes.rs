@@ -261,8 +261,16 @@ fn generic_test_node(
         ),
         None => (
             "",
-            target.name.clone(),
-            format!("ref({})", jinja_literal(&Value::from(target.name.clone()))),
+            target.versioned_name(),
+            match &target.version {
+                // As dbt writes it: the version as a string.
+                Some(version) => format!(
+                    "ref({}, version={})",
+                    jinja_literal(&Value::from(target.name.clone())),
+                    jinja_literal(&Value::from(version.text()))
+                ),
+                None => format!("ref({})", jinja_literal(&Value::from(target.name.clone()))),
+            },
         ),
     };
     let (name, file_name) = match parsed.custom_name.clone() {
@@ -308,6 +316,8 @@ fn generic_test_node(
         yaml_path: None,
         source: None,
         tests: Vec::new(),
+        version: None,
+        constraints: Vec::new(),
         generic_test: Some(Box::new(GenericTest {
             test_name: parsed.test_name,
             attached,
@@ -373,6 +383,8 @@ fn singular_test_node(project: &Project, file: &SourceFile) -> Result<Node, Diag
         yaml_path: None,
         source: None,
         tests: Vec::new(),
+        version: None,
+        constraints: Vec::new(),
         generic_test: None,
     })
 }
