@@ -101,6 +101,8 @@ fn discover_in(root: &Path, base: Option<&Path>, settings: &Settings) -> Result<
             // tests/generic/ holds `{% test %}` blocks, shared like macros.
             if found.relative_to_root.starts_with("generic") {
                 files.macros.push(found.into_source());
+            } else if found.relative_to_root.starts_with("fixtures") {
+                // tests/fixtures/ holds unit tests' `fixture:` files.
             } else {
                 files.singular_tests.push(found.into_source());
             }

@@ -118,6 +118,23 @@ pub(super) fn nodes(
         .and_then(|i| project.packages.get(i))
         .map_or_else(|| project.settings.name.clone(), |p| p.name.clone());
     let path = super::slash(&file.path);
+    // dbt reads `fixture:` files from `fixtures/` under the test paths of
+    // the project the unit test belongs to.
+    let (base, settings) = match owner.and_then(|i| project.packages.get(i)) {
+        Some(package) => (project.root.join(&package.dir), &package.settings),
+        None => (project.root.clone(), &project.settings),
+    };
+    let fixture_dirs = FixtureFolders {
+        dirs: settings
+            .test_paths
+            .iter()
+            .map(|folder| base.join(folder).join("fixtures"))
+            .collect(),
+        shown: format!(
+            "{}/fixtures",
+            settings.test_paths.first().map_or("tests", String::as_str)
+        ),
+    };
     let mut out = Vec::new();
     for entry in entries {
         let Some(name) = entry.get("name").and_then(Value::as_str) else {
@@ -139,7 +156,7 @@ pub(super) fn nodes(
             None | Some(Value::Null) => {}
             Some(Value::Array(inputs)) => {
                 for input in inputs {
-                    given.push(fixture(file, name, input, line, false)?);
+                    given.push(fixture(file, name, input, line, false, &fixture_dirs)?);
                 }
             }
             Some(_) => {
@@ -157,7 +174,7 @@ pub(super) fn nodes(
                     .help("add `expect: {rows: [...]}` with the rows the model should give"),
             );
         };
-        let expect = fixture(file, name, expect, line, true)?;
+        let expect = fixture(file, name, expect, line, true, &fixture_dirs)?;
         let overrides = entry.get("overrides");
         let macros = overrides.and_then(|o| o.get("macros"));
         let mut is_incremental = false;
@@ -319,6 +336,7 @@ fn fixture(
     entry: &Value,
     line: usize,
     expected: bool,
+    fixture_dirs: &FixtureFolders,
 ) -> Result<Fixture, Diagnostic> {
     let key = if expected { "expect" } else { "input" };
     let location = file.locate_key(key, line);
@@ -351,17 +369,20 @@ fn fixture(
             );
         }
     };
-    if entry.get("fixture").is_some() {
-        return Err(Diagnostic::error(format!(
-            "unit test `{test}`: fixture files (`fixture:`) are not read by sb yet"
-        ))
-        .at(file.locate_key("fixture", location.line))
-        .help("put the rows in the YAML under `rows:`"));
-    }
-    let rows = entry
-        .get("rows")
-        .cloned()
-        .unwrap_or(Value::Array(Vec::new()));
+    let rows = match entry.get("fixture") {
+        Some(named) => {
+            let at = file.locate_key("fixture", location.line);
+            fixture_file(test, named, format, fixture_dirs).map_err(|(message, help)| {
+                Diagnostic::error(format!("unit test `{test}`: {message}"))
+                    .at(at)
+                    .help(help)
+            })?
+        }
+        None => entry
+            .get("rows")
+            .cloned()
+            .unwrap_or(Value::Array(Vec::new())),
+    };
     let well_formed = match format {
         FixtureFormat::Dict => {
             matches!(&rows, Value::Array(items) if items.iter().all(Value::is_object))
@@ -391,6 +412,81 @@ fn fixture(
         rows,
         location,
     })
+}
+
+/// Where a project's unit-test fixture files are, and how to name that
+/// place to the user.
+struct FixtureFolders {
+    dirs: Vec<std::path::PathBuf>,
+    shown: String,
+}
+
+/// The text of the `fixture:` file `named` (`tests/fixtures/<name>.csv`,
+/// or `.sql` for `format: sql`, in any folder below `fixtures/`), as the
+/// rows of that format; `Err` has the message and the help.
+fn fixture_file(
+    test: &str,
+    named: &Value,
+    format: FixtureFormat,
+    folders: &FixtureFolders,
+) -> Result<Value, (String, String)> {
+    let Some(name) = named.as_str() else {
+        return Err((
+            "`fixture:` must be the name of a file".into(),
+            "write `fixture: my_rows` for tests/fixtures/my_rows.csv".into(),
+        ));
+    };
+    let extension = match format {
+        FixtureFormat::Csv => "csv",
+        FixtureFormat::Sql => "sql",
+        FixtureFormat::Dict => {
+            return Err((
+                "a `fixture:` file needs `format: csv` or `format: sql`".into(),
+                "add `format: csv` (or `sql`) beside `fixture:`, as dbt requires".into(),
+            ));
+        }
+    };
+    let wanted = format!("{name}.{extension}");
+    let found = folders
+        .dirs
+        .iter()
+        .find_map(|dir| find_file(dir, &wanted, 0));
+    let Some(path) = found else {
+        let folder = &folders.shown;
+        return Err((
+            format!("the fixture file `{wanted}` of unit test `{test}` is not under {folder}/"),
+            format!("create {folder}/{wanted}, or fix the name in `fixture:`"),
+        ));
+    };
+    std::fs::read_to_string(&path)
+        .map(Value::String)
+        .map_err(|e| {
+            (
+                format!("cannot read {}: {e}", path.display()),
+                "make the fixture file readable UTF-8 text".into(),
+            )
+        })
+}
+
+/// `name` in `dir` or a folder below it (sorted, so the first match is stable).
+fn find_file(dir: &std::path::Path, name: &str, depth: usize) -> Option<std::path::PathBuf> {
+    if depth > 32 {
+        return None;
+    }
+    let direct = dir.join(name);
+    if direct.is_file() {
+        return Some(direct);
+    }
+    let mut folders: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .collect();
+    folders.sort();
+    folders
+        .iter()
+        .find_map(|folder| find_file(folder, name, depth + 1))
 }
 
 /// `ref('x')`, `ref("pkg", "x")`, `source('s', 't')` or `this`.

@@ -194,3 +194,60 @@ fn unit_tests_of_a_bigquery_target_need_no_connection() {
         .stderr_contains("`fingerprints` is written for bigquery and its SQL is not portable")
         .stderr_contains("models/fingerprints.yml:2:11");
 }
+
+/// `fixture:` names a file under tests/fixtures/ (any folder below it),
+/// csv or sql by the input's `format`; a `.sql` fixture there is no singular
+/// test; a missing one is an error at the `fixture:` line.
+#[test]
+fn unit_test_rows_can_come_from_fixture_files() {
+    let project = fixture();
+    let path = project.path().join("models/schema.yml");
+    let yaml = std::fs::read_to_string(&path).expect("schema.yml");
+    let with_files = yaml
+        .replacen(
+            "        rows: |\n          id,name\n          7,Cid\n",
+            "        fixture: one_customer\n",
+            1,
+        )
+        .replacen(
+            "        rows: |\n          select 1 as order_id, 7 as customer_id, 2.5 as amount, date '2024-03-01' as ordered_at, 'placed' as status\n",
+            "        fixture: one_order\n",
+            1,
+        );
+    assert_eq!(with_files.matches("fixture: ").count(), 2);
+    std::fs::write(&path, &with_files).expect("write");
+    let fixtures = project.path().join("tests/fixtures/orders");
+    std::fs::create_dir_all(&fixtures).expect("mkdir");
+    std::fs::write(
+        project.path().join("tests/fixtures/one_customer.csv"),
+        "id,name\n7,Cid\n",
+    )
+    .expect("write");
+    std::fs::write(
+        fixtures.join("one_order.sql"),
+        "select 1 as order_id, 7 as customer_id, 2.5 as amount, date '2024-03-01' as ordered_at, 'placed' as status\n",
+    )
+    .expect("write");
+    project
+        .sb(&["test", "--unit", "-s", "customer_totals"])
+        .success()
+        .stdout_contains("PASS  unit_test csv_and_sql_inputs");
+    project
+        .sb(&["ls", "-s", "resource_type:test"])
+        .success()
+        .stdout_lines()
+        .iter()
+        .for_each(|line| {
+            assert!(
+                !line.contains("one_order"),
+                "a fixture became a test: {line}"
+            );
+        });
+
+    std::fs::remove_file(project.path().join("tests/fixtures/one_customer.csv")).expect("rm");
+    project
+        .sb(&["test", "--unit"])
+        .code(2)
+        .stderr_contains("the fixture file `one_customer.csv` of unit test `csv_and_sql_inputs` is not under tests/fixtures/")
+        .stderr_contains("models/schema.yml:24:");
+}
