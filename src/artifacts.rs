@@ -244,11 +244,7 @@ impl Serialize for ManifestNode<'_> {
             if let Some(column) = &test.column {
                 kwargs.insert("column_name".into(), Value::from(column.clone()));
             }
-            let target = match (&attached.source, &attached.version) {
-                (Some(s), _) => format!("source('{}', '{}')", s.source_name, attached.name),
-                (None, Some(v)) => format!("ref('{}', version='{}')", attached.name, v.text()),
-                (None, None) => format!("ref('{}')", attached.name),
-            };
+            let target = crate::project::data_tests::relation_call(attached);
             kwargs.insert(
                 "model".into(),
                 Value::from(format!("{{{{ get_where_subquery({target}) }}}}")),

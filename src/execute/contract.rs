@@ -205,15 +205,10 @@ fn constraint_clause(
                 }
                 None => expression?.to_string(),
             };
-            let own = if columns.is_some() {
-                listed()
-            } else {
-                String::new()
-            };
-            let keyword = if columns.is_some() { "foreign key" } else { "" };
-            format!("{keyword}{own} references {target}")
-                .trim_start()
-                .to_string()
+            match columns {
+                Some(_) => format!("foreign key{} references {target}", listed()),
+                None => format!("references {target}"),
+            }
         }
         _ => return None,
     };

@@ -447,10 +447,16 @@ fn fixture_file(
         }
     };
     let wanted = format!("{name}.{extension}");
-    let found = folders
-        .dirs
-        .iter()
-        .find_map(|dir| find_file(dir, &wanted, 0));
+    // The shallowest file of that name; of several as deep, the first by name.
+    let found = folders.dirs.iter().find_map(|dir| {
+        walkdir::WalkDir::new(dir)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file() && e.file_name().to_str() == Some(wanted.as_str()))
+            .min_by_key(walkdir::DirEntry::depth)
+            .map(walkdir::DirEntry::into_path)
+    });
     let Some(path) = found else {
         let folder = &folders.shown;
         return Err((
@@ -466,27 +472,6 @@ fn fixture_file(
                 "make the fixture file readable UTF-8 text".into(),
             )
         })
-}
-
-/// `name` in `dir` or a folder below it (sorted, so the first match is stable).
-fn find_file(dir: &std::path::Path, name: &str, depth: usize) -> Option<std::path::PathBuf> {
-    if depth > 32 {
-        return None;
-    }
-    let direct = dir.join(name);
-    if direct.is_file() {
-        return Some(direct);
-    }
-    let mut folders: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
-        .ok()?
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .map(|e| e.path())
-        .collect();
-    folders.sort();
-    folders
-        .iter()
-        .find_map(|folder| find_file(folder, name, depth + 1))
 }
 
 /// `ref('x')`, `ref("pkg", "x")`, `source('s', 't')` or `this`.

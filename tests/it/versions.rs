@@ -8,7 +8,7 @@
 
 use serde_json::Value;
 
-use super::harness::{Project, copy_tree, fixture_dir};
+use super::harness::{Project, copy_tree, fixture_dir, sorted_lines};
 
 fn fixture() -> Project {
     let project = Project::bare();
@@ -20,9 +20,7 @@ fn fixture() -> Project {
 fn models(project: &Project, selector: &str) -> String {
     let output = project.sb(&["ls", "--resource-type", "model", "-s", selector]);
     output.success();
-    let mut lines = output.stdout_lines();
-    lines.sort_unstable();
-    let mut text = lines.join("\n");
+    let mut text = sorted_lines(&output.stdout).join("\n");
     text.push('\n');
     text
 }

@@ -30,7 +30,7 @@ pub use call::{argument_call, jinja_literal};
 pub use check::{Param, TestSignature, check, test_signatures};
 pub use locate::locate_word;
 pub use naming::{generic_test_name, hex, md5_hex};
-pub use nodes::add_test_nodes;
+pub use nodes::{add_test_nodes, relation_call};
 pub use thresholds::{Condition, TestThresholds};
 
 /// A generic test as declared in schema YAML.

@@ -237,6 +237,26 @@ fn read_entry(
     Ok(out)
 }
 
+/// How a generic test's `model` names the node it tests, as dbt writes it
+/// into the test's kwargs (and so its id hash): `source('s', 't')`,
+/// `ref('m')`, or `ref('m', version='2')` (the version as a string).
+pub fn relation_call(target: &Node) -> String {
+    let literal = |text: &str| jinja_literal(&Value::from(text));
+    match (&target.source, &target.version) {
+        (Some(source), _) => format!(
+            "source({}, {})",
+            literal(&source.source_name),
+            literal(&target.name)
+        ),
+        (None, Some(version)) => format!(
+            "ref({}, version={})",
+            literal(&target.name),
+            literal(&version.text())
+        ),
+        (None, None) => format!("ref({})", literal(&target.name)),
+    }
+}
+
 fn generic_test_node(
     project: &Project,
     attached: NodeId,
@@ -249,29 +269,10 @@ fn generic_test_node(
     let parsed = read_entry(entry, column, file, line)?;
     let target = &project.nodes[attached];
     let location = locate_word_in(file, &parsed.test_name, line);
-    let (prefix, target_label, model_expr) = match &target.source {
-        Some(source) => (
-            "source_",
-            format!("{}_{}", source.source_name, target.name),
-            format!(
-                "source({}, {})",
-                jinja_literal(&Value::from(source.source_name.clone())),
-                jinja_literal(&Value::from(target.name.clone()))
-            ),
-        ),
-        None => (
-            "",
-            target.versioned_name(),
-            match &target.version {
-                // As dbt writes it: the version as a string.
-                Some(version) => format!(
-                    "ref({}, version={})",
-                    jinja_literal(&Value::from(target.name.clone())),
-                    jinja_literal(&Value::from(version.text()))
-                ),
-                None => format!("ref({})", jinja_literal(&Value::from(target.name.clone()))),
-            },
-        ),
+    let model_expr = relation_call(target);
+    let (prefix, target_label) = match &target.source {
+        Some(source) => ("source_", format!("{}_{}", source.source_name, target.name)),
+        None => ("", target.versioned_name()),
     };
     let (name, file_name) = match parsed.custom_name.clone() {
         Some(custom) => (custom.clone(), custom),
