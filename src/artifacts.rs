@@ -98,6 +98,7 @@ struct ManifestColumn<'a> {
     description: &'a str,
     meta: &'a serde_json::Map<String, Value>,
     data_type: &'a Option<String>,
+    constraints: &'a [Value],
     tags: [&'a str; 0],
 }
 
@@ -108,6 +109,7 @@ impl<'a> From<&'a crate::project::Column> for ManifestColumn<'a> {
             description: &column.description,
             meta: &column.meta,
             data_type: &column.data_type,
+            constraints: &column.constraints,
             tags: [],
         }
     }
@@ -122,8 +124,33 @@ struct ManifestRef<'a> {
 
 #[derive(Serialize)]
 struct DependsOn<'a> {
-    macros: [&'a str; 0],
+    macros: Vec<String>,
     nodes: Vec<&'a str>,
+}
+
+/// The manifest ids of the project's (and packages') macros node `index`
+/// calls directly; a generic test calls its test macro.
+fn called_macros(compiled: &CompiledProject, index: NodeId) -> Vec<String> {
+    let project = &compiled.project;
+    let node = &project.nodes[index];
+    let root = project.settings.name.as_str();
+    let package = (node.package_name != root).then_some(node.package_name.as_str());
+    let mut text = node.raw_code.clone();
+    if let Some(test) = &node.generic_test {
+        let call = match test.test_name.split_once('.') {
+            Some((namespace, name)) => format!(" {namespace}.test_{name}"),
+            None => format!(" test_{}", test.test_name),
+        };
+        text.push_str(&call);
+    }
+    compiled.jinja.called_macro_ids(&text, package, root)
+}
+
+/// A seed's checksum is its file's, as dbt's: the data is its body.
+fn seed_checksum(compiled: &CompiledProject, index: NodeId) -> String {
+    let node = &compiled.project.nodes[index];
+    let path = compiled.project.root.join(&node.original_file_path);
+    std::fs::read(&path).map_or_else(|_| checksum(""), |bytes| hex(&Sha256::digest(&bytes)))
 }
 
 /// One node of `manifest.json`, serialized straight from the compiled
@@ -168,7 +195,11 @@ impl Serialize for ManifestNode<'_> {
                 "checksum",
                 &Checksum {
                     name: "sha256",
-                    checksum: checksum(&node.raw_code),
+                    checksum: if node.resource_type == ResourceType::Seed {
+                        seed_checksum(self.compiled, self.index)
+                    } else {
+                        checksum(&node.raw_code)
+                    },
                 },
             )?;
         }
@@ -224,7 +255,8 @@ impl Serialize for ManifestNode<'_> {
                 .collect();
             map.serialize_entry("sources", &sources)?;
             let nodes: Vec<&str> = parents().map(|p| p.unique_id.as_str()).collect();
-            map.serialize_entry("depends_on", &DependsOn { macros: [], nodes })?;
+            let macros = called_macros(self.compiled, self.index);
+            map.serialize_entry("depends_on", &DependsOn { macros, nodes })?;
         }
         if let Some(sql) = &state.compiled {
             let path = compiled_path(
@@ -322,7 +354,8 @@ fn write_manifest_to(
     write_node_map(out, compiled, &nodes, false)?;
     out.write_all(b",\"sources\":")?;
     write_node_map(out, compiled, &sources, false)?;
-    out.write_all(b",\"macros\":{}")?;
+    out.write_all(b",\"macros\":")?;
+    out.write_all(&json(&macros_map(compiled)))?;
     out.write_all(b",\"docs\":")?;
     out.write_all(&json(&docs_map(&compiled.project)))?;
     write_definitions(out, compiled, DefinitionKind::Exposure)?;
@@ -346,6 +379,55 @@ fn write_manifest_to(
     out.write_all(b"}")
 }
 
+/// The manifest's `macros`: the project's and its packages' macros (sb's
+/// own come with sb and are left out), each with its text and the macros
+/// it calls, so a later `state:modified` sees a changed macro.
+fn macros_map(compiled: &CompiledProject) -> Map<String, Value> {
+    let root = &compiled.project.settings.name;
+    compiled
+        .jinja
+        .manifest_macros(root)
+        .into_iter()
+        .map(|entry| {
+            let path = crate::project::slash(&entry.path);
+            let value = json!({
+                "name": entry.name,
+                "resource_type": "macro",
+                "package_name": entry.package,
+                "path": path,
+                "original_file_path": path,
+                "unique_id": entry.unique_id,
+                "macro_sql": entry.sql,
+                "depends_on": {"macros": entry.calls},
+                "description": "",
+                "meta": {},
+                "docs": {"show": true, "node_color": null},
+                "patch_path": null,
+                "arguments": [],
+                "created_at": 0.0,
+                "supported_languages": null,
+            });
+            (entry.unique_id, value)
+        })
+        .collect()
+}
+
+/// The project's manifest as state comparison reads it: the same bytes
+/// `manifest.json` gets, so both sides of a comparison have the same form.
+pub fn manifest_record(
+    compiled: &CompiledProject,
+    invocation: &Invocation,
+) -> Result<crate::graph::state::ManifestRecord, Diagnostic> {
+    let mut bytes = Vec::new();
+    write_manifest_to(&mut bytes, compiled, invocation)
+        .and_then(|()| {
+            crate::graph::state::ManifestRecord::parse(&bytes).map_err(std::io::Error::other)
+        })
+        .map_err(|e| {
+            Diagnostic::error(format!("cannot make the manifest: {e}")).help("report this")
+        })
+}
+
 /// The manifest's `unit_tests`: each unit test's definition, by unique id.
 fn unit_tests_map(compiled: &CompiledProject) -> Map<String, Value> {
     let project = &compiled.project;
@@ -360,13 +442,7 @@ fn unit_tests_map(compiled: &CompiledProject) -> Map<String, Value> {
             .iter()
             .map(|&p| project.nodes[p].unique_id.as_str())
             .collect();
-        let mut overrides = Map::new();
-        if spec.is_incremental {
-            overrides.insert("macros".into(), json!({"is_incremental": true}));
-        }
-        if !spec.vars.is_empty() {
-            overrides.insert("vars".into(), Value::Object(spec.vars.clone()));
-        }
+        let overrides = spec.overrides.manifest_value();
         out.insert(
             node.unique_id.clone(),
             json!({
@@ -381,7 +457,7 @@ fn unit_tests_map(compiled: &CompiledProject) -> Map<String, Value> {
                 "unique_id": node.unique_id,
                 "fqn": node.fqn,
                 "description": node.description,
-                "overrides": if overrides.is_empty() { Value::Null } else { Value::Object(overrides) },
+                "overrides": overrides,
                 "depends_on": {"macros": [], "nodes": depends_on},
                 "config": {"tags": state.config.tags(), "meta": state.config.get("meta").cloned().unwrap_or_else(|| json!({})), "enabled": state.config.enabled()},
                 "schema": state.relation.as_ref().map(|r| r.schema.clone()),

@@ -44,6 +44,21 @@ pub enum Command {
     Docs(DocsArgs),
     /// Commands on sources: `sb source freshness`
     Source(SourceArgs),
+    /// Show what changed since an earlier run (--state DIR): a diff of each
+    /// modified node's compiled SQL; exit code 1 when anything differs
+    Diff(DiffArgs),
+    /// Run again the nodes that failed or were skipped in the last run
+    /// (target/run_results.json), and only those
+    Retry(TestArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// One line per node: what changed and how many lines
+    #[arg(long)]
+    pub stat: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -114,9 +129,25 @@ pub struct CommonArgs {
     /// DBT_PROFILES_DIR, else the project folder, else ~/.dbt)
     #[arg(long, value_name = "DIR")]
     pub profiles_dir: Option<PathBuf>,
-    /// An earlier target/ folder, for state: selectors
+    /// An earlier target/ folder, for state: and result: selectors,
+    /// `--defer` and `sb diff`
     #[arg(long, value_name = "DIR")]
     pub state: Option<PathBuf>,
+    /// Resolve ref() to a model that is neither selected nor built in this
+    /// target to its relation in the --state manifest (e.g. production)
+    #[arg(long, requires = "state")]
+    pub defer: bool,
+    /// With --defer: read every unselected parent from the --state
+    /// manifest, even one this target has built
+    #[arg(long, requires = "defer")]
+    pub favor_state: bool,
+    /// `sb run` / `sb build`: print what would be done to each selected
+    /// node (and with --state, what changed), without writing anything
+    #[arg(long)]
+    pub plan: bool,
+    /// `--plan` on BigQuery: the on-demand price in dollars per TiB processed
+    #[arg(long, value_name = "DOLLARS", default_value_t = 6.25)]
+    pub price_per_tib: f64,
     /// Output format of progress lines
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -212,8 +243,9 @@ impl Command {
             Self::Seed(args) => &args.common,
             Self::Ls(args) => &args.common,
             Self::Show(args) => &args.common,
-            Self::Test(args) | Self::Build(args) => &args.common,
+            Self::Test(args) | Self::Build(args) | Self::Retry(args) => &args.common,
             Self::Docs(args) => &args.common,
+            Self::Diff(args) => &args.common,
             Self::Source(args) => match &args.command {
                 SourceCommand::Freshness(freshness) => &freshness.common,
             },
@@ -241,6 +273,8 @@ impl Command {
             Self::Deps(_) => "deps",
             Self::Docs(_) => "docs",
             Self::Source(_) => "source freshness",
+            Self::Diff(_) => "diff",
+            Self::Retry(_) => "retry",
         }
     }
 }

@@ -18,6 +18,9 @@ pub fn exec(session: &Session, reporter: &Reporter) -> Result<Outcome, Diagnosti
     let project = load_project(session, reporter)?;
     stages.mark("load");
     let compiled = compile::compile(project, &[])?;
+    for warning in &compiled.warnings {
+        reporter.diagnostic(warning);
+    }
     stages.mark("render");
     let selected: Vec<NodeId> = select(
         &compiled,

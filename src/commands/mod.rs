@@ -8,13 +8,17 @@ mod build;
 mod clean;
 mod compile;
 mod debug;
+mod defer;
 mod deps;
+mod diff;
 mod docs;
 mod dry_run;
 mod finish;
 mod hooks;
 mod ls;
 mod nodes;
+mod plan;
+mod retry;
 mod run;
 mod seed;
 mod select;
@@ -63,6 +67,8 @@ pub fn execute(
         Command::Debug(_) => debug::exec(session, reporter),
         Command::Deps(_) => deps::exec(session, reporter),
         Command::Docs(args) => docs::exec(args, session, reporter),
+        Command::Diff(args) => diff::exec(args, session, reporter),
+        Command::Retry(args) => retry::exec(args, session, reporter),
         Command::Source(args) => match &args.command {
             crate::cli::SourceCommand::Freshness(freshness) => {
                 source_freshness::exec(freshness, session, reporter)
@@ -125,5 +131,9 @@ fn load_project(session: &Session, reporter: &Reporter) -> Result<Project, Diagn
 /// Loads and compiles the project named by the session's flags.
 fn compile_project(session: &Session, reporter: &Reporter) -> Result<CompiledProject, Diagnostics> {
     let project = load_project(session, reporter)?;
-    crate::compile::compile(project, &[])
+    let compiled = crate::compile::compile(project, &[])?;
+    for warning in &compiled.warnings {
+        reporter.diagnostic(warning);
+    }
+    Ok(compiled)
 }

@@ -10,6 +10,7 @@ use super::hooks::{self, When};
 use super::synthetic::{self, SynthRequest};
 use super::warehouse::create_schemas;
 use super::{Outcome, compile_project, dry_run, finish, open_adapter, select};
+use super::{defer, plan};
 use crate::adapter::Adapter;
 use crate::adapter::duckdb::DuckDbAdapter;
 use crate::diag::{Diagnostic, Diagnostics};
@@ -37,7 +38,14 @@ pub fn exec(work: &Work, session: &Session, reporter: &Reporter) -> Result<Outco
     let clock = Instant::now();
     let common = &session.flags;
     let kinds = work.kinds;
-    let compiled = compile_project(session, reporter)?;
+    let mut compiled = compile_project(session, reporter)?;
+    if common.defer {
+        let selected = select(&compiled, session, kinds, reporter)?;
+        compiled = defer::apply(compiled, &selected, session, reporter)?;
+    }
+    if common.plan {
+        return plan::exec(&compiled, kinds, session, reporter);
+    }
     if common.dry_run {
         return dry_run::exec(&compiled, session, reporter, clock);
     }

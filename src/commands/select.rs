@@ -33,9 +33,10 @@ pub fn select(
     let parsed =
         selector::parse(&common.select, &common.exclude).map_err(|e| selector_diagnostic(&e))?;
     let state = match &common.state {
-        Some(dir) => Some(ManifestState::load(dir, &compiled.graph_nodes, |i| {
-            artifacts::checksum(&compiled.project.nodes[i].raw_code)
-        })?),
+        Some(dir) => {
+            let current = artifacts::manifest_record(compiled, &session.invocation)?;
+            Some(ManifestState::load(dir, &compiled.graph_nodes, &current)?)
+        }
         None => None,
     };
     let selection = parsed

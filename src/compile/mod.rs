@@ -28,7 +28,7 @@ use crate::project::versions::ModelVersion;
 use crate::project::{Project, SourceFile, data_tests};
 use crate::resource::{NodeId, ResourceType};
 pub use ephemeral::inline_ephemerals;
-use parse::{render_model, test_diagnostic};
+use parse::{RenderAs, render_model, test_diagnostic};
 pub use resolve::locate_ref;
 use resolve::{apply_naming, catalog_for, graph_error, validate_config};
 pub use write::{compiled_path, write_compiled, write_file};
@@ -42,6 +42,9 @@ pub struct CompiledProject {
     pub nodes: Vec<CompiledNode>,
     pub graph_nodes: Vec<GraphNode>,
     pub dag: Dag,
+    /// What compiling found worth a warning (an unpinned ref to a model
+    /// with a prerelease version).
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// Compile results for one node (parallel to `project.nodes`).
@@ -102,7 +105,7 @@ impl CompiledProject {
             &self.project,
             index,
             &compiled.config,
-            (Mode::Execute, is_incremental),
+            RenderAs::plain(Mode::Execute, is_incremental),
             query,
         );
         let sql = result?;
@@ -113,18 +116,19 @@ impl CompiledProject {
     }
 
     /// Renders model `index` for one of its unit tests: ephemeral parents
-    /// left as their CTE names (the test gives their rows), `is_incremental()`
-    /// as the test's override says, and `vars` over the project's.
+    /// left as their CTE names (the test gives their rows), and the test's
+    /// `overrides:` in force: `is_incremental()`, other macros' values,
+    /// `vars` over the project's and `env_vars` over the environment.
     pub fn render_for_unit_test(
         &self,
         index: NodeId,
-        is_incremental: bool,
-        vars: &Map<String, Value>,
+        overrides: &crate::project::unit_tests::Overrides,
     ) -> Result<String, Diagnostic> {
         let compiled = &self.nodes[index];
-        if !compiled.render_at_execution && vars.is_empty() && !is_incremental {
+        if !compiled.render_at_execution && overrides.is_empty() {
             return Ok(compiled.rendered.clone().unwrap_or_default());
         }
+        let vars = &overrides.vars;
         let catalog = if vars.is_empty() {
             Arc::clone(&self.catalog)
         } else {
@@ -141,7 +145,13 @@ impl CompiledProject {
             &self.project,
             index,
             &compiled.config,
-            (Mode::Execute, is_incremental),
+            RenderAs {
+                mode: Mode::Execute,
+                is_incremental: overrides.is_incremental,
+                extra: self
+                    .jinja
+                    .overridden_macros(&overrides.macros, &overrides.env_vars),
+            },
             None,
         );
         result
@@ -255,7 +265,7 @@ pub fn compile(
                 &project,
                 index,
                 config,
-                (Mode::Parse, false),
+                RenderAs::plain(Mode::Parse, false),
                 None,
             );
             (index, result, captured)
@@ -263,6 +273,7 @@ pub fn compile(
         .collect();
 
     let mut errors = Vec::new();
+    let mut warnings = Vec::new();
     let mut read_graph = vec![false; count];
     let mut nodes: Vec<CompiledNode> = project
         .nodes
@@ -289,6 +300,11 @@ pub fn compile(
                     .copied()
                     .collect();
                 compiled.logs = captured.logs;
+                for (name, latest, prerelease) in &captured.unpinned {
+                    warnings.push(unpinned_ref_warning(
+                        &project, index, name, latest, prerelease,
+                    ));
+                }
             }
             Err(diagnostic) => errors.push(test_diagnostic(&project, index, diagnostic)),
         }
@@ -347,7 +363,15 @@ pub fn compile(
         .zip(&final_configs)
         .map(|(node, config)| project.relation_with(node, config))
         .collect();
-    let final_relations = apply_naming(&jinja, &project, final_relations, |i| &final_configs[i])?;
+    let mut final_relations =
+        apply_naming(&jinja, &project, final_relations, |i| &final_configs[i])?;
+    if !project.deferred.is_empty() {
+        for (node, relation) in project.nodes.iter().zip(&mut final_relations) {
+            if let Some(deferred) = project.deferred.get(&node.unique_id) {
+                relation.clone_from(deferred);
+            }
+        }
+    }
     let catalog = Arc::new(catalog_for(
         &project,
         &final_relations,
@@ -458,7 +482,7 @@ pub fn compile(
                 &project,
                 index,
                 config,
-                (Mode::Compile, false),
+                RenderAs::plain(Mode::Compile, false),
                 None,
             );
             (index, result)
@@ -497,7 +521,44 @@ pub fn compile(
         nodes,
         graph_nodes,
         dag,
+        warnings,
     })
+}
+
+/// dbt's warning for a `ref()` that follows a versioned model's latest
+/// version while a later one exists: when the later one is marked latest,
+/// the ref moves to it. Located at the first `ref(` naming the model.
+fn unpinned_ref_warning(
+    project: &Project,
+    index: NodeId,
+    name: &str,
+    latest: &str,
+    prerelease: &str,
+) -> Diagnostic {
+    let node = &project.nodes[index];
+    let source = &node.raw_code;
+    let at = source.match_indices("ref(").find_map(|(offset, _)| {
+        let call = &source[offset..];
+        let call = &call[..call.find(')').unwrap_or(call.len())];
+        ["'", "\""]
+            .iter()
+            .find_map(|quote| call.find(&format!("{quote}{name}{quote}")))
+            .map(|found| offset + found + 1)
+    });
+    let location = match at {
+        Some(offset) => {
+            crate::diag::Location::from_offset(node.file_path(), source, offset, name.len())
+        }
+        None => crate::diag::Location::file_only(node.file_path()),
+    };
+    Diagnostic::warning(format!(
+        "`{}` refs `{name}` without a version: it resolves to the latest, v{latest}, but v{prerelease} is a prerelease; once v{prerelease} is marked latest this ref will resolve to it",
+        node.name
+    ))
+    .at(location)
+    .help(format!(
+        "pin it with {{{{ ref('{name}', v={latest}) }}}}, or try the prerelease with {{{{ ref('{name}', v={prerelease}) }}}}"
+    ))
 }
 
 /// sb's own macros: the built-in generic tests and their helpers.

@@ -65,13 +65,31 @@ pub(super) fn test_diagnostic(
 
 /// Renders model `index`'s file with `config` as its config; `mode` says why
 /// and whether `is_incremental()` is true.
+/// How a model renders: at which stage, as an incremental run or not, and
+/// with which extra context (a unit test's overrides; undefined for none).
+pub(super) struct RenderAs {
+    pub mode: Mode,
+    pub is_incremental: bool,
+    pub extra: minijinja::Value,
+}
+
+impl RenderAs {
+    pub fn plain(mode: Mode, is_incremental: bool) -> Self {
+        Self {
+            mode,
+            is_incremental,
+            extra: minijinja::Value::UNDEFINED,
+        }
+    }
+}
+
 pub(super) fn render_model(
     jinja: &Jinja,
     catalog: &Arc<Catalog>,
     project: &Project,
     index: NodeId,
     config: &NodeConfig,
-    (mode, is_incremental): (Mode, bool),
+    how: RenderAs,
     query: Option<crate::jinja::QueryFn>,
 ) -> (Result<String, Diagnostic>, Captured) {
     let node = &project.nodes[index];
@@ -84,15 +102,15 @@ pub(super) fn render_model(
         name: &name,
         path: node.file_path(),
         source: &node.raw_code,
-        mode,
-        is_incremental,
+        mode: how.mode,
+        is_incremental: how.is_incremental,
         config: config.0.clone(),
         model: &model,
         test: node
             .generic_test
             .as_deref()
             .map(|test| test_call(project, test)),
-        extra: minijinja::Value::UNDEFINED,
+        extra: how.extra,
     };
     jinja.render(catalog, &request, query)
 }

@@ -142,7 +142,10 @@ pub fn columns_ddl(compiled: &CompiledProject, index: NodeId) -> String {
             let mut text = format!(
                 "{} {}",
                 kind.quote(&column.name),
-                column.data_type.as_deref().unwrap_or("varchar")
+                column.data_type.as_deref().unwrap_or(match kind {
+                    AdapterKind::Bigquery => "string",
+                    AdapterKind::Duckdb => "varchar",
+                })
             );
             for constraint in &column.constraints {
                 if let Some(clause) = constraint_clause(compiled, index, constraint, None) {
@@ -173,7 +176,9 @@ pub fn columns_ddl(compiled: &CompiledProject, index: NodeId) -> String {
 
 /// One constraint as DDL: on a column (`columns` `None`: `not null`,
 /// `primary key`, ...) or on the table (`primary key ("a", "b")`, ...);
-/// `None` for a kind the table form has no clause for.
+/// `None` for a kind the table form has no clause for. On BigQuery, as
+/// dbt-bigquery writes them: keys are `not enforced`, and `unique` and
+/// `check`, which BigQuery has no DDL for, are left out.
 fn constraint_clause(
     compiled: &CompiledProject,
     index: NodeId,
@@ -185,11 +190,14 @@ fn constraint_clause(
             .map(|c| format!(" ({})", c.join(", ")))
             .unwrap_or_default()
     };
+    let bigquery = compiled.project.target.kind == AdapterKind::Bigquery;
+    let not_enforced = if bigquery { " not enforced" } else { "" };
     let expression = constraint.get("expression").and_then(Value::as_str);
     let clause = match constraint.get("type").and_then(Value::as_str)? {
         "not_null" if columns.is_none() => "not null".to_string(),
+        "unique" | "check" if bigquery => return None,
         "unique" => format!("unique{}", listed()),
-        "primary_key" => format!("primary key{}", listed()),
+        "primary_key" => format!("primary key{}{not_enforced}", listed()),
         "check" => format!("check ({})", expression?),
         "foreign_key" => {
             let to = constraint.get("to").and_then(Value::as_str);
@@ -206,8 +214,8 @@ fn constraint_clause(
                 None => expression?.to_string(),
             };
             match columns {
-                Some(_) => format!("foreign key{} references {target}", listed()),
-                None => format!("references {target}"),
+                Some(_) => format!("foreign key{} references {target}{not_enforced}", listed()),
+                None => format!("references {target}{not_enforced}"),
             }
         }
         _ => return None,

@@ -89,7 +89,7 @@ fn judge(
             "set `model:` to a model's name",
         ));
     };
-    let mut sql = compiled.render_for_unit_test(model, spec.is_incremental, &spec.vars)?;
+    let mut sql = compiled.render_for_unit_test(model, &spec.overrides)?;
     let mut ctes = Vec::new();
     let mut given_for = BTreeSet::new();
     for (i, fixture) in spec.given.iter().enumerate() {

@@ -19,6 +19,7 @@ mod namespaces;
 mod naming;
 mod native_tests;
 pub mod objects;
+mod overrides;
 mod pymodules;
 mod returns;
 pub mod scope;
@@ -40,6 +41,7 @@ use crate::scan;
 use environment::base_environment;
 use errors::syntax_diagnostic;
 pub use graph::GraphInput;
+pub use modules::MacroEntry;
 use modules::{MACROS_TEMPLATE, MacroFile, MacroModules};
 pub use naming::NamePart;
 pub use scope::{Captured, Catalog, Failure, Mode, QueryFn};
@@ -234,6 +236,33 @@ impl Jinja {
         self.macros.files.iter().any(|f| mentions(&f.text)) || sources.into_iter().any(mentions)
     }
 
+    /// The project's and its packages' macros, for the manifest; `root`
+    /// is the root project's name.
+    pub fn manifest_macros(&self, root: &str) -> Vec<MacroEntry> {
+        self.macros.manifest_macros(root)
+    }
+
+    /// The manifest ids of the macros `source` (code of package `package`,
+    /// `None` for the root project) calls directly.
+    pub fn called_macro_ids(&self, source: &str, package: Option<&str>, root: &str) -> Vec<String> {
+        self.macros.called_macro_ids(source, package, root)
+    }
+
+    /// The render context of a unit test's `overrides:` (see `overrides`):
+    /// undefined when it overrides no macro and no environment variable.
+    pub fn overridden_macros(
+        &self,
+        macros: &serde_json::Map<String, serde_json::Value>,
+        env_vars: &serde_json::Map<String, serde_json::Value>,
+    ) -> Value {
+        overrides::context_value(macros, env_vars, |name| {
+            self.env
+                .globals()
+                .find(|(global, _)| *global == name)
+                .map(|(_, value)| value)
+        })
+    }
+
     /// Sets `graph` for the renders that follow.
     pub fn set_graph(&mut self, project: &crate::project::Project, input: &GraphInput<'_>) {
         self.graph = graph::graph_value(project, input);
@@ -248,7 +277,7 @@ impl Jinja {
     ) -> (Result<String, Diagnostic>, Captured) {
         let prelude = match request.test {
             Some(_) => String::new(),
-            None => self.prelude_for(request.source),
+            None => self.prelude_for(request.source, &request.extra),
         };
         let insertions = std::cell::RefCell::new(Vec::new());
         let (result, captured) = scope::with_scope(
@@ -331,17 +360,31 @@ impl Jinja {
     /// only the macros it names, because importing is per render and a
     /// project may have hundreds. A template that looks macros up by name
     /// (`adapter.dispatch`, `context`) gets all of them.
-    fn prelude_for(&self, source: &str) -> String {
+    /// A name `extra` gives (a unit test's overridden macro) is not
+    /// imported, so the render sees the given value.
+    fn prelude_for(&self, source: &str, extra: &Value) -> String {
         if self.macros.is_empty() {
             return String::new();
         }
+        let given = |name: &str| {
+            !extra.is_undefined()
+                && extra
+                    .get_item(&Value::from(name))
+                    .is_ok_and(|value| !value.is_undefined())
+        };
         let dynamic = source.contains("dispatch") || source.contains("context");
         let mut used: Vec<&str> = Vec::new();
         if dynamic {
-            used.extend(self.macros.whole_root_names.iter().map(String::as_str));
+            used.extend(
+                self.macros
+                    .whole_root_names
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|name| !given(name)),
+            );
         } else {
             for word in scan::identifiers(source) {
-                if self.macros.defines(word) && !used.contains(&word) {
+                if self.macros.defines(word) && !used.contains(&word) && !given(word) {
                     used.push(word);
                 }
             }

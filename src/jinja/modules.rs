@@ -37,6 +37,19 @@ pub struct MacroFile {
     pub on_demand: bool,
 }
 
+/// One macro as the manifest's `macros` lists it.
+#[derive(Debug, Clone)]
+pub struct MacroEntry {
+    pub unique_id: String,
+    pub name: String,
+    pub package: String,
+    pub path: PathBuf,
+    /// The text of the block (or file) defining it, as written.
+    pub sql: String,
+    /// Manifest ids of the macros it calls.
+    pub calls: Vec<String>,
+}
+
 /// A piece of a macro file that is evaluated as a whole.
 #[derive(Debug)]
 struct Unit {
@@ -51,6 +64,10 @@ struct Unit {
     newlines: usize,
     /// Every unit this one may call, itself included, in id order.
     reach: Vec<usize>,
+    /// The units its text calls directly.
+    calls: Vec<usize>,
+    /// The macros it defines.
+    defines: Vec<String>,
     /// Looks macros up by a name known only at render time.
     dynamic: bool,
 }
@@ -99,9 +116,11 @@ impl MacroModules {
             let (text, catching_all) = extra_args::add_catch_all_params(&text);
             let may_return = text.contains("return");
             let mut returning = Vec::new();
+            let mut defines = Vec::new();
             let headers = scan::block_headers(&text).filter(|h| h.kind == BlockKind::Macro);
             for header in headers {
                 let name = header.name.text.to_string();
+                defines.push(name.clone());
                 let wrapped = may_return || catching_all.contains(&name);
                 if wrapped && !returning.contains(&name) {
                     returning.push(name.clone());
@@ -129,6 +148,8 @@ impl MacroModules {
                 newlines: text.matches('\n').count(),
                 text,
                 reach: Vec::new(),
+                calls: Vec::new(),
+                defines,
                 dynamic,
             });
         }
@@ -137,6 +158,9 @@ impl MacroModules {
             .iter()
             .map(|unit| modules.direct_calls(&unit.text, unit.package.as_deref(), adapter))
             .collect();
+        for (unit, called) in modules.units.iter_mut().zip(&calls) {
+            unit.calls.clone_from(called);
+        }
         for id in 0..modules.units.len() {
             let mut reach = vec![id];
             let mut next = 0;
@@ -199,6 +223,93 @@ impl MacroModules {
 
     pub fn is_empty(&self) -> bool {
         self.units.is_empty()
+    }
+
+    /// The project's and its packages' macros (not sb's own, which come
+    /// with sb), for the manifest: each with its text as written and the
+    /// macros it calls. `root` names the root project's namespace.
+    pub fn manifest_macros(&self, root: &str) -> Vec<MacroEntry> {
+        let mut out = Vec::new();
+        for unit in &self.units {
+            let file = &self.files[unit.file];
+            if file.path.starts_with("<sb>") {
+                continue;
+            }
+            let sql: String = file
+                .text
+                .split_inclusive('\n')
+                .skip(unit.first_line - 1)
+                .take(unit.newlines + 1)
+                .collect();
+            let calls: Vec<String> = unit
+                .calls
+                .iter()
+                .flat_map(|&called| self.unit_macro_ids(called, root))
+                .collect();
+            let package = unit.package.as_deref().unwrap_or(root);
+            for name in &unit.defines {
+                let unique_id = format!("macro.{package}.{name}");
+                out.push(MacroEntry {
+                    calls: calls
+                        .iter()
+                        .filter(|id| **id != unique_id)
+                        .cloned()
+                        .collect(),
+                    unique_id,
+                    name: name.clone(),
+                    package: package.to_string(),
+                    path: file.path.clone(),
+                    sql: sql.clone(),
+                });
+            }
+        }
+        out
+    }
+
+    /// The manifest ids of the macros `text` (a node's code, in `package`)
+    /// calls directly: bare names as that package sees them, and names in a
+    /// package's namespace (`dbt_utils.star`).
+    pub fn called_macro_ids(&self, text: &str, package: Option<&str>, root: &str) -> Vec<String> {
+        let mut units: Vec<usize> = Vec::new();
+        let mut add = |id: Option<usize>| {
+            if let Some(id) = id
+                && !units.contains(&id)
+            {
+                units.push(id);
+            }
+        };
+        let named: Vec<&str> = self
+            .packages
+            .keys()
+            .map(String::as_str)
+            .filter(|p| text.contains(&format!("{p}.")))
+            .collect();
+        for word in scan::identifiers(text) {
+            add(self.resolve(package, word));
+            for &namespace in &named {
+                add(self.packages[namespace].get(word).copied());
+            }
+        }
+        let mut ids: Vec<String> = units
+            .into_iter()
+            .flat_map(|unit| self.unit_macro_ids(unit, root))
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    /// The manifest ids of the macros unit `id` defines; none for sb's own.
+    fn unit_macro_ids(&self, id: usize, root: &str) -> Vec<String> {
+        let unit = &self.units[id];
+        if self.files[unit.file].path.starts_with("<sb>") {
+            return Vec::new();
+        }
+        let package = unit.package.as_deref().unwrap_or(root);
+        unit.defines
+            .iter()
+            .map(|name| format!("macro.{package}.{name}"))
+            .collect()
     }
 
     pub fn defines(&self, name: &str) -> bool {

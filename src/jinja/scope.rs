@@ -14,7 +14,7 @@ use crate::adapter::{AdapterError, AdapterKind, QueryResult, RelationRef};
 use crate::jinja::objects::Relation;
 use crate::jinja::warehouse::QueryTable;
 use crate::project::EnvVars;
-use crate::project::versions::ModelVersion;
+use crate::project::versions::{ModelVersion, compare_identifiers};
 use crate::resource::NodeId;
 
 /// Why a render is happening.
@@ -98,6 +98,20 @@ impl Catalog {
         }
     }
 
+    /// Of versioned model `latest` (named `name`), the highest version of
+    /// the same package beyond it, a prerelease not yet marked latest.
+    pub fn prerelease_beyond(&self, name: &str, latest: NodeId) -> Option<String> {
+        let current = self.versions.get(&latest)?.text();
+        let package = self.package_index_of(latest);
+        self.refable
+            .get(name)?
+            .iter()
+            .filter(|&&c| self.package_index_of(c) == package)
+            .filter_map(|c| self.versions.get(c).map(ModelVersion::text))
+            .filter(|v| compare_identifiers(v, &current) == std::cmp::Ordering::Greater)
+            .max_by(|a, b| compare_identifiers(a, b))
+    }
+
     /// The relation a literal `ref('x')` or `source('s', 't')` (a test's
     /// `to:` argument, a constraint's `to:`) names as seen from node
     /// `from`, rendered for SQL; `None` for other text, an unknown node or
@@ -163,6 +177,10 @@ pub struct Captured {
     pub used_graph: bool,
     pub logs: Vec<String>,
     pub failure: Option<Failure>,
+    /// `ref()`s without a version that resolved to a versioned model's
+    /// latest while a later (prerelease) version exists: (name, latest,
+    /// the prerelease).
+    pub unpinned: Vec<(String, String, String)>,
 }
 
 /// A query runner for `run_query` at execution time.
@@ -334,13 +352,22 @@ pub fn ref_fn(args: &[Value]) -> Result<Value, Error> {
             if !s.captured.refs.contains(&index) {
                 s.captured.refs.push(index);
             }
+            if version.is_none()
+                && let Some(prerelease) = catalog.prerelease_beyond(&name, index)
+            {
+                let latest = catalog.versions[&index].text();
+                let entry = (name.clone(), latest, prerelease);
+                if !s.captured.unpinned.contains(&entry) {
+                    s.captured.unpinned.push(entry);
+                }
+            }
             Ok(relation_value(&catalog, index))
         } else if let Some(version) = version.filter(|_| catalog.refable.contains_key(&name)) {
             let mut known: Vec<String> = catalog.refable[&name]
                 .iter()
                 .filter_map(|c| catalog.versions.get(c).map(ModelVersion::text))
                 .collect();
-            known.sort_by(|a, b| crate::project::versions::compare_identifiers(a, b));
+            known.sort_by(|a, b| compare_identifiers(a, b));
             s.captured.failure = Some(Failure::UnknownVersion {
                 name: name.clone(),
                 version: version.clone(),

@@ -190,6 +190,9 @@ pub struct Project {
     pub docs: Vec<docs_blocks::DocBlock>,
     /// What each unit test node runs on, by unique id.
     pub unit_tests: std::collections::BTreeMap<String, unit_tests::UnitTestSpec>,
+    /// `--defer`: nodes (by unique id) whose `ref()` resolves to the
+    /// relation an earlier run's manifest records, not to this target's.
+    pub deferred: std::collections::HashMap<String, crate::adapter::RelationRef>,
 }
 
 impl Project {
@@ -233,6 +236,7 @@ impl Project {
             definitions: Vec::new(),
             docs: Vec::new(),
             unit_tests: std::collections::BTreeMap::new(),
+            deferred: std::collections::HashMap::new(),
         };
         let mut models = Vec::new();
         let mut seeds = Vec::new();

@@ -28,12 +28,62 @@ pub struct UnitTestSpec {
     pub versions: VersionFilter,
     pub given: Vec<Fixture>,
     pub expect: Fixture,
-    /// `overrides: {macros: {is_incremental: true}}`.
-    pub is_incremental: bool,
-    /// `overrides: {vars: {...}}`.
-    pub vars: Map<String, Value>,
+    pub overrides: Overrides,
     /// Where the entry's `name:` is.
     pub location: Location,
+}
+
+/// A unit test's `overrides:`, as dbt reads them.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `macros: {is_incremental: true}`: the model renders as an
+    /// incremental run (with `this` as an input).
+    pub is_incremental: bool,
+    /// `macros: {current_timestamp: "..."}`: any other macro, by name or
+    /// `package.name`, returns the given value instead of running.
+    pub macros: Map<String, Value>,
+    /// `vars: {...}`: what `var()` returns.
+    pub vars: Map<String, Value>,
+    /// `env_vars: {...}`: what `env_var()` returns.
+    pub env_vars: Map<String, Value>,
+}
+
+impl Overrides {
+    fn read(entry: Option<&Value>) -> Self {
+        let map = |key: &str| match entry.and_then(|o| o.get(key)) {
+            Some(Value::Object(map)) => map.clone(),
+            _ => Map::new(),
+        };
+        let mut macros = map("macros");
+        let is_incremental = macros
+            .remove("is_incremental")
+            .is_some_and(|value| value.as_bool().unwrap_or(false));
+        Self {
+            is_incremental,
+            macros,
+            vars: map("vars"),
+            env_vars: map("env_vars"),
+        }
+    }
+
+    /// As the manifest writes them (dbt's `UnitTestOverrides`), or null.
+    pub fn manifest_value(&self) -> Value {
+        if self.is_empty() {
+            return Value::Null;
+        }
+        let mut macros = self.macros.clone();
+        if self.is_incremental {
+            macros.insert("is_incremental".into(), Value::Bool(true));
+        }
+        serde_json::json!({"macros": macros, "vars": self.vars, "env_vars": self.env_vars})
+    }
+
+    pub fn is_empty(&self) -> bool {
+        !self.is_incremental
+            && self.macros.is_empty()
+            && self.vars.is_empty()
+            && self.env_vars.is_empty()
+    }
 }
 
 /// The rows of one input, or the expected rows.
@@ -175,26 +225,7 @@ pub(super) fn nodes(
             );
         };
         let expect = fixture(file, name, expect, line, true, &fixture_dirs)?;
-        let overrides = entry.get("overrides");
-        let macros = overrides.and_then(|o| o.get("macros"));
-        let mut is_incremental = false;
-        if let Some(Value::Object(macros)) = macros {
-            for (macro_name, value) in macros {
-                if macro_name == "is_incremental" {
-                    is_incremental = value.as_bool().unwrap_or(false);
-                } else {
-                    return Err(Diagnostic::error(format!(
-                        "unit test `{name}`: sb cannot override the macro `{macro_name}` yet"
-                    ))
-                    .at(file.locate_key(macro_name, line))
-                    .help("only `is_incremental` can be overridden; give the model's inputs rows that do not depend on the macro"));
-                }
-            }
-        }
-        let vars = match overrides.and_then(|o| o.get("vars")) {
-            Some(Value::Object(vars)) => vars.clone(),
-            _ => Map::new(),
-        };
+        let overrides = Overrides::read(entry.get("overrides"));
         let mut config = NodeConfig::default();
         if let Some(Value::Object(map)) = entry.get("config") {
             config.0.extend(map.clone());
@@ -240,8 +271,7 @@ pub(super) fn nodes(
                 versions: VersionFilter::read(entry.get("versions")),
                 given,
                 expect,
-                is_incremental,
-                vars,
+                overrides,
                 location,
             },
         ));

@@ -119,6 +119,8 @@ pub struct Reporter {
     bars: bool,
     quiet: bool,
     verbose: bool,
+    /// Results may be coloured: text on a terminal, colour not refused.
+    color: bool,
 }
 
 impl Reporter {
@@ -137,11 +139,17 @@ impl Reporter {
             bars: format == LogFormat::Text && !quiet && std::io::stderr().is_terminal(),
             quiet,
             verbose,
+            color: color && format == LogFormat::Text && std::io::stdout().is_terminal(),
         }
     }
 
     pub fn verbose(&self) -> bool {
         self.verbose
+    }
+
+    /// Whether a result may carry colours (`sb diff` on a terminal).
+    pub fn color(&self) -> bool {
+        self.color
     }
 
     fn emit(&self, event: &Event<'_>) {

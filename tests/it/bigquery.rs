@@ -970,3 +970,97 @@ fn bigquery_seed_drops_the_staging_tables_an_interrupted_load_left() {
         [["3"]]
     );
 }
+
+/// `--plan` on the emulator: every model with its bytes and price, a
+/// total, and nothing written (no dataset is made). The emulator reports 0
+/// bytes, so the sizes and prices are checked on a stand-in endpoint too.
+#[test]
+fn bigquery_plan_prints_bytes_and_price_per_model_and_writes_nothing() {
+    let bq = fresh_project("plan");
+    let project = bigquery_project(&bq, &emulator().url, "");
+    // Nothing built yet: the models wait for their parents.
+    project
+        .sb(&["build", "--plan"])
+        .success()
+        .stdout_contains("Plan for ")
+        .stdout_contains("bytes unknown until `plans` is built")
+        .stdout_contains("Total: 0 B (0 bytes), $0.0000 at $6.25/TiB on demand");
+    let (status, _) = super::emulator::http(
+        &emulator().url,
+        "GET",
+        &format!("/bigquery/v2/projects/{bq}/datasets/analytics"),
+        &[],
+    )
+    .expect("the emulator answers");
+    assert_eq!(status, 404, "a plan made the dataset");
+    // Built: every model is estimated (the emulator says 0 bytes), and the
+    // plan changes no table.
+    project.sb(&["build"]).success();
+    let before = table_names(&bq, "analytics");
+    let modified = |table: &str| {
+        let (_, body) = super::emulator::http(
+            &emulator().url,
+            "GET",
+            &format!("/bigquery/v2/projects/{bq}/datasets/analytics/tables/{table}"),
+            &[],
+        )
+        .expect("the emulator answers");
+        let table: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        table["lastModifiedTime"].clone()
+    };
+    let stamps: Vec<serde_json::Value> = before.iter().map(|t| modified(t)).collect();
+    let output = project.sb(&["build", "--plan"]);
+    output.success();
+    let estimated = output
+        .stdout_lines()
+        .iter()
+        .filter(|l| l.contains("| 0 B "))
+        .count();
+    assert_eq!(estimated, 6, "{}", output.stdout);
+    assert_eq!(table_names(&bq, "analytics"), before);
+    let after: Vec<serde_json::Value> = before.iter().map(|t| modified(t)).collect();
+    assert_eq!(stamps, after, "a plan changed a table");
+
+    let fake = fake_dry_run_endpoint(|sql| {
+        if sql.contains("2 as y") {
+            3 * 1024 * 1024 * 1024
+        } else {
+            1024
+        }
+    });
+    let project = Project::bare()
+        .file("project.yml", project_yml("acme", &fake, ""))
+        .file("models/small.sql", "select 1 as x\n")
+        .file("models/big.sql", "select 2 as y\n")
+        .file(
+            "models/days.sql",
+            "{{ config(materialized='table', partition_by={'field': 'day', 'data_type': 'date'}) }}\n\
+             select current_date() as day\n",
+        )
+        .file("models/all_days.sql", "select * from {{ ref('days') }}\n")
+        .file(
+            "models/recent_days.sql",
+            "select * from {{ ref('days') }} where day >= '2026-01-01'\n",
+        );
+    let output = project.sb(&["run", "--plan", "--price-per-tib", "5"]);
+    output.success();
+    let lines: Vec<String> = output
+        .stdout_lines()
+        .iter()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert!(
+        lines.contains(&"model | big | create view | 3.0 GB | $0.0146".to_string()),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&"model | small | create view | 1.0 KB | $0.0000".to_string()),
+        "{lines:?}"
+    );
+    output
+        .stdout_contains("Total: 3.0 GB (3221227520 bytes), $0.0146 at $5/TiB on demand")
+        .stdout_contains("scans `days` with no filter on its partition column `day`");
+    let flagged: Vec<&String> = lines.iter().filter(|l| l.contains("no filter")).collect();
+    assert_eq!(flagged.len(), 1, "{flagged:?}");
+    assert!(flagged[0].starts_with("model | all_days |"), "{flagged:?}");
+}

@@ -139,6 +139,15 @@ impl Project {
         std::fs::write(&path, contents).expect("write file");
     }
 
+    /// Replaces the first `from` in file `relative` with `to`; panics when
+    /// the file does not contain `from`, so a test cannot edit nothing.
+    pub fn edit(&self, relative: &str, from: &str, to: &str) {
+        let path = self.path().join(relative);
+        let text = std::fs::read_to_string(&path).expect("read file to edit");
+        assert!(text.contains(from), "{relative} does not contain {from:?}");
+        std::fs::write(&path, text.replacen(from, to, 1)).expect("write edited file");
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }

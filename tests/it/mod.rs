@@ -26,6 +26,7 @@ mod robustness;
 mod seeds;
 mod selection;
 mod sources;
+mod state;
 mod synth;
 mod unit_tests;
 mod versions;

@@ -15,11 +15,11 @@ fn fixture() -> Project {
 
 /// Makes the first unit test expect a spend the model does not give.
 fn break_first_expectation(project: &Project) {
-    let path = project.path().join("models/schema.yml");
-    let yaml = std::fs::read_to_string(&path).expect("schema.yml");
-    let broken = yaml.replace("orders: 1, spend: 10,", "orders: 1, spend: 109,");
-    assert_ne!(yaml, broken);
-    std::fs::write(&path, broken).expect("write schema.yml");
+    project.edit(
+        "models/schema.yml",
+        "orders: 1, spend: 10,",
+        "orders: 1, spend: 109,",
+    );
 }
 
 #[test]
@@ -112,13 +112,11 @@ fn a_failing_unit_test_shows_its_diff_and_skips_its_model_in_build() {
 #[test]
 fn unit_test_mistakes_are_errors_at_their_yaml_line() {
     let project = fixture();
-    let path = project.path().join("models/schema.yml");
-    let yaml = std::fs::read_to_string(&path).expect("schema.yml");
-    std::fs::write(
-        &path,
-        yaml.replacen("model: customer_totals", "model: customer_total", 1),
-    )
-    .expect("write");
+    project.edit(
+        "models/schema.yml",
+        "model: customer_totals",
+        "model: customer_total",
+    );
     project
         .sb(&["test", "--unit"])
         .code(2)
@@ -128,11 +126,11 @@ fn unit_test_mistakes_are_errors_at_their_yaml_line() {
         .stderr_contains("models/schema.yml:2:11");
 
     let project = fixture();
-    let path = project.path().join("models/schema.yml");
-    let yaml = std::fs::read_to_string(&path).expect("schema.yml");
-    let without_input = yaml.replacen("      - input: ref('raw_customers')\n        rows:\n          - {id: 1, name: Ann}\n          - {id: 2, name: Bob}\n", "", 1);
-    assert_ne!(yaml, without_input);
-    std::fs::write(&path, without_input).expect("write");
+    project.edit(
+        "models/schema.yml",
+        "      - input: ref('raw_customers')\n        rows:\n          - {id: 1, name: Ann}\n          - {id: 2, name: Bob}\n",
+        "",
+    );
     project
         .sb(&["test", "--unit", "-s", "customer_totals"])
         .code(1)
@@ -201,33 +199,21 @@ fn unit_tests_of_a_bigquery_target_need_no_connection() {
 #[test]
 fn unit_test_rows_can_come_from_fixture_files() {
     let project = fixture();
-    let path = project.path().join("models/schema.yml");
-    let yaml = std::fs::read_to_string(&path).expect("schema.yml");
-    let with_files = yaml
-        .replacen(
-            "        rows: |\n          id,name\n          7,Cid\n",
-            "        fixture: one_customer\n",
-            1,
-        )
-        .replacen(
-            "        rows: |\n          select 1 as order_id, 7 as customer_id, 2.5 as amount, date '2024-03-01' as ordered_at, 'placed' as status\n",
-            "        fixture: one_order\n",
-            1,
-        );
-    assert_eq!(with_files.matches("fixture: ").count(), 2);
-    std::fs::write(&path, &with_files).expect("write");
-    let fixtures = project.path().join("tests/fixtures/orders");
-    std::fs::create_dir_all(&fixtures).expect("mkdir");
-    std::fs::write(
-        project.path().join("tests/fixtures/one_customer.csv"),
-        "id,name\n7,Cid\n",
-    )
-    .expect("write");
-    std::fs::write(
-        fixtures.join("one_order.sql"),
+    project.edit(
+        "models/schema.yml",
+        "        rows: |\n          id,name\n          7,Cid\n",
+        "        fixture: one_customer\n",
+    );
+    project.edit(
+        "models/schema.yml",
+        "        rows: |\n          select 1 as order_id, 7 as customer_id, 2.5 as amount, date '2024-03-01' as ordered_at, 'placed' as status\n",
+        "        fixture: one_order\n",
+    );
+    project.write("tests/fixtures/one_customer.csv", "id,name\n7,Cid\n");
+    project.write(
+        "tests/fixtures/orders/one_order.sql",
         "select 1 as order_id, 7 as customer_id, 2.5 as amount, date '2024-03-01' as ordered_at, 'placed' as status\n",
-    )
-    .expect("write");
+    );
     project
         .sb(&["test", "--unit", "-s", "customer_totals"])
         .success()
@@ -250,4 +236,58 @@ fn unit_test_rows_can_come_from_fixture_files() {
         .code(2)
         .stderr_contains("the fixture file `one_customer.csv` of unit test `csv_and_sql_inputs` is not under tests/fixtures/")
         .stderr_contains("models/schema.yml:24:");
+}
+
+/// `overrides:` replace a macro's value (bare, in a namespace, or sb's own
+/// `dbt.current_timestamp`) and environment variables, in the model's SQL.
+#[test]
+fn unit_test_overrides_replace_macros_and_env_vars() {
+    let project = fixture();
+    project.write(
+        "macros/stamp.sql",
+        "{% macro stamp() %}'real'{% endmacro %}\n",
+    );
+    project.write(
+        "models/stamped.sql",
+        "select id, '{{ env_var(\"SB_UNIT_REGION\", \"eu\") }}' as region,\n\
+         {{ dbt.current_timestamp() }} as loaded_at, {{ stamp() }} as stamp,\n\
+         '{{ env_var(\"SB_UNIT_OTHER\", \"kept\") }}' as other\n\
+         from {{ ref('raw_customers') }}\n",
+    );
+    project.write(
+        "models/stamped.yml",
+        r#"unit_tests:
+  - name: stamped_with_given_values
+    model: stamped
+    overrides:
+      macros:
+        stamp: "'given'"
+        dbt.current_timestamp: "timestamp '2024-01-01 00:00:00'"
+      env_vars:
+        SB_UNIT_REGION: us
+    given:
+      - input: ref('raw_customers')
+        rows:
+          - {id: 1}
+    expect:
+      rows:
+        - {id: 1, region: us, loaded_at: "2024-01-01 00:00:00", stamp: given, other: kept}
+"#,
+    );
+    project
+        .sb(&["test", "--unit", "-s", "stamped"])
+        .success()
+        .stdout_contains("PASS  unit_test stamped_with_given_values");
+    let manifest = project.read_json("target/manifest.json");
+    let overrides = &manifest["unit_tests"]["unit_test.unit_tests_demo.stamped.stamped_with_given_values"]
+        ["overrides"];
+    assert_eq!(overrides["macros"]["stamp"], "'given'");
+    assert_eq!(overrides["env_vars"]["SB_UNIT_REGION"], "us");
+
+    // Without the overrides the model gives its real values, and the test fails.
+    project.edit("models/stamped.yml", "        stamp: \"'given'\"\n", "");
+    project
+        .sb(&["test", "--unit", "-s", "stamped"])
+        .code(1)
+        .stderr_contains("+ 1  | us     | 2024-01-01 00:00:00 | real");
 }

@@ -162,3 +162,28 @@ fn version_mistakes_are_errors_at_their_line() {
         .code(2)
         .stderr_contains("model `dim_customers` has versions, and also a file of its own name");
 }
+
+/// As dbt warns: an unpinned ref follows the latest version, and a
+/// prerelease exists that it will follow once marked latest.
+#[test]
+fn an_unpinned_ref_to_a_model_with_a_prerelease_is_a_warning_at_its_line() {
+    let project = fixture();
+    project
+        .sb(&["compile"])
+        .success()
+        .stderr_contains("`customer_orders` refs `dim_customers` without a version: it resolves to the latest, v2, but v3 is a prerelease")
+        .stderr_contains("models/marts/customer_orders.sql:7:")
+        .stderr_contains("{{ ref('dim_customers', v=2) }}");
+    project.edit(
+        "models/marts/customer_orders.sql",
+        "ref('dim_customers')",
+        "ref('dim_customers', v=2)",
+    );
+    let output = project.sb(&["compile"]);
+    output.success();
+    assert!(
+        !output.stderr.contains("without a version"),
+        "{}",
+        output.stderr
+    );
+}

@@ -79,7 +79,11 @@ impl BigQueryConnection {
             self.validate(sent, sql_text::strip_trailing(&request.sql))?;
             self.drop_relation(&request.relation, RelationKind::View, sent)?;
         }
-        let create = sql::create_table(&target, &request.sql, options);
+        let options = TableOptions {
+            columns: request.columns_ddl.clone(),
+            ..options.clone()
+        };
+        let create = sql::create_table(&target, &request.sql, &options);
         match self.run(sent, create.clone()) {
             Ok(_) => {}
             Err(error) if sql::must_drop_to_replace(&error.message) => {

@@ -53,6 +53,9 @@ pub struct TableOptions {
     pub labels: Vec<(String, String)>,
     pub require_partition_filter: bool,
     pub partition_expiration_days: Option<u64>,
+    /// An enforced contract's column definitions and constraints, written
+    /// before `as` (dbt-bigquery's DDL for contracted tables).
+    pub columns: Option<String>,
 }
 
 /// How a table is partitioned.
@@ -191,6 +194,7 @@ impl TableOptions {
             partition_expiration_days: config
                 .get("partition_expiration_days")
                 .and_then(Value::as_u64),
+            columns: None,
         })
     }
 }
@@ -205,6 +209,9 @@ pub fn create_view(target: &str, select: &str) -> String {
 /// `create or replace table ... partition by ... cluster by ... options(...) as`.
 pub fn create_table(target: &str, select: &str, options: &TableOptions) -> String {
     let mut sql = format!("create or replace table {target}");
+    if let Some(columns) = &options.columns {
+        let _ = write!(sql, " (\n    {columns}\n)");
+    }
     if let Some(partition) = &options.partition_by {
         let _ = write!(sql, "\npartition by {}", partition.expression());
     }
@@ -409,6 +416,14 @@ mod tests {
         assert_eq!(
             create_table("`p`.`d`.`t`", "select 1;\n", &options),
             "create or replace table `p`.`d`.`t`\npartition by date(`watched_at`)\ncluster by `user_id`, `title_id`\noptions(labels=[('team', 'growth')])\nas\nselect 1"
+        );
+        let contracted = TableOptions {
+            columns: Some("`id` INT64 not null primary key not enforced".into()),
+            ..TableOptions::default()
+        };
+        assert_eq!(
+            create_table("`p`.`d`.`t`", "select 1 as id", &contracted),
+            "create or replace table `p`.`d`.`t` (\n    `id` INT64 not null primary key not enforced\n)\nas\nselect 1 as id"
         );
         let monthly = TableOptions::from_config(&config(json!({
             "partition_by": {"field": "d", "data_type": "date", "granularity": "month"},

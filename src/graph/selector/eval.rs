@@ -39,7 +39,7 @@ impl Selector {
             .iter()
             .chain(&self.exclude)
             .flat_map(|term| &term.parts)
-            .any(|part| matches!(part.method, Method::State(_)))
+            .any(|part| matches!(part.method, Method::State(_) | Method::Result(_)))
     }
 
     /// Applies the selector. The result holds only enabled nodes whose type
@@ -54,7 +54,7 @@ impl Selector {
     ) -> Result<Selection, SelectorError> {
         if state.is_none() && self.uses_state() {
             return Err(SelectorError::new(
-                "--state DIR is required for state: selectors",
+                "--state DIR is required for state: and result: selectors",
                 "pass `--state` with the target folder of an earlier run, e.g. `--state prod-target/`",
             ));
         }

@@ -42,9 +42,10 @@ pub(super) fn matches(
         Method::Package => glob(value, &node.package_name),
         Method::Version(rank) => node.resource_type == ResourceType::Model && node.version == *rank,
         Method::State(kind) => state.is_some_and(|state| match kind {
-            StateKind::Modified => state.is_modified(i),
+            StateKind::Modified(facet) => state.is_modified(i, *facet),
             StateKind::New => state.is_new(i),
         }),
+        Method::Result(status) => state.is_some_and(|state| state.had_result(i, status)),
     }
 }
 

@@ -24,12 +24,57 @@ use crate::resource::{NodeId, ResourceType};
 pub use methods::glob;
 pub use parse::parse;
 
-/// Answers `state:` selectors by comparing against an earlier manifest.
+/// Answers `state:` and `result:` selectors by comparing against an
+/// earlier run's `manifest.json` and `run_results.json`.
 pub trait StateComparator {
-    /// The node differs from (or is absent in) the earlier manifest.
-    fn is_modified(&self, node: NodeId) -> bool;
+    /// The node differs from (or is absent in) the earlier manifest; with
+    /// a facet, in that respect only (new nodes count for every facet).
+    fn is_modified(&self, node: NodeId, facet: Option<Facet>) -> bool;
     /// The node is absent in the earlier manifest.
     fn is_new(&self, node: NodeId) -> bool;
+    /// The earlier run's result for the node had `status` (`error`,
+    /// `fail`, `skipped`, `success`, `pass`, `warn`).
+    fn had_result(&self, node: NodeId, status: &str) -> bool;
+}
+
+/// What about a node changed, as dbt's `state:modified.<facet>` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Facet {
+    /// Its SQL (a seed: its file's contents).
+    Body,
+    /// Its config.
+    Configs,
+    /// A macro it calls, directly or through other macros.
+    Macros,
+    /// Its enforced contract: columns, types, constraints.
+    Contract,
+    /// Its description or its columns' (schema YAML).
+    PersistedDescriptions,
+    /// Where it is configured to be built: `database`, `schema`, `alias`.
+    Relation,
+}
+
+impl Facet {
+    pub const NAMES: [&'static str; 6] = [
+        "body",
+        "configs",
+        "macros",
+        "contract",
+        "persisted_descriptions",
+        "relation",
+    ];
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "body" => Self::Body,
+            "configs" => Self::Configs,
+            "macros" => Self::Macros,
+            "contract" => Self::Contract,
+            "persisted_descriptions" => Self::PersistedDescriptions,
+            "relation" => Self::Relation,
+            _ => return None,
+        })
+    }
 }
 
 /// How tests are pulled in by the nodes they test (dbt's `--indirect-selection`).
@@ -138,12 +183,14 @@ enum Method {
     ResourceType(ResourceType),
     Package,
     State(StateKind),
+    /// `result:error|fail|skipped|...` of the earlier run.
+    Result(String),
     /// `version:latest|old|prerelease|none`: `None` selects unversioned nodes.
     Version(Option<crate::graph::VersionRank>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum StateKind {
-    Modified,
+    Modified(Option<Facet>),
     New,
 }

@@ -2,24 +2,35 @@
 //! comma-joined parts, the `@`, `N+` and `+N` graph operators, and
 //! `method:value` with its checks and "did you mean" help.
 
-use super::{Depth, Method, Part, Selector, SelectorError, StateKind, Term};
+use super::{Depth, Facet, Method, Part, Selector, SelectorError, StateKind, Term};
 use crate::diag::suggest::closest_names;
 use crate::graph::VersionRank;
 use crate::resource::ResourceType;
 
-const METHODS: [&str; 10] = [
+const METHODS: [&str; 11] = [
     "config",
     "file",
     "fqn",
     "package",
     "path",
     "resource_type",
+    "result",
     "source",
     "state",
     "tag",
     "version",
 ];
-const STATE_VALUES: [&str; 2] = ["modified", "new"];
+const STATE_VALUES: [&str; 8] = [
+    "modified",
+    "new",
+    "modified.body",
+    "modified.configs",
+    "modified.macros",
+    "modified.contract",
+    "modified.persisted_descriptions",
+    "modified.relation",
+];
+const RESULT_VALUES: [&str; 6] = ["error", "fail", "skipped", "success", "pass", "warn"];
 const VERSION_VALUES: [&str; 4] = ["latest", "old", "prerelease", "none"];
 
 /// Parses `--select` and `--exclude` values. No `--select` means everything.
@@ -171,17 +182,31 @@ fn parse_method(name: &str, value: &str, raw: &str) -> Result<Method, SelectorEr
             };
             Method::ResourceType(kind)
         }
-        "state" => match value {
-            "modified" | "" => Method::State(StateKind::Modified),
-            "new" => Method::State(StateKind::New),
-            _ => {
+        "state" => {
+            let facet = value.strip_prefix("modified.").map(Facet::parse);
+            match (value, facet) {
+                ("modified" | "", _) => Method::State(StateKind::Modified(None)),
+                ("new", _) => Method::State(StateKind::New),
+                (_, Some(Some(facet))) => Method::State(StateKind::Modified(Some(facet))),
+                _ => {
+                    return Err(unknown(
+                        &format!("unknown state selector `{value}` in `{raw}`"),
+                        value,
+                        &STATE_VALUES,
+                    ));
+                }
+            }
+        }
+        "result" => {
+            if !RESULT_VALUES.contains(&value) {
                 return Err(unknown(
-                    &format!("unknown state selector `{value}` in `{raw}`"),
+                    &format!("unknown result selector `{value}` in `{raw}`"),
                     value,
-                    &STATE_VALUES,
+                    &RESULT_VALUES,
                 ));
             }
-        },
+            Method::Result(value.to_string())
+        }
         "version" => Method::Version(match value {
             "latest" => Some(VersionRank::Latest),
             "old" => Some(VersionRank::Old),

@@ -408,11 +408,18 @@ fn resource_type_and_package_methods() {
 
 struct Changed;
 impl StateComparator for Changed {
-    fn is_modified(&self, node: NodeId) -> bool {
-        node.index() == 3 || node.index() == 4
+    fn is_modified(&self, node: NodeId, facet: Option<Facet>) -> bool {
+        match facet {
+            None => node.index() == 3 || node.index() == 4,
+            Some(Facet::Configs) => node.index() == 4,
+            Some(_) => false,
+        }
     }
     fn is_new(&self, node: NodeId) -> bool {
         node.index() == 4
+    }
+    fn had_result(&self, node: NodeId, status: &str) -> bool {
+        node.index() == 3 && status == "error"
     }
 }
 
@@ -435,6 +442,13 @@ fn state_method_uses_the_comparator() {
     };
     assert_eq!(run("state:modified"), ["dim_users", "stg_orders"]);
     assert_eq!(run("state:new"), ["dim_users"]);
+    assert_eq!(run("state:modified.configs"), ["dim_users"]);
+    assert_eq!(run("state:modified.body"), Vec::<&str>::new());
+    assert_eq!(run("result:error"), ["stg_orders"]);
+    assert_eq!(
+        run("result:error+"),
+        ["orders", "orders_daily", "report", "stg_orders"]
+    );
     assert_eq!(
         run("state:modified+"),
         [
@@ -451,7 +465,18 @@ fn state_method_uses_the_comparator() {
 fn state_method_without_state_is_an_error() {
     let f = fixture();
     let err = f.err("state:modified");
-    assert_eq!(err.message, "--state DIR is required for state: selectors");
+    assert_eq!(
+        err.message,
+        "--state DIR is required for state: and result: selectors"
+    );
+    assert!(f.err("result:error").message.contains("--state"));
+    assert!(f.err("result:eror").help.unwrap().contains("`error`"));
+    assert!(
+        f.err("state:modified.bdy")
+            .help
+            .unwrap()
+            .contains("`modified.body`")
+    );
     let err = f
         .try_run(&["orders"], &["state:new"], IndirectSelection::Eager, &ALL)
         .unwrap_err();
