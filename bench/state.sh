@@ -18,7 +18,7 @@ python3 "$SHARED/bench/gen_project.py" "$OUT" -n "$N" --seed 7 --force >/dev/nul
 (cd "$OUT" && "$SB" compile -q) >/dev/null
 rm -rf "$OUT/state" && cp -r "$OUT/target" "$OUT/state"
 # Edit the first model that has a `select`, so exactly one body changes.
-model=$(grep -rl "select" "$OUT/models" | sort | head -1)
+model=$(grep -rl "select" "$OUT/models" | sort | awk 'NR == 1')
 name=$(basename "$model" .sql)
 printf '\n-- edited for the benchmark\n' >>"$model"
 median() {

@@ -1,7 +1,7 @@
 //! `target/manifest.json` and `target/run_results.json`, with the top-level
 //! shape and field names of dbt's artifacts so existing tooling reads them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use indexmap::IndexMap;
@@ -335,19 +335,7 @@ fn write_manifest_to(
     compiled: &CompiledProject,
     invocation: &Invocation,
 ) -> std::io::Result<()> {
-    let (mut nodes, mut sources, mut disabled) = (Vec::new(), Vec::new(), Vec::new());
-    for (index, node) in NodeId::enumerate(&compiled.project.nodes) {
-        if node.resource_type == ResourceType::UnitTest {
-            continue;
-        }
-        if !compiled.nodes[index].config.enabled() {
-            disabled.push(index);
-        } else if node.resource_type == ResourceType::Source {
-            sources.push(index);
-        } else {
-            nodes.push(index);
-        }
-    }
+    let (nodes, sources, disabled) = node_sections(compiled);
     out.write_all(b"{\"metadata\":")?;
     out.write_all(&json(&invocation.manifest_metadata(compiled)))?;
     out.write_all(b",\"nodes\":")?;
@@ -412,20 +400,56 @@ fn macros_map(compiled: &CompiledProject) -> Map<String, Value> {
         .collect()
 }
 
-/// The project's manifest as state comparison reads it: the same bytes
-/// `manifest.json` gets, so both sides of a comparison have the same form.
+/// The enabled nodes, the enabled sources and the disabled ones, as the
+/// manifest's `nodes`, `sources` and `disabled` hold them (unit tests have
+/// their own section).
+fn node_sections(compiled: &CompiledProject) -> (Vec<NodeId>, Vec<NodeId>, Vec<NodeId>) {
+    let (mut nodes, mut sources, mut disabled) = (Vec::new(), Vec::new(), Vec::new());
+    for (index, node) in NodeId::enumerate(&compiled.project.nodes) {
+        if node.resource_type == ResourceType::UnitTest {
+            continue;
+        }
+        if !compiled.nodes[index].config.enabled() {
+            disabled.push(index);
+        } else if node.resource_type == ResourceType::Source {
+            sources.push(index);
+        } else {
+            nodes.push(index);
+        }
+    }
+    (nodes, sources, disabled)
+}
+
+/// The project's manifest as state comparison reads it: the sections of
+/// `manifest.json` it reads (`nodes`, `sources`, `macros`, `unit_tests`),
+/// each node serialized by the same code as for the file and read back
+/// (in parallel), so both sides of a comparison have one form.
 pub fn manifest_record(
     compiled: &CompiledProject,
-    invocation: &Invocation,
 ) -> Result<crate::graph::state::ManifestRecord, Diagnostic> {
-    let mut bytes = Vec::new();
-    write_manifest_to(&mut bytes, compiled, invocation)
-        .and_then(|()| {
-            crate::graph::state::ManifestRecord::parse(&bytes).map_err(std::io::Error::other)
+    use crate::graph::state::{ManifestRecord, NodeRecord};
+    let records = |members: &[NodeId]| -> Result<HashMap<String, NodeRecord>, serde_json::Error> {
+        members
+            .par_iter()
+            .map(|&index| {
+                let bytes = serde_json::to_vec(&ManifestNode { compiled, index })?;
+                let record: NodeRecord = serde_json::from_slice(&bytes)?;
+                Ok((compiled.project.nodes[index].unique_id.clone(), record))
+            })
+            .collect()
+    };
+    let (nodes, sources, _) = node_sections(compiled);
+    let made = (|| -> Result<ManifestRecord, serde_json::Error> {
+        Ok(ManifestRecord {
+            nodes: records(&nodes)?,
+            sources: records(&sources)?,
+            macros: serde_json::from_value(Value::Object(macros_map(compiled)))?,
+            unit_tests: unit_tests_map(compiled).into_iter().collect(),
         })
-        .map_err(|e| {
-            Diagnostic::error(format!("cannot make the manifest: {e}")).help("report this")
-        })
+    })();
+    made.map_err(|e| {
+        Diagnostic::error(format!("cannot make the manifest: {e}")).help("report this")
+    })
 }
 
 /// The manifest's `unit_tests`: each unit test's definition, by unique id.

@@ -29,7 +29,7 @@ pub fn exec(
     };
     let compiled = compile_project(session, reporter)?;
     let old = ManifestRecord::read(dir)?;
-    let current = artifacts::manifest_record(&compiled, &session.invocation)?;
+    let current = artifacts::manifest_record(&compiled)?;
     let state = ManifestState::compare(&old, &current, &compiled.graph_nodes);
     let selected = select(&compiled, session, &ResourceType::ALL, reporter)?;
     let mut entries: Vec<Entry> = Vec::new();

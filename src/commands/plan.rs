@@ -36,10 +36,9 @@ pub fn exec(
         .filter(|&i| compiled.nodes[i].config.materialized() != Materialized::Ephemeral)
         .collect();
     let state = match &session.flags.state {
-        Some(dir) => {
-            let current = artifacts::manifest_record(compiled, &session.invocation)?;
-            Some(ManifestState::load(dir, &compiled.graph_nodes, &current)?)
-        }
+        Some(dir) => Some(ManifestState::load(dir, &compiled.graph_nodes, || {
+            artifacts::manifest_record(compiled)
+        })?),
         None => None,
     };
     let target = &compiled.project.target;

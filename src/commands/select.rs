@@ -33,10 +33,9 @@ pub fn select(
     let parsed =
         selector::parse(&common.select, &common.exclude).map_err(|e| selector_diagnostic(&e))?;
     let state = match &common.state {
-        Some(dir) => {
-            let current = artifacts::manifest_record(compiled, &session.invocation)?;
-            Some(ManifestState::load(dir, &compiled.graph_nodes, &current)?)
-        }
+        Some(dir) => Some(ManifestState::load(dir, &compiled.graph_nodes, || {
+            artifacts::manifest_record(compiled)
+        })?),
         None => None,
     };
     let selection = parsed
