@@ -1,18 +1,56 @@
-//! Ctrl-C (SIGINT), handled once for the whole process. An [`Interrupt`] is a
-//! cloneable handle on a flag that says an interrupt arrived and on the
-//! hooks to run when one does (a warehouse cancelling the jobs it has
-//! running). [`Interrupt::install`] starts the one listener: on the first
-//! SIGINT it sets the flag, runs the hooks in the order they were
-//! registered, and ends the process with exit code 130, the only exit code
-//! decided outside `lib::main` (the run cannot finish its work once it is
-//! interrupted).
+//! Ctrl-C (SIGINT) and SIGTERM, handled once for the whole process. An
+//! [`Interrupt`] is a cloneable handle on a flag that says an interrupt
+//! arrived and on the hooks to run when one does (a warehouse cancelling its
+//! running jobs, DuckDB interrupting its running statements).
+//! [`Interrupt::install`] starts the one listener. On the first signal the
+//! run stops gracefully: [`requested`] turns true (the scheduler starts no
+//! new node), the hooks run, then [`cancelled`] turns true (waits on
+//! cancelled work give up); the command then finishes as a failed run would,
+//! writing `run_results.json` and its summary, and `lib::main` exits with
+//! 128 + the signal (130, 143). A second signal ends the process at once.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::task::Poll;
 
-/// The exit code after an interrupt: 128 + SIGINT, as shells report it.
+/// The exit code after Ctrl-C: 128 + SIGINT, as shells report it.
 pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// SIGINT and SIGTERM, as their numbers.
+const SIGINT: i32 = 2;
+const SIGTERM: i32 = 15;
+
+/// The signal that asked the process to stop (0: none yet).
+static SIGNAL: AtomicI32 = AtomicI32::new(0);
+/// The hooks of that signal have run.
+static CANCELLED: AtomicBool = AtomicBool::new(false);
+
+/// The signal (2 for SIGINT, 15 for SIGTERM) that asked the process to
+/// stop, once one did.
+pub fn requested() -> Option<i32> {
+    match SIGNAL.load(Ordering::SeqCst) {
+        0 => None,
+        signal => Some(signal),
+    }
+}
+
+/// Whether the running work was told to stop (the hooks ran): a wait on a
+/// warehouse job may give up.
+pub fn cancelled() -> bool {
+    CANCELLED.load(Ordering::SeqCst)
+}
+
+/// The exit code after `signal`: 128 + its number.
+pub fn exit_code(signal: i32) -> u8 {
+    u8::try_from(128 + signal).unwrap_or(u8::MAX)
+}
+
+/// The signal's name, for messages.
+pub fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        SIGTERM => "SIGTERM",
+        _ => "SIGINT (Ctrl-C)",
+    }
+}
 
 type Hook = Box<dyn Fn() + Send + Sync>;
 
@@ -37,9 +75,9 @@ impl Interrupt {
 
     /// The process-wide handle, whose listener starts on the first call: a
     /// thread of its own with a small current-thread runtime waiting for
-    /// Ctrl-C. It returns once the listener is registered, so a Ctrl-C that
-    /// follows is never missed. Should the listener fail to start, Ctrl-C
-    /// keeps its default effect.
+    /// SIGINT or SIGTERM. It returns once the listener is registered, so a
+    /// signal that follows is never missed. Should the listener fail to
+    /// start, the signals keep their default effect.
     pub fn install() -> Self {
         static PROCESS: OnceLock<Interrupt> = OnceLock::new();
         PROCESS
@@ -64,8 +102,8 @@ impl Interrupt {
         }
     }
 
-    /// What an interrupt does before the process ends: sets the flag, then
-    /// runs every hook in the order they were registered.
+    /// What an interrupt does: sets the flag, then runs every hook in the
+    /// order they were registered.
     pub fn raise(&self) {
         self.shared.interrupted.store(true, Ordering::SeqCst);
         if let Ok(hooks) = self.shared.hooks.lock() {
@@ -76,6 +114,7 @@ impl Interrupt {
     }
 
     fn listen(&self) {
+        use tokio::signal::unix::{SignalKind, signal};
         let (ready, registered) = std::sync::mpsc::channel();
         let interrupt = self.clone();
         let listener = std::thread::Builder::new()
@@ -88,24 +127,33 @@ impl Interrupt {
                     let _ = ready.send(());
                     return;
                 };
-                let signalled = runtime.block_on(async {
-                    let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
-                    // The first poll registers the handler; only then may
-                    // `install` return.
-                    let first =
-                        std::future::poll_fn(|cx| Poll::Ready(ctrl_c.as_mut().poll(cx))).await;
-                    let _ = ready.send(());
-                    match first {
-                        Poll::Ready(outcome) => outcome,
-                        Poll::Pending => ctrl_c.await,
-                    }
+                // Registering the streams replaces the signals' default
+                // effect; only then may `install` return.
+                let streams = runtime.block_on(async {
+                    Some((
+                        signal(SignalKind::interrupt()).ok()?,
+                        signal(SignalKind::terminate()).ok()?,
+                    ))
                 });
+                let _ = ready.send(());
+                let Some((mut int, mut term)) = streams else {
+                    return;
+                };
+                let mut next = || {
+                    runtime.block_on(async {
+                        tokio::select! {
+                            _ = int.recv() => SIGINT,
+                            _ = term.recv() => SIGTERM,
+                        }
+                    })
+                };
+                let first = next();
+                SIGNAL.store(first, Ordering::SeqCst);
                 // The hooks run outside the runtime: they may block on their own.
-                drop(runtime);
-                if signalled.is_ok() {
-                    interrupt.raise();
-                    std::process::exit(EXIT_INTERRUPTED);
-                }
+                interrupt.raise();
+                CANCELLED.store(true, Ordering::SeqCst);
+                let second = next();
+                std::process::exit(128 + second);
             });
         if listener.is_ok() {
             let _ = registered.recv();

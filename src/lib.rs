@@ -110,14 +110,26 @@ pub fn main(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> Exit
     let _ = rayon::ThreadPoolBuilder::new()
         .stack_size(16 * 1024 * 1024)
         .build_global();
-    match commands::execute(&cli.command, &session, &reporter) {
-        Ok(commands::Outcome::Success) => ExitCode::from(EXIT_OK),
-        Ok(commands::Outcome::Failed) => ExitCode::from(EXIT_FAILED),
+    let code = match commands::execute(&cli.command, &session, &reporter) {
+        Ok(commands::Outcome::Success) => EXIT_OK,
+        Ok(commands::Outcome::Failed) => EXIT_FAILED,
         Err(diagnostics) => {
             for diagnostic in &diagnostics.0 {
                 reporter.diagnostic(diagnostic);
             }
-            ExitCode::from(EXIT_INVALID)
+            EXIT_INVALID
         }
+    };
+    // An interrupted run finished what it could (results written, summary
+    // printed); its exit code says it was interrupted.
+    match interrupt::requested() {
+        Some(signal) => {
+            reporter.warning(&format!(
+                "interrupted by {}: nodes that had not started were not run",
+                interrupt::signal_name(signal)
+            ));
+            ExitCode::from(interrupt::exit_code(signal))
+        }
+        None => ExitCode::from(code),
     }
 }

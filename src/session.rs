@@ -30,6 +30,9 @@ pub struct Environment {
     pub dbt_profiles_dir: Option<PathBuf>,
     /// `HOME`, for `~/.dbt/profiles.yml`.
     pub home: Option<PathBuf>,
+    /// `SB_DUCKDB_LOCK_TIMEOUT`: how long to wait for another process to
+    /// release a DuckDB file (60 s when unset).
+    pub duckdb_lock_timeout: std::time::Duration,
 }
 
 impl Environment {
@@ -46,6 +49,12 @@ impl Environment {
             home: std::env::var_os("HOME")
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
+            duckdb_lock_timeout: std::time::Duration::from_secs(
+                std::env::var("SB_DUCKDB_LOCK_TIMEOUT")
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok())
+                    .unwrap_or(60),
+            ),
             bigquery: crate::adapter::bigquery::Overrides {
                 api_url: std::env::var(API_URL_ENV).ok(),
                 retry_initial: std::env::var(RETRY_INITIAL_MS_ENV)

@@ -29,7 +29,12 @@ pub fn open_adapter(
                 .clone()
                 .unwrap_or_else(|| PathBuf::from(":memory:"));
             let setup = project.target.duckdb.clone().unwrap_or_default();
-            let opened = crate::adapter::duckdb::DuckDbAdapter::open_with(&path, &setup);
+            let opened = open_duckdb_waiting(&path, &setup, session, reporter)?;
+            if let Ok(adapter) = &opened {
+                // Ctrl-C / SIGTERM interrupt the statements running now; the
+                // nodes fail (their transactions roll back) and the run ends.
+                session.interrupt().on_interrupt(adapter.interrupter());
+            }
             let adapter = opened.map_err(|error| {
                 Diagnostic::error(format!(
                     "cannot open the DuckDB file {}: {}",
@@ -70,6 +75,73 @@ pub fn open_adapter(
             Ok(Box::new(adapter))
         }
     }
+}
+
+/// Opens a DuckDB file. While another process holds it (DuckDB allows one
+/// writer), waits for it, saying so every few seconds, up to
+/// `SB_DUCKDB_LOCK_TIMEOUT` seconds (60 by default), then fails naming
+/// that process; never DuckDB's lock error as it stands.
+fn open_duckdb_waiting(
+    path: &std::path::Path,
+    setup: &crate::adapter::duckdb::Setup,
+    session: &Session,
+    reporter: &Reporter,
+) -> Result<Result<crate::adapter::duckdb::DuckDbAdapter, crate::adapter::AdapterError>, Diagnostics>
+{
+    let timeout = session.env.duckdb_lock_timeout;
+    let started = std::time::Instant::now();
+    let mut told = None::<std::time::Instant>;
+    loop {
+        let opened = crate::adapter::duckdb::DuckDbAdapter::open_with(path, setup);
+        let holder = match &opened {
+            Err(error) => lock_holder(&error.message),
+            Ok(_) => None,
+        };
+        let Some(holder) = holder else {
+            return Ok(opened);
+        };
+        if started.elapsed() >= timeout || crate::interrupt::requested().is_some() {
+            return Err(Diagnostics::from(
+                Diagnostic::error(format!(
+                    "the DuckDB file {} is in use by another process ({holder}); waited {}s for it",
+                    path.display(),
+                    started.elapsed().as_secs()
+                ))
+                .help("wait for the other sb (or DuckDB client) to finish, or stop it; SB_DUCKDB_LOCK_TIMEOUT sets how many seconds sb waits"),
+            ));
+        }
+        if told.is_none_or(|at| at.elapsed() >= std::time::Duration::from_secs(5)) {
+            reporter.warning(&format!(
+                "waiting for {holder} to release the DuckDB file {} (up to {}s)",
+                path.display(),
+                timeout.as_secs()
+            ));
+            told = Some(std::time::Instant::now());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// From DuckDB's error when a file is locked (`Could not set lock on file
+/// ...: Conflicting lock is held in /usr/bin/sb (PID 1234) ...`), the
+/// holder as `process 1234 (/usr/bin/sb)`; `None` for any other error.
+fn lock_holder(message: &str) -> Option<String> {
+    if !message.contains("Could not set lock on file") {
+        return None;
+    }
+    let held = message
+        .split_once("Conflicting lock is held in ")
+        .map(|(_, rest)| rest);
+    let Some(rest) = held else {
+        return Some("another process".to_string());
+    };
+    let (program, after) = rest.split_once(" (PID ").unwrap_or((rest, ""));
+    let pid: String = after.chars().take_while(char::is_ascii_digit).collect();
+    Some(if pid.is_empty() {
+        format!("another process ({})", program.trim())
+    } else {
+        format!("process {pid} ({})", program.trim())
+    })
 }
 
 /// Creates, one at a time, every schema the selected nodes build into, so

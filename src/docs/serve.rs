@@ -23,6 +23,10 @@ pub fn serve(dir: &Path, port: u16, reporter: &Reporter) -> Result<(), Diagnosti
         "Serving the docs at http://{address}/ (press Ctrl-C to stop)"
     ));
     let root = dir.to_path_buf();
+    // Serving has nothing to finish: Ctrl-C (or SIGTERM) ends it at once,
+    // even when a warehouse listener is installed.
+    crate::interrupt::Interrupt::install()
+        .on_interrupt(|| std::process::exit(crate::interrupt::EXIT_INTERRUPTED));
     for stream in listener.incoming() {
         let Ok(stream) = stream else {
             continue;

@@ -217,9 +217,13 @@ pub fn run_selected(
             ordered.push(result);
         } else {
             let message = match outcome {
-                Outcome::NotRun => {
-                    "not run: an earlier failure stopped the run (--fail-fast)".to_string()
-                }
+                Outcome::NotRun => match crate::interrupt::requested() {
+                    Some(signal) => format!(
+                        "not run: the run was interrupted ({})",
+                        crate::interrupt::signal_name(signal)
+                    ),
+                    None => "not run: an earlier failure stopped the run (--fail-fast)".to_string(),
+                },
                 Outcome::Skipped { because } => skip_reason(compiled, because),
                 Outcome::Finished(_) => "finished".to_string(),
             };

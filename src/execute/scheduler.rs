@@ -306,7 +306,9 @@ impl<E: Fn(SchedulerEvent) + Sync + ?Sized> Shared<'_, E> {
             if state.unfinished == 0 {
                 break;
             }
-            let next = if state.stopped {
+            // Nothing new starts after `--fail-fast` stopped the run or an
+            // interrupt (SIGINT, SIGTERM) asked the process to stop.
+            let next = if state.stopped || crate::interrupt::requested().is_some() {
                 None
             } else {
                 state.ready.pop()

@@ -17,6 +17,7 @@ mod docs;
 mod errors;
 mod example;
 mod incremental;
+mod interrupts;
 mod jinja;
 mod jinja_context;
 mod jinja_packages;

@@ -52,6 +52,8 @@ pub struct DuckDbAdapter {
     known: Arc<Mutex<Option<KnownRelations>>>,
     /// `SET` statements every new connection runs (settings are per connection).
     session_settings: Vec<String>,
+    /// Every connection's interrupt handle, for [`DuckDbAdapter::interrupter`].
+    interrupts: Arc<Mutex<Vec<Arc<duckdb::InterruptHandle>>>>,
 }
 
 impl DuckDbAdapter {
@@ -85,6 +87,7 @@ impl DuckDbAdapter {
             catalog_lock: Arc::new(Mutex::new(())),
             known: Arc::new(Mutex::new(None)),
             session_settings: setup.set_statements(),
+            interrupts: Arc::default(),
         })
     }
 
@@ -102,7 +105,22 @@ impl DuckDbAdapter {
             catalog_lock: Arc::new(Mutex::new(())),
             known: Arc::new(Mutex::new(None)),
             session_settings: Vec::new(),
+            interrupts: Arc::default(),
         })
+    }
+
+    /// What interrupts every statement running on this database's
+    /// connections (each then fails as DuckDB's `INTERRUPT` error, and its
+    /// transaction rolls back); a closed connection's handle does nothing.
+    pub fn interrupter(&self) -> impl Fn() + Send + Sync + 'static {
+        let handles = Arc::clone(&self.interrupts);
+        move || {
+            if let Ok(handles) = handles.lock() {
+                for handle in handles.iter() {
+                    handle.interrupt();
+                }
+            }
+        }
     }
 
     /// The database file, `None` for an in-memory database.
@@ -129,6 +147,9 @@ impl DuckDbAdapter {
                     duckdb_message(&err)
                 ))
             })?;
+        }
+        if let Ok(mut handles) = self.interrupts.lock() {
+            handles.push(conn.interrupt_handle());
         }
         Ok(DuckDbConnection {
             conn,

@@ -127,6 +127,13 @@ impl Api {
             if job.pointer("/status/state").and_then(Value::as_str) == Some("DONE") {
                 break Ok(job);
             }
+            // The interrupt's hook has cancelled the running jobs: a job
+            // the warehouse still reports as running is given up on.
+            if crate::interrupt::cancelled() {
+                break Err(ApiError::new(format!(
+                    "job {job_id} was cancelled: the run was interrupted"
+                )));
+            }
             if let Some(limit) = self.job_timeout
                 && started.elapsed() > limit
             {
