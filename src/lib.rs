@@ -47,7 +47,8 @@
 //! **Bottom**
 //! - [`diag`]: diagnostics with file, line, column and help; did-you-mean.
 //! - [`resource`]: node kinds and materializations.
-//! - [`interrupt`]: Ctrl-C: one listener, the flag, the cancel hooks.
+//! - [`interrupt`]: SIGINT and SIGTERM: one listener, the flag, the cancel hooks.
+//! - [`secrets`]: the secret values every output masks.
 //! - [`scan`]: every lexical scan of Jinja source (block headers, literal
 //!   dispatch names, `ref`/`source` calls).
 //!
@@ -69,6 +70,7 @@ pub mod project;
 pub mod report;
 pub mod resource;
 pub mod scan;
+pub mod secrets;
 pub mod session;
 pub mod synth;
 pub mod table;

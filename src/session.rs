@@ -90,6 +90,12 @@ pub struct Session {
 
 impl Session {
     pub fn new(command: &Command, env: Environment) -> Self {
+        // Secret variables may be used (in profiles, `env_var()`), never shown.
+        for (name, value) in env.vars.iter() {
+            if crate::secrets::is_secret_name(name) {
+                crate::secrets::register(value);
+            }
+        }
         let flags = command.common().clone();
         let name = command.name();
         Self {

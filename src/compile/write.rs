@@ -142,6 +142,6 @@ pub fn write_file(path: &Path, contents: &str) -> Result<(), Diagnostic> {
         std::fs::create_dir_all(parent)
             .map_err(|e| Diagnostic::error(format!("cannot create {}: {e}", parent.display())))?;
     }
-    std::fs::write(path, contents)
+    std::fs::write(path, crate::secrets::redact(contents).as_bytes())
         .map_err(|e| Diagnostic::error(format!("cannot write {}: {e}", path.display())))
 }

@@ -296,6 +296,8 @@ pub(super) fn write_site(
 }
 
 fn write_if_changed(path: &Path, contents: &[u8]) -> Result<(), Diagnostic> {
+    let contents = crate::secrets::redact_bytes(contents);
+    let contents = contents.as_ref();
     if std::fs::read(path).is_ok_and(|old| old == contents) {
         return Ok(());
     }

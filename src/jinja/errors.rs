@@ -99,6 +99,11 @@ impl Jinja {
                     .at(locate(Some(name)))
                     .help(format!("export {name}=..., or give env_var() a default: env_var('{name}', '')"))
             }
+            Some(Failure::SecretEnvVar { name }) => {
+                Diagnostic::error(format!("`{name}` is a secret environment variable: a model, macro or hook cannot read it"))
+                    .at(locate(Some(name)))
+                    .help("as in dbt, secret variables (SB_SECRET_*, DBT_ENV_SECRET_*) are read only in profiles.yml and project.yml targets, where sb keeps their values out of every output; use a variable without the prefix here")
+            }
             Some(Failure::UnknownConfigKey { key }) => {
                 let close = crate::diag::suggest::closest_names(key, crate::project::config::KNOWN_KEYS.iter().copied(), 3);
                 Diagnostic::error(format!("unknown config key `{key}`"))

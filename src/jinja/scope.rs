@@ -158,6 +158,10 @@ pub enum Failure {
     MissingEnvVar {
         name: String,
     },
+    /// `env_var()` of a secret variable outside the profile.
+    SecretEnvVar {
+        name: String,
+    },
     UnknownConfigKey {
         key: String,
     },
@@ -455,6 +459,14 @@ pub fn var_fn(name: &str, default: Option<Value>) -> Result<Value, Error> {
 
 /// `env_var('NAME', default)`.
 pub fn env_var_fn(env: &EnvVars, name: &str, default: Option<Value>) -> Result<Value, Error> {
+    if crate::secrets::is_secret_name(name) {
+        return Err(fail(
+            Failure::SecretEnvVar {
+                name: name.to_string(),
+            },
+            format!("`{name}` is a secret environment variable"),
+        ));
+    }
     match (env.get(name), default) {
         (Some(value), _) => Ok(Value::from(value)),
         (None, Some(default)) => Ok(default),

@@ -14,6 +14,11 @@ impl EnvVars {
         Self(Arc::new(vars.into_iter().collect()))
     }
 
+    /// Every variable, as (name, value).
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// The value of `name`, when it is set (to valid Unicode).
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str)

@@ -17,6 +17,7 @@ pub struct JsonSink {
 
 impl JsonSink {
     fn out(&self, line: &str) {
+        let line = crate::secrets::redact(line);
         let _guard = self.lock.lock();
         let mut stdout = std::io::stdout().lock();
         let _ = writeln!(stdout, "{line}");

@@ -21,6 +21,7 @@ impl TextSink {
     }
 
     fn out(&self, line: &str) {
+        let line = crate::secrets::redact(line);
         let _guard = self.lock.lock();
         let mut stdout = std::io::stdout().lock();
         let _ = writeln!(stdout, "{line}");
@@ -28,6 +29,7 @@ impl TextSink {
     }
 
     fn err(&self, text: &str) {
+        let text = crate::secrets::redact(text);
         let _guard = self.lock.lock();
         let mut stderr = std::io::stderr().lock();
         let _ = write!(stderr, "{text}");

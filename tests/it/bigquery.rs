@@ -687,6 +687,18 @@ fn bigquery_ctrl_c_cancels_the_running_jobs_and_exits() {
         stderr.contains("interrupted: cancelled 1 running BigQuery job"),
         "{stderr}"
     );
+    // The run ended as a run does: its results are written, the model
+    // that was running marked as failed by the interrupt.
+    let results = project.read_json("target/run_results.json");
+    let slow = &results["results"][0];
+    assert_eq!(slow["unique_id"], "model.sb_bq.slow", "{results}");
+    assert_eq!(slow["status"], "error", "{results}");
+    assert!(
+        slow["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("the run was interrupted")),
+        "{results}"
+    );
     assert!(
         seen.lock()
             .unwrap()

@@ -14,7 +14,7 @@ const LAYERS: &[&[&str]] = &[
     &["compile", "execute", "docs", "artifacts", "synth", "table"],
     &["jinja", "graph", "project"],
     &["adapter", "report", "profile"],
-    &["diag", "resource", "node", "interrupt", "scan"],
+    &["diag", "resource", "node", "interrupt", "scan", "secrets"],
 ];
 
 /// Modules that may name `adapter::Connection`.

@@ -150,7 +150,11 @@ impl Credentials {
                     key_type: Some("service_account".to_owned()),
                     project_id: optional("project_id"),
                     private_key_id: optional("private_key_id"),
-                    private_key: field("private_key")?,
+                    private_key: {
+                        let key = field("private_key")?;
+                        crate::secrets::register(&key);
+                        key
+                    },
                     client_email: field("client_email")?,
                     client_id: optional("client_id"),
                     auth_uri: optional("auth_uri"),

@@ -188,6 +188,7 @@ impl Api {
         request: reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, ApiError> {
         let token = self.auth.access_token().await.map_err(ApiError::from_bq)?;
+        crate::secrets::register(&token);
         request
             .bearer_auth(token)
             .send()
