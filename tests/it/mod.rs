@@ -16,6 +16,7 @@ mod deps;
 mod docs;
 mod errors;
 mod example;
+mod fuzz;
 mod incremental;
 mod interrupts;
 mod jinja;
