@@ -157,7 +157,7 @@ fn jinja_error_diagnostic(error: &Error, location: Location) -> Diagnostic {
         ),
         _ if detail.contains("recursion") => (
             format!("template error: {detail}"),
-            "a macro calls itself without end; add a stopping condition".to_string(),
+            "macros nest deeper than templates may (a few dozen calls): a macro that calls itself without end, or a chain of macros calling macros too long; add a stopping condition or flatten the chain".to_string(),
         ),
         kind => (
             format!("template error: {}", if detail.is_empty() { kind.to_string() } else { detail }),

@@ -4,6 +4,7 @@
 //! never a panic.
 
 use crate::it::harness::Project;
+use std::fmt::Write as _;
 
 /// A broken project: its files, and the file the diagnostic should name.
 struct Case {
@@ -203,4 +204,90 @@ fn deeply_nested_jinja_does_not_overflow_the_stack() {
 
     output.no_panic();
     assert!(matches!(output.code, Some(0 | 2)), "{output}");
+}
+
+/// Hostile inputs (issue 17): each ends in a result or a clear error, never
+/// a crash, a stack overflow or unbounded memory.
+#[test]
+fn macros_nested_500_deep_end_in_a_result_or_a_clear_error() {
+    let depth = 500;
+    let mut macros = String::new();
+    for i in 0..depth {
+        let _ = writeln!(
+            macros,
+            "{{% macro m{i}() %}}{{{{ m{}() }}}}{{% endmacro %}}",
+            i + 1
+        );
+    }
+    let _ = writeln!(macros, "{{% macro m{depth}() %}}1{{% endmacro %}}");
+    let project = Project::new()
+        .file("macros/chain.sql", macros)
+        .file("models/deep.sql", "select {{ m0() }} as n\n");
+    let output = project.sb(&["compile"]);
+    output.no_panic();
+    match output.code {
+        Some(0) => {}
+        Some(2) => assert!(
+            output
+                .stderr
+                .contains("macros nest deeper than templates may"),
+            "{output}"
+        ),
+        _ => panic!("{output}"),
+    }
+}
+
+#[test]
+fn a_cycle_of_10000_models_is_one_clear_error() {
+    let count = 10_000;
+    let mut project = Project::new();
+    for i in 0..count {
+        project = project.file(
+            &format!("models/m{i}.sql"),
+            format!("select * from {{{{ ref('m{}') }}}}\n", (i + 1) % count),
+        );
+    }
+    let output = project.sb(&["compile"]);
+    output.no_panic().code(2).stderr_contains("cycle");
+    assert!(
+        output.stderr.len() < 200_000,
+        "the error is {} bytes",
+        output.stderr.len()
+    );
+}
+
+#[test]
+fn a_yaml_bomb_is_refused_quickly() {
+    let mut yaml = String::from(
+        "a0: &a0 [\"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\"]\n",
+    );
+    for i in 1..12 {
+        let previous = format!("*a{}", i - 1);
+        let _ = writeln!(yaml, "a{i}: &a{i} [{}]", [previous.as_str(); 9].join(", "));
+    }
+    yaml.push_str("models:\n  - name: m\n    description: *a11\n");
+    let project = Project::new()
+        .file("models/m.sql", "select 1 as id\n")
+        .file("models/bomb.yml", yaml);
+    let output = project.sb(&["compile"]);
+    output.no_panic();
+    assert!(matches!(output.code, Some(0 | 2)), "{output}");
+    assert!(
+        output.elapsed < std::time::Duration::from_secs(20),
+        "{output}"
+    );
+}
+
+#[test]
+fn a_10_mb_model_compiles() {
+    let mut sql = String::with_capacity(10 << 20);
+    sql.push_str("select 1 as id\n");
+    let line = "-- a comment line that makes the model file large, as generated SQL can be\n";
+    while sql.len() < 10 << 20 {
+        sql.push_str(line);
+    }
+    let project = Project::new().file("models/huge.sql", &sql);
+    project.sb(&["compile"]).success();
+    project.sb(&["run"]).success();
+    assert_eq!(project.query("select id from huge"), [["1"]]);
 }
