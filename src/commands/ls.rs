@@ -50,8 +50,59 @@ pub fn exec(args: &LsArgs, session: &Session, reporter: &Reporter) -> Result<Out
         };
         lines.push(line);
     }
+    lines.extend(deleted_lines(&compiled, session, &kinds, args.output)?);
     if !lines.is_empty() {
         reporter.result(&lines.join("\n"));
     }
     Ok(Outcome::Success)
+}
+
+/// With `-s state:deleted`: the nodes of the `--state` manifest that the
+/// project no longer has (of the listed kinds), which no selector of the
+/// project's own nodes can name.
+fn deleted_lines(
+    compiled: &crate::compile::CompiledProject,
+    session: &Session,
+    kinds: &[ResourceType],
+    output: LsOutput,
+) -> Result<Vec<String>, Diagnostics> {
+    let asked = session
+        .flags
+        .select
+        .iter()
+        .flat_map(|term| term.split_whitespace())
+        .any(|term| term.split(',').any(|part| part == "state:deleted"));
+    let Some(dir) = session.flags.state.as_ref().filter(|_| asked) else {
+        return Ok(Vec::new());
+    };
+    let old = crate::graph::state::ManifestRecord::read(dir)?;
+    let current: std::collections::HashSet<&str> = compiled
+        .project
+        .nodes
+        .iter()
+        .map(|n| n.unique_id.as_str())
+        .collect();
+    let mut gone: Vec<&crate::graph::state::NodeRecord> = old
+        .nodes
+        .values()
+        .chain(old.sources.values())
+        .filter(|n| !current.contains(n.unique_id.as_str()))
+        .filter(|n| ResourceType::parse(&n.resource_type).is_some_and(|k| kinds.contains(&k)))
+        .collect();
+    gone.sort_by(|a, b| a.unique_id.cmp(&b.unique_id));
+    Ok(gone
+        .into_iter()
+        .map(|n| match output {
+            LsOutput::Name => format!("{} (deleted)", n.unique_id),
+            LsOutput::Path => n.original_file_path.clone(),
+            LsOutput::Json => json!({
+                "unique_id": n.unique_id,
+                "name": n.name,
+                "resource_type": n.resource_type,
+                "original_file_path": n.original_file_path,
+                "deleted": true,
+            })
+            .to_string(),
+        })
+        .collect())
 }

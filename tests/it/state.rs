@@ -174,6 +174,13 @@ fn sb_diff_shows_compiled_sql_changes_and_exits_1() {
         "select count(*) as orders from {{ ref('orders') }}\n",
     );
     std::fs::remove_file(project.path().join("models/old_report.sql")).expect("rm");
+    // `state:deleted` names what only the state has; `state:new` what only
+    // the project has.
+    assert_eq!(
+        listed(&project, "state:deleted", "base"),
+        "model.jaffle_shop.old_report (deleted)\n"
+    );
+    assert_eq!(listed(&project, "state:new", "base"), "order_count\n");
     let output = project.sb(&["diff", "--state", "base", "-s", "resource_type:model"]);
     output.code(1);
     insta::assert_snapshot!("diff_plain", output.stdout);

@@ -44,6 +44,9 @@ pub(super) fn matches(
         Method::State(kind) => state.is_some_and(|state| match kind {
             StateKind::Modified(facet) => state.is_modified(i, *facet),
             StateKind::New => state.is_new(i),
+            // A deleted node is in the state only: no node of the project
+            // is one (`sb ls` and `sb diff` list them from the state).
+            StateKind::Deleted => false,
         }),
         Method::Result(status) => state.is_some_and(|state| state.had_result(i, status)),
     }

@@ -193,4 +193,5 @@ enum Method {
 enum StateKind {
     Modified(Option<Facet>),
     New,
+    Deleted,
 }

@@ -20,9 +20,10 @@ const METHODS: [&str; 11] = [
     "tag",
     "version",
 ];
-const STATE_VALUES: [&str; 8] = [
+const STATE_VALUES: [&str; 9] = [
     "modified",
     "new",
+    "deleted",
     "modified.body",
     "modified.configs",
     "modified.macros",
@@ -187,6 +188,7 @@ fn parse_method(name: &str, value: &str, raw: &str) -> Result<Method, SelectorEr
             match (value, facet) {
                 ("modified" | "", _) => Method::State(StateKind::Modified(None)),
                 ("new", _) => Method::State(StateKind::New),
+                ("deleted", _) => Method::State(StateKind::Deleted),
                 (_, Some(Some(facet))) => Method::State(StateKind::Modified(Some(facet))),
                 _ => {
                     return Err(unknown(
