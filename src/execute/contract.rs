@@ -135,6 +135,7 @@ pub fn check(
 pub fn columns_ddl(compiled: &CompiledProject, index: NodeId) -> String {
     let kind = compiled.project.target.kind;
     let node = &compiled.project.nodes[index];
+    let relation_of = |call: &str| compiled.catalog.rendered_relation_of_call(call, index);
     let mut lines: Vec<String> = node
         .columns
         .values()
@@ -148,7 +149,7 @@ pub fn columns_ddl(compiled: &CompiledProject, index: NodeId) -> String {
                 })
             );
             for constraint in &column.constraints {
-                if let Some(clause) = constraint_clause(compiled, index, constraint, None) {
+                if let Some(clause) = constraint_clause(kind, &relation_of, constraint, None) {
                     text.push(' ');
                     text.push_str(&clause);
                 }
@@ -167,7 +168,7 @@ pub fn columns_ddl(compiled: &CompiledProject, index: NodeId) -> String {
                     .collect()
             })
             .unwrap_or_default();
-        if let Some(clause) = constraint_clause(compiled, index, constraint, Some(&columns)) {
+        if let Some(clause) = constraint_clause(kind, &relation_of, constraint, Some(&columns)) {
             lines.push(clause);
         }
     }
@@ -178,10 +179,11 @@ pub fn columns_ddl(compiled: &CompiledProject, index: NodeId) -> String {
 /// `primary key`, ...) or on the table (`primary key ("a", "b")`, ...);
 /// `None` for a kind the table form has no clause for. On BigQuery, as
 /// dbt-bigquery writes them: keys are `not enforced`, and `unique` and
-/// `check`, which BigQuery has no DDL for, are left out.
+/// `check`, which BigQuery has no DDL for, are left out. `relation_of`
+/// renders a `to: ref('x')` of a foreign key.
 fn constraint_clause(
-    compiled: &CompiledProject,
-    index: NodeId,
+    kind: AdapterKind,
+    relation_of: &dyn Fn(&str) -> Option<String>,
     constraint: &Value,
     columns: Option<&[String]>,
 ) -> Option<String> {
@@ -190,7 +192,7 @@ fn constraint_clause(
             .map(|c| format!(" ({})", c.join(", ")))
             .unwrap_or_default()
     };
-    let bigquery = compiled.project.target.kind == AdapterKind::Bigquery;
+    let bigquery = kind == AdapterKind::Bigquery;
     let not_enforced = if bigquery { " not enforced" } else { "" };
     let expression = constraint.get("expression").and_then(Value::as_str);
     let clause = match constraint.get("type").and_then(Value::as_str)? {
@@ -203,7 +205,7 @@ fn constraint_clause(
             let to = constraint.get("to").and_then(Value::as_str);
             let target = match to {
                 Some(call) => {
-                    let relation = compiled.catalog.rendered_relation_of_call(call, index)?;
+                    let relation = relation_of(call)?;
                     let to_columns: Vec<&str> = constraint
                         .get("to_columns")
                         .and_then(Value::as_array)
@@ -293,6 +295,60 @@ fn same_type(kind: AdapterKind, contract: &str, actual: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The clauses of `constraints` (on a column, or over `columns`) for `kind`.
+    fn clauses(kind: AdapterKind, constraints: &Value, columns: Option<&[String]>) -> Vec<String> {
+        let relation_of =
+            |call: &str| (call == "ref('customers')").then(|| "`p`.`d`.`customers`".to_string());
+        constraints
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| constraint_clause(kind, &relation_of, c, columns))
+            .collect()
+    }
+
+    #[test]
+    fn constraints_are_written_as_each_warehouse_takes_them() {
+        let column = serde_json::json!([
+            {"type": "not_null"},
+            {"type": "unique"},
+            {"type": "primary_key"},
+            {"type": "check", "expression": "id > 0"},
+            {"type": "foreign_key", "to": "ref('customers')", "to_columns": ["id"]},
+        ]);
+        assert_eq!(
+            clauses(AdapterKind::Duckdb, &column, None),
+            [
+                "not null",
+                "unique",
+                "primary key",
+                "check (id > 0)",
+                "references `p`.`d`.`customers` (id)"
+            ]
+        );
+        // BigQuery: keys are not enforced; no `unique` or `check` DDL.
+        assert_eq!(
+            clauses(AdapterKind::Bigquery, &column, None),
+            [
+                "not null",
+                "primary key not enforced",
+                "references `p`.`d`.`customers` (id) not enforced"
+            ]
+        );
+        let table = serde_json::json!([
+            {"type": "primary_key", "name": "pk_orders"},
+            {"type": "foreign_key", "to": "ref('customers')", "to_columns": ["id"]},
+        ]);
+        let keys = ["`order_id`".to_string()];
+        assert_eq!(
+            clauses(AdapterKind::Bigquery, &table, Some(&keys)),
+            [
+                "constraint pk_orders primary key (`order_id`) not enforced",
+                "foreign key (`order_id`) references `p`.`d`.`customers` (id) not enforced"
+            ]
+        );
+    }
 
     #[test]
     fn contract_types_match_through_the_warehouses_aliases() {
