@@ -48,7 +48,10 @@ pub fn adapter_failure(
         let shown = path.strip_prefix(&compiled.project.root).unwrap_or(path);
         diagnostic = diagnostic.note(format!("the SQL sent is in {}", shown.display()));
     }
-    diagnostic = diagnostic.help(if is_seed {
+    let interrupted = crate::interrupt::requested().is_some();
+    diagnostic = diagnostic.help(if interrupted {
+        "sb was interrupted while this ran, and kept none of it: run the command again to build it"
+    } else if is_seed {
         "fix the CSV file at the marked line (a value that does not match its column's type, or a wrong number of fields), or set `column_types` for the seed"
     } else {
         "fix the SQL in the model file; the compiled statement shows what the warehouse saw"

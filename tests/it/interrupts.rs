@@ -167,3 +167,48 @@ fn a_second_run_on_the_same_file_waits_or_fails_clearly() {
         [["10"]]
     );
 }
+
+/// `sb seed` interrupted mid-load: exit 130, results written, and the
+/// synthetic events table holds either its previous rows or the new load,
+/// never part of it.
+#[test]
+fn sigint_mid_seed_keeps_whole_tables() {
+    let project = Project::example();
+    project.sb(&["seed"]).success();
+    let before = project.query("select count(*) from synthetic.viewing_events");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sb"))
+        .args(["seed", "--events", "4000000"])
+        .current_dir(project.path())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start sb seed");
+    std::thread::sleep(Duration::from_millis(800));
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("send SIGINT");
+    assert!(sent.success());
+    let started = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        assert!(
+            started.elapsed() < Duration::from_mins(1),
+            "sb seed did not stop within 60 s of SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().expect("output");
+    let code = output.status.code();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // The load may have finished before the signal landed.
+    assert!(matches!(code, Some(130 | 0)), "{code:?}\n{stderr}");
+    let results = project.read_json("target/run_results.json");
+    assert!(results["results"].is_array(), "{results}");
+    let after = project.query("select count(*) from synthetic.viewing_events");
+    assert!(
+        after == before || after == [["4000000"]],
+        "viewing_events holds {after:?}, neither {before:?} nor the whole new load"
+    );
+}
