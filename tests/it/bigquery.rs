@@ -406,21 +406,7 @@ fn bigquery_identical_builds_give_identical_relations() {
                 ],
             )
             .success();
-        let mut relations = Vec::new();
-        for dataset in ["analytics", "synthetic"] {
-            for table in table_names(&bq, dataset) {
-                let mut rows: Vec<String> = rows(
-                    &bq,
-                    &format!("select to_json_string(t) from @{dataset}.{table} as t"),
-                )
-                .into_iter()
-                .map(|row| row.join(""))
-                .collect();
-                rows.sort();
-                relations.push((format!("{dataset}.{table}"), rows));
-            }
-        }
-        builds.push(relations);
+        builds.push(relation_rows(&bq, &["analytics", "synthetic"]));
     }
     assert!(
         builds[0].len() >= 15,
@@ -440,6 +426,82 @@ fn bigquery_identical_builds_give_identical_relations() {
         );
     }
     assert_eq!(builds[0].len(), builds[1].len());
+}
+
+/// Every table of `datasets` in BigQuery project `bq`, with its rows as
+/// JSON, sorted.
+fn relation_rows(bq: &str, datasets: &[&str]) -> Vec<(String, Vec<String>)> {
+    let mut relations = Vec::new();
+    for dataset in datasets {
+        for table in table_names(bq, dataset) {
+            let mut rows: Vec<String> = rows(
+                bq,
+                &format!("select to_json_string(t) from @{dataset}.{table} as t"),
+            )
+            .into_iter()
+            .map(|row| row.join(""))
+            .collect();
+            rows.sort();
+            relations.push((format!("{dataset}.{table}"), rows));
+        }
+    }
+    relations
+}
+
+/// Kills (issue 17) on BigQuery: `sb build` killed with SIGKILL at a few
+/// moments, then built again, ends with the same relations and rows as a
+/// build that was never killed, and leaves no staging table that would
+/// not expire by itself.
+#[test]
+fn bigquery_builds_killed_midway_converge_and_leave_no_permanent_staging_table() {
+    let reference = fresh_project("unkilled");
+    bigquery_project(&reference, &emulator().url, "")
+        .sb(&["build"])
+        .success();
+    let bq = fresh_project("killed");
+    let project = bigquery_project(&bq, &emulator().url, "");
+    for millis in [150, 400, 900, 1600] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sb"))
+            .arg("build")
+            .current_dir(project.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start sb build");
+        std::thread::sleep(std::time::Duration::from_millis(millis));
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    project.sb(&["build"]).success();
+    let datasets = ["analytics", "analytics_raw", "synthetic"];
+    // An append-only incremental model gains rows with every build that
+    // reached it, by design; every other relation converges.
+    let converging = |bq: &str| {
+        let mut relations = relation_rows(bq, &datasets);
+        relations.retain(|(name, _)| name != "analytics.plans_appended");
+        relations
+    };
+    assert_eq!(converging(&bq), converging(&reference));
+    for dataset in datasets {
+        for table in table_names(&bq, dataset)
+            .iter()
+            .filter(|t| t.contains("__sb_load_"))
+        {
+            let (_, body) = http(
+                &emulator().url,
+                "GET",
+                &format!("/bigquery/v2/projects/{bq}/datasets/{dataset}/tables/{table}"),
+                &[],
+            )
+            .expect("the emulator answers");
+            let resource: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+            assert!(
+                resource.get("expirationTime").is_some(),
+                "{dataset}.{table} would stay forever: {resource}"
+            );
+        }
+    }
 }
 
 /// Every other request fails: 429s, 503s, connections reset before the
