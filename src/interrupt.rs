@@ -149,9 +149,19 @@ impl Interrupt {
                 };
                 let first = next();
                 SIGNAL.store(first, Ordering::SeqCst);
-                // The hooks run outside the runtime: they may block on their own.
-                interrupt.raise();
-                CANCELLED.store(true, Ordering::SeqCst);
+                // The hooks run on a thread of their own, outside the
+                // runtime (they may block, a cancel request may hang), so a
+                // second signal is heard meanwhile.
+                let cancelling =
+                    std::thread::Builder::new()
+                        .name("sb-cancel".into())
+                        .spawn(move || {
+                            interrupt.raise();
+                            CANCELLED.store(true, Ordering::SeqCst);
+                        });
+                if cancelling.is_err() {
+                    CANCELLED.store(true, Ordering::SeqCst);
+                }
                 let second = next();
                 std::process::exit(128 + second);
             });

@@ -1138,3 +1138,68 @@ fn bigquery_plan_prints_bytes_and_price_per_model_and_writes_nothing() {
     assert_eq!(flagged.len(), 1, "{flagged:?}");
     assert!(flagged[0].starts_with("model | all_days |"), "{flagged:?}");
 }
+
+/// A second Ctrl-C ends sb at once, even while the first one's cancel
+/// request hangs.
+#[test]
+fn bigquery_a_second_ctrl_c_exits_at_once() {
+    let (url, seen) = super::emulator::stuck_jobs_endpoint_with(true);
+    let project = Project::bare()
+        .file("project.yml", project_yml("acme", &url, ""))
+        .file(
+            "models/slow.sql",
+            "{{ config(materialized='table') }}\nselect 1 as x\n",
+        );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sb"))
+        .args(["run"])
+        .current_dir(project.path())
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start sb");
+    let started = std::time::Instant::now();
+    let polled = |seen: &std::sync::Mutex<Vec<String>>, what: &str| {
+        seen.lock().unwrap().iter().any(|r| r.contains(what))
+    };
+    while !polled(&seen, "/jobs/") {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "no job was polled"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let signal = |child: &std::process::Child| {
+        let sent = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .expect("send SIGINT");
+        assert!(sent.success());
+    };
+    signal(&child);
+    while !polled(&seen, "/cancel") {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "no cancel was sent"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        child.try_wait().expect("wait").is_none(),
+        "sb ended before the second Ctrl-C"
+    );
+    signal(&child);
+    let second = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            second.elapsed() < std::time::Duration::from_secs(5),
+            "sb did not exit within 5 s of the second Ctrl-C"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(130));
+}

@@ -490,6 +490,12 @@ pub fn fake_dry_run_endpoint(bytes: fn(&str) -> u64) -> String {
 /// tables do not, every job stays RUNNING. Returns its URL and the
 /// requests seen (method and path).
 pub fn stuck_jobs_endpoint() -> (String, Arc<Mutex<Vec<String>>>) {
+    stuck_jobs_endpoint_with(false)
+}
+
+/// [`stuck_jobs_endpoint`]; with `cancel_hangs`, a cancel request is never
+/// answered (and nothing after it).
+pub fn stuck_jobs_endpoint_with(cancel_hangs: bool) -> (String, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!(
         "http://127.0.0.1:{}",
@@ -531,6 +537,10 @@ pub fn stuck_jobs_endpoint() -> (String, Arc<Mutex<Vec<String>>>) {
                     json!({"error": {"code": 404, "message": "Not found", "errors": [{"reason": "notFound", "message": "Not found"}]}}),
                 )
             } else if what.contains("/cancel") {
+                if cancel_hangs {
+                    std::thread::sleep(Duration::from_mins(10));
+                    continue;
+                }
                 ("200 OK", json!({"job": {"status": {"state": "DONE"}}}))
             } else if what.starts_with("POST") && what.contains("/jobs") {
                 (
