@@ -27,11 +27,16 @@ pub enum PackageSpec {
         revision: Option<String>,
         subdirectory: Option<String>,
     },
-    /// `package: owner/name` with `version:` ranges, from the dbt hub.
+    /// `package: owner/name` with `version:` ranges, from the dbt hub;
+    /// pre-releases count only with `install-prerelease: true`.
     Hub {
         package: String,
         versions: Vec<String>,
+        install_prerelease: bool,
     },
+    /// `tarball: url` (a .tar.gz of the package), with the `name:` dbt asks
+    /// for beside it.
+    Tarball { url: String, name: Option<String> },
 }
 
 /// An entry as written, with where it was written.
@@ -93,13 +98,21 @@ pub fn read_specs(folder: &Path, shown: &Path) -> Result<Option<Vec<Listed>>, Di
                         .collect(),
                     _ => text("version").into_iter().collect(),
                 },
+                install_prerelease: entry
+                    .get("install-prerelease")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
             }),
-            "tarball" | "private" => {
+            "tarball" => text("tarball").map(|url| PackageSpec::Tarball {
+                url,
+                name: text("name"),
+            }),
+            "private" => {
                 return Err(Diagnostic::error(format!(
                     "sb does not install `{key}:` packages"
                 ))
                 .at(location)
-                .help("install the package into dbt_packages/ yourself, or list it as a `git:` or `local:` package"));
+                .help("install the package into dbt_packages/ yourself, or list it as a `git:`, `tarball:` or `local:` package"));
             }
             _ => None,
         };
@@ -145,10 +158,16 @@ pub fn read_lock(root: &Path, listed: &[Listed]) -> Option<Vec<Locked>> {
                     revision: text("revision"),
                     subdirectory: text("subdirectory"),
                 }
+            } else if let Some(url) = text("tarball") {
+                PackageSpec::Tarball {
+                    url,
+                    name: text("name"),
+                }
             } else {
                 PackageSpec::Hub {
                     package: text("package")?,
                     versions: text("version").into_iter().collect(),
+                    install_prerelease: false,
                 }
             };
             Some(Locked {
@@ -187,9 +206,14 @@ pub fn lock_text(locked: &[Locked], listed: &[Listed]) -> String {
                         map.insert("subdirectory".into(), Value::from(subdirectory.clone()));
                     }
                 }
-                PackageSpec::Hub { package, versions } => {
+                PackageSpec::Hub {
+                    package, versions, ..
+                } => {
                     map.insert("package".into(), Value::from(package.clone()));
                     map.insert("version".into(), Value::from(versions.join(",")));
+                }
+                PackageSpec::Tarball { url, .. } => {
+                    map.insert("tarball".into(), Value::from(url.clone()));
                 }
             }
             Value::Object(map)

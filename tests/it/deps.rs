@@ -367,7 +367,7 @@ fn hub_packages_download_the_highest_version_in_range_and_the_lock_pins_it() {
     let base = serve(|base| {
         let mut files = Vec::new();
         let mut versions = serde_json::Map::new();
-        for (version, selects) in [("1.1.0", 1), ("1.2.0", 2), ("2.0.0", 3)] {
+        for (version, selects) in [("1.1.0", 1), ("1.2.0", 2), ("1.3.0-rc1", 5), ("2.0.0", 3)] {
             let path = format!("/tarballs/{version}.tgz");
             versions.insert(
                 version.to_string(),
@@ -412,4 +412,60 @@ fn hub_packages_download_the_highest_version_in_range_and_the_lock_pins_it() {
             .contains("1.2.0")
     );
     project.sb(&["deps"]).success();
+
+    // With `install-prerelease: true` the release candidate inside the
+    // range wins, and the lock pins it.
+    let eager = Project::bare()
+        .file("dbt_project.yml", "name: shop\nprofile: shop\n")
+        .file("profiles.yml", PROFILES)
+        .file(
+            "packages.yml",
+            "packages:\n  - package: acme/hubpkg\n    version: [\">=1.0.0\", \"<2.0.0\"]\n    install-prerelease: true\n",
+        );
+    eager
+        .sb_with_env(&["deps"], &env)
+        .success()
+        .stdout_contains("Installed hubpkg (acme/hubpkg 1.3.0-rc1)");
+    std::fs::remove_dir_all(eager.path().join("dbt_packages")).expect("remove");
+    eager
+        .sb_with_env(&["deps"], &env)
+        .success()
+        .stdout_contains("Installed hubpkg (acme/hubpkg 1.3.0-rc1)");
+}
+
+/// `tarball:` packages (dbt 1.6+): downloaded, unpacked into
+/// dbt_packages/ under the package's own name, and locked by their URL.
+#[test]
+fn tarball_packages_are_downloaded_and_locked() {
+    let base = serve(|_| vec![("/hubpkg.tar.gz".to_string(), package_tarball("0.3.0", 7))]);
+    let project = Project::bare()
+        .file("dbt_project.yml", "name: shop\nprofile: shop\n")
+        .file("profiles.yml", PROFILES)
+        .file(
+            "packages.yml",
+            format!("packages:\n  - tarball: {base}/hubpkg.tar.gz\n    name: hubpkg\n"),
+        );
+    project
+        .sb(&["deps"])
+        .success()
+        .stdout_contains(&format!("Installed hubpkg from {base}/hubpkg.tar.gz"));
+    assert!(
+        project
+            .read("package-lock.yml")
+            .contains(&format!("tarball: {base}/hubpkg.tar.gz"))
+    );
+    project.sb(&["run"]).success();
+    assert_eq!(
+        project.query("select id from analytics.hub_model"),
+        crate::it::harness::rows(&[["7"]])
+    );
+    // A tarball that is not there is an error naming it.
+    project.write(
+        "packages.yml",
+        format!("packages:\n  - tarball: {base}/missing.tar.gz\n    name: missing\n"),
+    );
+    project
+        .sb(&["deps"])
+        .code(2)
+        .stderr_contains("missing.tar.gz");
 }

@@ -69,29 +69,34 @@ impl Hub {
     /// Downloads `offered` and unpacks its one top-level folder into
     /// `scratch`, returning that folder.
     pub fn download(offered: &Offered, scratch: &Path) -> Result<PathBuf, Diagnostic> {
-        let body = get(&offered.tarball)?;
-        let _ = std::fs::remove_dir_all(scratch);
-        let failed = |e: std::io::Error| {
-            Diagnostic::error(format!("cannot unpack {}: {e}", offered.tarball))
-                .help("the hub's tarball should be a .tar.gz of the package's folder")
-        };
-        std::fs::create_dir_all(scratch).map_err(failed)?;
-        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&body[..]));
-        archive.unpack(scratch).map_err(failed)?;
-        let folders: Vec<PathBuf> = std::fs::read_dir(scratch)
-            .map_err(failed)?
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.is_dir())
-            .collect();
-        match folders.as_slice() {
-            [one] => Ok(one.clone()),
-            _ if scratch.join("dbt_project.yml").is_file() => Ok(scratch.to_path_buf()),
-            _ => Err(
-                Diagnostic::error(format!("{} holds no package folder", offered.tarball))
-                    .help("the tarball should hold one folder with the package's dbt_project.yml"),
-            ),
-        }
+        download_tarball(&offered.tarball, scratch)
+    }
+}
+
+/// Downloads the .tar.gz at `url` (a hub version's, or a `tarball:`
+/// package's) and unpacks it into `scratch`: its one top-level folder, or
+/// `scratch` itself when the package's files are at the top.
+pub fn download_tarball(url: &str, scratch: &Path) -> Result<PathBuf, Diagnostic> {
+    let body = get(url)?;
+    let _ = std::fs::remove_dir_all(scratch);
+    let failed = |e: std::io::Error| {
+        Diagnostic::error(format!("cannot unpack {url}: {e}"))
+            .help("the tarball should be a .tar.gz of the package's folder")
+    };
+    std::fs::create_dir_all(scratch).map_err(failed)?;
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&body[..]));
+    archive.unpack(scratch).map_err(failed)?;
+    let folders: Vec<PathBuf> = std::fs::read_dir(scratch)
+        .map_err(failed)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    match folders.as_slice() {
+        [one] => Ok(one.clone()),
+        _ if scratch.join("dbt_project.yml").is_file() => Ok(scratch.to_path_buf()),
+        _ => Err(Diagnostic::error(format!("{url} holds no package folder"))
+            .help("the tarball should hold one folder with the package's dbt_project.yml")),
     }
 }
 

@@ -113,11 +113,21 @@ fn pinned(spec: &PackageSpec, lock: &[Locked]) -> PackageSpec {
                 },
             ) if url == locked_url && subdirectory == locked_sub => Some(entry.spec.clone()),
             (
-                PackageSpec::Hub { package, .. },
                 PackageSpec::Hub {
-                    package: locked, ..
+                    package,
+                    install_prerelease,
+                    ..
                 },
-            ) if package == locked => Some(entry.spec.clone()),
+                PackageSpec::Hub {
+                    package: locked,
+                    versions,
+                    ..
+                },
+            ) if package == locked => Some(PackageSpec::Hub {
+                package: package.clone(),
+                versions: versions.clone(),
+                install_prerelease: *install_prerelease,
+            }),
             _ => None,
         })
         .unwrap_or_else(|| spec.clone())
@@ -129,12 +139,15 @@ fn describe(resolved: &PackageSpec) -> String {
         PackageSpec::Git { url, revision, .. } => {
             format!(" from {url} at {}", revision.as_deref().unwrap_or("HEAD"))
         }
-        PackageSpec::Hub { package, versions } => {
+        PackageSpec::Hub {
+            package, versions, ..
+        } => {
             let version = versions
                 .first()
                 .map_or("of an unknown version", String::as_str);
             format!(" ({package} {version})")
         }
+        PackageSpec::Tarball { url, .. } => format!(" from {url}"),
     }
 }
 
@@ -199,8 +212,28 @@ impl Installer {
                     },
                 })
             }
-            PackageSpec::Hub { package, versions } => {
-                self.install_hub_package(package, versions, reporter)
+            PackageSpec::Hub {
+                package,
+                versions,
+                install_prerelease,
+            } => self.install_hub_package(package, versions, *install_prerelease, reporter),
+            PackageSpec::Tarball { url, .. } => {
+                self.scratch += 1;
+                let scratch = self
+                    .install_dir
+                    .join(format!(".sb-deps-download-{}", self.scratch));
+                let installed = hub::download_tarball(url, &scratch).and_then(|folder| {
+                    let name = identity(&folder)?.0;
+                    self.replace(&name, &folder)?;
+                    Ok(name)
+                });
+                let _ = std::fs::remove_dir_all(&scratch);
+                let name = installed?;
+                Ok(Done {
+                    source: self.install_dir.join(&name),
+                    name,
+                    resolved: pending.spec.clone(),
+                })
             }
         }
     }
@@ -240,6 +273,7 @@ impl Installer {
         &mut self,
         package: &str,
         versions: &[String],
+        install_prerelease: bool,
         reporter: &Reporter,
     ) -> Result<Done, Diagnostic> {
         let name = package.rsplit('/').next().unwrap_or(package).to_string();
@@ -265,6 +299,7 @@ impl Installer {
                     resolved: PackageSpec::Hub {
                         package: package.to_string(),
                         versions: version.clone().into_iter().collect(),
+                        install_prerelease,
                     },
                 });
             }
@@ -287,7 +322,7 @@ impl Installer {
             }
             return Err(error);
         };
-        let offered = hub.resolve(package, &range, false)?;
+        let offered = hub.resolve(package, &range, install_prerelease)?;
         self.scratch += 1;
         let scratch = self
             .install_dir
@@ -310,6 +345,7 @@ impl Installer {
             resolved: PackageSpec::Hub {
                 package: package.to_string(),
                 versions: vec![offered.version],
+                install_prerelease,
             },
         })
     }
