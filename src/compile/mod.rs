@@ -157,13 +157,14 @@ impl CompiledProject {
         result
     }
 
-    /// Renders a hook or other snippet in the context of node `index`;
-    /// with `query`, its `run_query` and `adapter` calls reach the warehouse.
+    /// Renders a hook or other snippet in the context of node `index`, at
+    /// run time: `is_incremental()` says what the model's run is, and with
+    /// `query`, its `run_query` and `adapter` calls reach the warehouse.
     pub fn render_snippet(
         &self,
         index: NodeId,
         text: &str,
-        what: &str,
+        (what, is_incremental): (&str, bool),
         query: Option<crate::jinja::QueryFn>,
     ) -> Result<String, Diagnostic> {
         let node = &self.project.nodes[index];
@@ -176,7 +177,7 @@ impl CompiledProject {
             path: node.file_path(),
             source: text,
             mode: Mode::Execute,
-            is_incremental: false,
+            is_incremental,
             config: compiled.config.0.clone(),
             model: &model,
             test: None,

@@ -77,7 +77,10 @@ fn build_model(
         (config.post_hooks(), "post_hook"),
     ]) {
         for text in texts {
-            match compiled.render_snippet(index, &text, what, None) {
+            let hook_connection = Arc::clone(connection);
+            let query: crate::jinja::QueryFn =
+                Box::new(move |sql: &str| lock(&hook_connection).query(sql, None));
+            match compiled.render_snippet(index, &text, (what, is_incremental), Some(query)) {
                 Ok(rendered) => slot.push(rendered),
                 Err(diagnostic) => {
                     let mut result =

@@ -92,7 +92,7 @@ fn run_hooks(
         let query: crate::jinja::QueryFn =
             Box::new(move |sql: &str| lock(&query_connection).query(sql, None));
         let sql = compiled
-            .render_snippet(index, text, what, Some(query))
+            .render_snippet(index, text, (what, false), Some(query))
             .map_err(|diagnostic| {
                 let mut result = NodeResult::new(index, Status::Error, diagnostic.message.clone());
                 result.diagnostic = Some(diagnostic);

@@ -338,6 +338,29 @@ select * from range(5) as t(id)
     );
 }
 
+/// Hooks render when the model runs, as dbt's do: `is_incremental()` is
+/// the run's, and `run_query` reads the warehouse.
+#[test]
+fn hooks_render_at_run_time_with_is_incremental_and_run_query() {
+    let project = Project::new().file(
+        "models/events.sql",
+        "{{ config(
+    materialized='incremental',
+    unique_key='id',
+    pre_hook=\"create table if not exists hook_log (kind varchar, rows_before bigint)\",
+    post_hook=\"insert into hook_log values ('{{ 'incremental' if is_incremental() else 'full' }}', {{ run_query('select count(*) from ' ~ this).rows[0][0] if is_incremental() else 0 }})\"
+) }}
+select * from range(3) as t(id)
+",
+    );
+    project.sb(&["run"]).success();
+    project.sb(&["run"]).success();
+    assert_eq!(
+        project.query("select kind, rows_before from hook_log order by kind"),
+        rows(&[["full", "0"], ["incremental", "3"]])
+    );
+}
+
 #[test]
 fn hooks_from_project_yml_and_config_both_run() {
     let project = Project::new()
