@@ -146,11 +146,26 @@ fn called_macros(compiled: &CompiledProject, index: NodeId) -> Vec<String> {
     compiled.jinja.called_macro_ids(&text, package, root)
 }
 
-/// A seed's checksum is its file's, as dbt's: the data is its body.
+/// A node's code checksum as dbt 1.12 takes it: of the code with every run
+/// of whitespace made one space, so a change of layout alone is no change
+/// (and a manifest dbt wrote compares body for body).
+fn code_checksum(code: &str) -> String {
+    checksum(&code.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// A seed's checksum is its file's, as dbt's: of its text read with
+/// universal newlines (`\r\n` and `\r` as `\n`), without leading and
+/// trailing whitespace (the data is its body).
 fn seed_checksum(compiled: &CompiledProject, index: NodeId) -> String {
     let node = &compiled.project.nodes[index];
     let path = compiled.project.root.join(&node.original_file_path);
-    std::fs::read(&path).map_or_else(|_| checksum(""), |bytes| hex(&Sha256::digest(&bytes)))
+    match std::fs::read(&path) {
+        Ok(bytes) => match std::str::from_utf8(&bytes) {
+            Ok(text) => checksum(text.replace("\r\n", "\n").replace('\r', "\n").trim()),
+            Err(_) => hex(&Sha256::digest(&bytes)),
+        },
+        Err(_) => checksum(""),
+    }
 }
 
 /// One node of `manifest.json`, serialized straight from the compiled
@@ -189,19 +204,27 @@ impl Serialize for ManifestNode<'_> {
         if node.source.is_none() {
             map.serialize_entry("alias", &relation.identifier)?;
         }
-        // dbt's sources have no checksum: they have no code of their own.
+        // dbt's sources have no checksum (no code of their own); its generic
+        // tests have the empty one (their YAML entry is what they are: a
+        // change of it makes another test).
         if node.source.is_none() {
-            map.serialize_entry(
-                "checksum",
-                &Checksum {
+            let checksum = if node.generic_test.is_some() {
+                Checksum {
+                    name: "none",
+                    checksum: String::new(),
+                }
+            } else if node.resource_type == ResourceType::Seed {
+                Checksum {
                     name: "sha256",
-                    checksum: if node.resource_type == ResourceType::Seed {
-                        seed_checksum(self.compiled, self.index)
-                    } else {
-                        checksum(&node.raw_code)
-                    },
-                },
-            )?;
+                    checksum: seed_checksum(self.compiled, self.index),
+                }
+            } else {
+                Checksum {
+                    name: "sha256",
+                    checksum: code_checksum(&node.raw_code),
+                }
+            };
+            map.serialize_entry("checksum", &checksum)?;
         }
         map.serialize_entry("config", &config.0)?;
         map.serialize_entry("tags", &config.tags())?;
@@ -446,6 +469,9 @@ pub fn manifest_record(
     let (nodes, sources, _) = node_sections(compiled);
     let made = (|| -> Result<ManifestRecord, serde_json::Error> {
         Ok(ManifestRecord {
+            metadata: crate::graph::state::MetadataRecord {
+                dbt_version: concat!("sb-", env!("CARGO_PKG_VERSION")).to_string(),
+            },
             nodes: records(&nodes)?,
             sources: records(&sources)?,
             macros: serde_json::from_value(Value::Object(macros_map(compiled)))?,

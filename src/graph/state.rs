@@ -24,10 +24,19 @@ use crate::resource::NodeId;
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct ManifestRecord {
+    pub metadata: MetadataRecord,
     pub nodes: HashMap<String, NodeRecord>,
     pub sources: HashMap<String, NodeRecord>,
     pub macros: HashMap<String, MacroRecord>,
     pub unit_tests: HashMap<String, Value>,
+}
+
+/// Who wrote a manifest.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct MetadataRecord {
+    /// `sb-<version>` when sb wrote it, dbt's version when dbt did.
+    pub dbt_version: String,
 }
 
 /// One node of a manifest.
@@ -105,24 +114,52 @@ impl ManifestRecord {
             .or_else(|| self.sources.get(unique_id))
     }
 
-    /// Every macro `roots` reach, directly or through other macros, with
-    /// its text (empty for one the manifest does not hold, such as sb's or
-    /// dbt's own).
-    fn macro_closure<'a>(&'a self, roots: &'a [String]) -> BTreeMap<&'a str, &'a str> {
-        let mut reached: BTreeMap<&str, &str> = BTreeMap::new();
+    /// Whether dbt (not sb) wrote the manifest: its configs spell out
+    /// every default, and its macros include dbt's own.
+    fn written_by_dbt(&self) -> bool {
+        !self.metadata.dbt_version.is_empty() && !self.metadata.dbt_version.starts_with("sb-")
+    }
+
+    /// Every macro `roots` reach, directly or through other macros, that
+    /// `known` holds (the project's and its packages' macros as they are
+    /// now: dbt's and sb's own macros come with the tool), with its text,
+    /// whitespace made single spaces (dbt and sb cut a block's text a
+    /// little differently).
+    fn macro_closure(&self, roots: &[String], known: &ManifestRecord) -> BTreeMap<String, String> {
+        let mut reached: BTreeMap<String, String> = BTreeMap::new();
+        let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
         let mut pending: Vec<&str> = roots.iter().map(String::as_str).collect();
         while let Some(id) = pending.pop() {
-            if reached.contains_key(id) {
+            if !seen.insert(id) {
                 continue;
             }
             let found = self.macros.get(id);
-            reached.insert(id, found.map_or("", |m| m.macro_sql.as_str()));
+            if known.macros.contains_key(id) {
+                let text = found.map_or(String::new(), |m| {
+                    m.macro_sql.split_whitespace().collect::<Vec<_>>().join(" ")
+                });
+                reached.insert(id.to_string(), text);
+            }
             if let Some(found) = found {
                 pending.extend(found.depends_on.macros.iter().map(String::as_str));
             }
         }
         reached
     }
+}
+
+/// Whether every key `current` sets has the same value in `old`, objects
+/// compared key by key: how sb's config (only what is set) compares with
+/// a dbt manifest's (every default spelled out).
+fn config_within(current: &Map<String, Value>, old: &Map<String, Value>) -> bool {
+    current
+        .iter()
+        .all(|(key, value)| match (value, old.get(key)) {
+            (Value::Object(mine), Some(Value::Object(theirs))) => config_within(mine, theirs),
+            (Value::Null, None) => true,
+            (mine, Some(theirs)) => mine == theirs,
+            (_, None) => false,
+        })
 }
 
 impl NodeRecord {
@@ -163,7 +200,7 @@ impl NodeRecord {
     /// `alias` config. As in dbt, not the names the target resolves them
     /// to, so a state from production compares with a development target.
     fn configured_relation(&self) -> [Option<&Value>; 3] {
-        ["database", "schema", "alias"].map(|key| self.config.get(key))
+        ["database", "schema", "alias"].map(|key| self.config.get(key).filter(|v| !v.is_null()))
     }
 }
 
@@ -244,12 +281,26 @@ fn compare(old: &ManifestRecord, new: &ManifestRecord, id: &str) -> Changes {
     let enforced = before.contract_enforced() || after.contract_enforced();
     Changes {
         body: before.checksum != after.checksum,
-        configs: before.config != after.config,
-        macros: old.macro_closure(&before.depends_on.macros)
-            != new.macro_closure(&after.depends_on.macros),
+        configs: if old.written_by_dbt() {
+            !config_within(&after.config, &before.config)
+        } else {
+            before.config != after.config
+        },
+        macros: old.macro_closure(&before.depends_on.macros, new)
+            != new.macro_closure(&after.depends_on.macros, new),
         contract: enforced && before.contract() != after.contract(),
         descriptions: before.descriptions() != after.descriptions(),
-        relation: before.configured_relation() != after.configured_relation(),
+        relation: if old.written_by_dbt() {
+            // dbt spells out its defaults (a test's `dbt_test__audit`
+            // schema): only what the project sets now is compared.
+            before
+                .configured_relation()
+                .iter()
+                .zip(after.configured_relation())
+                .any(|(was, now)| now.is_some() && *was != now)
+        } else {
+            before.configured_relation() != after.configured_relation()
+        },
     }
 }
 

@@ -356,3 +356,27 @@ fn sb_retry_builds_the_failed_model_and_what_it_skipped_only() {
         .success()
         .stdout_contains("Nothing to retry");
 }
+
+/// A state written by dbt itself (dbt-core 1.12 with dbt-duckdb, by
+/// `scripts/dbt-reference`): sb reads its checksums as dbt takes them and
+/// its configs with dbt's defaults spelled out, so an unchanged project is
+/// unchanged against it, and an edit is the edit.
+#[test]
+fn a_state_dbt_wrote_compares_with_the_project_sb_reads() {
+    let project = jaffle();
+    let dbt_state = fixture_dir("reference/dbt_state/jaffle_shop_duckdb");
+    let state = dbt_state.to_string_lossy().into_owned();
+    assert_eq!(listed(&project, "state:modified", &state), "");
+    assert_eq!(listed(&project, "state:new", &state), "");
+    project.edit(
+        "models/staging/stg_orders.sql",
+        "        status\n",
+        "        lower(status) as status\n",
+    );
+    assert_eq!(listed(&project, "state:modified", &state), "stg_orders\n");
+    assert_eq!(
+        listed(&project, "state:modified.body", &state),
+        "stg_orders\n"
+    );
+    assert_eq!(listed(&project, "state:modified.configs", &state), "");
+}
