@@ -340,10 +340,13 @@ pub fn write_artifact(
     write(&mut out).map_err(failed)?;
     let file = out.into_inner().map_err(|e| failed(e.into_error()))?;
     drop(file);
-    // Secret values never reach target/: masked in the written file.
-    let written = std::fs::read(&partial).map_err(failed)?;
-    if let std::borrow::Cow::Owned(masked) = crate::secrets::redact_bytes(&written) {
-        std::fs::write(&partial, masked).map_err(failed)?;
+    // Secret values never reach target/: masked in the written file (read
+    // back only when there are secrets).
+    if crate::secrets::any() {
+        let written = std::fs::read(&partial).map_err(failed)?;
+        if let std::borrow::Cow::Owned(masked) = crate::secrets::redact_bytes(&written) {
+            std::fs::write(&partial, masked).map_err(failed)?;
+        }
     }
     std::fs::rename(&partial, path).map_err(failed)
 }

@@ -39,6 +39,11 @@ pub fn register(value: &str) {
     }
 }
 
+/// Whether any secret is registered (then files sb writes are masked).
+pub fn any() -> bool {
+    SECRETS.read().is_ok_and(|s| !s.is_empty())
+}
+
 /// `text` with every secret replaced by [`MASK`]; borrowed when it holds
 /// none (the common case costs one scan per secret).
 pub fn redact(text: &str) -> Cow<'_, str> {
@@ -57,8 +62,7 @@ pub fn redact(text: &str) -> Cow<'_, str> {
 /// [`redact`] for bytes that may not be UTF-8 (a file's contents): text is
 /// redacted, anything else is returned as it is.
 pub fn redact_bytes(bytes: &[u8]) -> Cow<'_, [u8]> {
-    let none = SECRETS.read().map_or(true, |s| s.is_empty());
-    if none {
+    if !any() {
         return Cow::Borrowed(bytes);
     }
     match std::str::from_utf8(bytes) {
