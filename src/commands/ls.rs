@@ -82,21 +82,15 @@ fn deleted_lines(
         .iter()
         .map(|n| n.unique_id.as_str())
         .collect();
-    let mut gone: Vec<&crate::graph::state::NodeRecord> = old
-        .nodes
-        .values()
-        .chain(old.sources.values())
-        .filter(|n| !current.contains(n.unique_id.as_str()))
-        .filter(|n| ResourceType::parse(&n.resource_type).is_some_and(|k| kinds.contains(&k)))
-        .collect();
-    gone.sort_by(|a, b| a.unique_id.cmp(&b.unique_id));
-    Ok(gone
+    Ok(old
+        .gone(&current)
         .into_iter()
-        .map(|n| match output {
-            LsOutput::Name => format!("{} (deleted)", n.unique_id),
+        .filter(|(_, n)| ResourceType::parse(&n.resource_type).is_some_and(|k| kinds.contains(&k)))
+        .map(|(id, n)| match output {
+            LsOutput::Name => format!("{id} (deleted)"),
             LsOutput::Path => n.original_file_path.clone(),
             LsOutput::Json => json!({
-                "unique_id": n.unique_id,
+                "unique_id": id,
                 "name": n.name,
                 "resource_type": n.resource_type,
                 "original_file_path": n.original_file_path,

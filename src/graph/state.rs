@@ -114,6 +114,18 @@ impl ManifestRecord {
             .or_else(|| self.sources.get(unique_id))
     }
 
+    /// Its nodes and sources (by unique id) that `current` lacks, sorted.
+    pub fn gone(&self, current: &std::collections::HashSet<&str>) -> Vec<(&String, &NodeRecord)> {
+        let mut gone: Vec<(&String, &NodeRecord)> = self
+            .nodes
+            .iter()
+            .chain(&self.sources)
+            .filter(|(id, _)| !current.contains(id.as_str()))
+            .collect();
+        gone.sort_by(|a, b| a.0.cmp(b.0));
+        gone
+    }
+
     /// Whether dbt (not sb) wrote the manifest: its configs spell out
     /// every default, and its macros include dbt's own.
     fn written_by_dbt(&self) -> bool {
@@ -343,12 +355,15 @@ impl ManifestState {
         let current: std::collections::HashSet<&str> =
             nodes.iter().map(|n| n.unique_id.as_str()).collect();
         let mut deleted: Vec<String> = old
-            .nodes
-            .keys()
-            .chain(old.sources.keys())
-            .chain(old.unit_tests.keys())
-            .filter(|id| !current.contains(id.as_str()))
-            .cloned()
+            .gone(&current)
+            .into_iter()
+            .map(|(id, _)| id.clone())
+            .chain(
+                old.unit_tests
+                    .keys()
+                    .filter(|id| !current.contains(id.as_str()))
+                    .cloned(),
+            )
             .collect();
         deleted.sort();
         Self {
