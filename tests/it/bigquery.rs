@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use super::emulator::{
     Fault, FaultProxy, emulator, fake_dry_run_endpoint, fresh_project, http, query,
 };
-use super::harness::{Output, Project};
+use super::harness::{Output, Project, send_signal, wait_within};
 
 /// project.yml of a BigQuery project at `url`, in BigQuery project `project`.
 fn project_yml(project: &str, url: &str, extra: &str) -> String {
@@ -461,14 +461,7 @@ fn bigquery_builds_killed_midway_converge_and_leave_no_permanent_staging_table()
     let bq = fresh_project("killed");
     let project = bigquery_project(&bq, &emulator().url, "");
     for millis in [150, 400, 900, 1600] {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sb"))
-            .arg("build")
-            .current_dir(project.path())
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start sb build");
+        let mut child = project.spawn(&["build"]);
         std::thread::sleep(std::time::Duration::from_millis(millis));
         let _ = child.kill();
         let _ = child.wait();
@@ -716,14 +709,7 @@ fn bigquery_ctrl_c_cancels_the_running_jobs_and_exits() {
             "models/slow.sql",
             "{{ config(materialized='table') }}\nselect 1 as x\n",
         );
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_sb"))
-        .args(["run"])
-        .current_dir(project.path())
-        .env("NO_COLOR", "1")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start sb");
+    let child = project.spawn(&["run"]);
     let started = std::time::Instant::now();
     while !seen
         .lock()
@@ -737,11 +723,7 @@ fn bigquery_ctrl_c_cancels_the_running_jobs_and_exits() {
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let interrupted = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("send SIGINT");
-    assert!(interrupted.success());
+    send_signal(&child, "-INT");
     let output = child.wait_with_output().expect("sb exits");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(130), "{stderr}");
@@ -1150,14 +1132,7 @@ fn bigquery_a_second_ctrl_c_exits_at_once() {
             "models/slow.sql",
             "{{ config(materialized='table') }}\nselect 1 as x\n",
         );
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sb"))
-        .args(["run"])
-        .current_dir(project.path())
-        .env("NO_COLOR", "1")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start sb");
+    let mut child = project.spawn(&["run"]);
     let started = std::time::Instant::now();
     let polled = |seen: &std::sync::Mutex<Vec<String>>, what: &str| {
         seen.lock().unwrap().iter().any(|r| r.contains(what))
@@ -1169,14 +1144,7 @@ fn bigquery_a_second_ctrl_c_exits_at_once() {
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let signal = |child: &std::process::Child| {
-        let sent = std::process::Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
-            .expect("send SIGINT");
-        assert!(sent.success());
-    };
-    signal(&child);
+    send_signal(&child, "-INT");
     while !polled(&seen, "/cancel") {
         assert!(
             started.elapsed() < std::time::Duration::from_secs(20),
@@ -1189,17 +1157,12 @@ fn bigquery_a_second_ctrl_c_exits_at_once() {
         child.try_wait().expect("wait").is_none(),
         "sb ended before the second Ctrl-C"
     );
-    signal(&child);
-    let second = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        assert!(
-            second.elapsed() < std::time::Duration::from_secs(5),
-            "sb did not exit within 5 s of the second Ctrl-C"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
+    send_signal(&child, "-INT");
+    let status = wait_within(
+        child,
+        std::time::Duration::from_secs(5),
+        "of the second Ctrl-C",
+    )
+    .status;
     assert_eq!(status.code(), Some(130));
 }

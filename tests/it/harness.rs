@@ -188,17 +188,18 @@ impl Project {
         self.run(command, args, &[])
     }
 
+    /// Starts `sb ARGS` in the project folder and returns at once, for tests
+    /// that signal or kill it ([`send_signal`], [`wait_within`]); the same
+    /// environment as [`Project::sb`], its output piped.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sb"));
+        command.args(args).current_dir(self.path());
+        prepare(&mut command, &[]);
+        command.spawn().expect("start the sb binary")
+    }
+
     fn run(&self, mut command: Command, args: &[&str], env: &[(&str, &str)]) -> Output {
-        for name in TEST_ENV_VARS {
-            command.env_remove(name);
-        }
-        command
-            .env("NO_COLOR", "1")
-            .env_remove("RUST_LOG")
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        prepare(&mut command, env);
         let started = Instant::now();
         let mut child = command.spawn().expect("start the sb binary");
         let mut stdout = child.stdout.take().expect("stdout is piped");
@@ -312,6 +313,48 @@ pub fn fixture_dir(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(name)
+}
+
+/// What every sb the tests start gets: none of the machine's variables the
+/// tests use, no colours, `env`, no stdin, its output piped.
+fn prepare(command: &mut Command, env: &[(&str, &str)]) {
+    for name in TEST_ENV_VARS {
+        command.env_remove(name);
+    }
+    command
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+}
+
+/// Sends `signal` (`-INT`, `-TERM`, ...) to a started sb.
+pub fn send_signal(child: &std::process::Child, signal: &str) {
+    let sent = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success(), "kill {signal} failed");
+}
+
+/// Waits for a started sb to end within `limit` (killing it and failing
+/// the test otherwise, with `what` it was waiting for); its output.
+pub fn wait_within(
+    mut child: std::process::Child,
+    limit: Duration,
+    what: &str,
+) -> std::process::Output {
+    let started = Instant::now();
+    while child.try_wait().expect("wait for sb").is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("sb did not end within {}s {what}", limit.as_secs());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("sb's output")
 }
 
 /// Copies the folder `from` into `to` (which exists), leaving out any

@@ -4,10 +4,9 @@
 //! marked, prints its summary and exits 130 (143 for SIGTERM); the table
 //! being rebuilt keeps its old rows.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::harness::Project;
+use super::harness::{Project, send_signal, wait_within};
 
 /// `slow` sums a range whose length is the var `n`; `after_slow` reads it;
 /// `quick` reads nothing.
@@ -29,34 +28,11 @@ fn project() -> Project {
 /// `signal` once `slow` has started, and returns the exit code, stdout and
 /// stderr.
 fn interrupted_run(project: &Project, signal: &str) -> (Option<i32>, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sb"))
-        .args(["run", "--vars", "{n: 100000000000}"])
-        .current_dir(project.path())
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start sb");
+    let child = project.spawn(&["run", "--vars", "{n: 100000000000}"]);
     // Compiling takes milliseconds; give the statement time to be running.
     std::thread::sleep(Duration::from_millis(1500));
-    let sent = Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .expect("send the signal");
-    assert!(sent.success());
-    let started = Instant::now();
-    loop {
-        if child.try_wait().expect("wait").is_some() {
-            break;
-        }
-        if started.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            panic!("sb did not stop within 30 s of {signal}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let output = child.wait_with_output().expect("sb's output");
+    send_signal(&child, signal);
+    let output = wait_within(child, Duration::from_secs(30), &format!("of {signal}"));
     (
         output.status.code(),
         String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -123,15 +99,7 @@ fn sigterm_mid_run_exits_143() {
 fn a_second_run_on_the_same_file_waits_or_fails_clearly() {
     let project = project();
     project.sb(&["run"]).success();
-    let first = Command::new(env!("CARGO_BIN_EXE_sb"))
-        .args(["run", "--vars", "{n: 3000000000}"])
-        .current_dir(project.path())
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the first sb");
+    let first = project.spawn(&["run", "--vars", "{n: 3000000000}"]);
     std::thread::sleep(Duration::from_millis(500));
     let refused = project.sb_with_env(&["run"], &[("SB_DUCKDB_LOCK_TIMEOUT", "1")]);
     refused.code(2);
@@ -176,30 +144,10 @@ fn sigint_mid_seed_keeps_whole_tables() {
     let project = Project::example();
     project.sb(&["seed"]).success();
     let before = project.query("select count(*) from synthetic.viewing_events");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sb"))
-        .args(["seed", "--events", "4000000"])
-        .current_dir(project.path())
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start sb seed");
+    let child = project.spawn(&["seed", "--events", "4000000"]);
     std::thread::sleep(Duration::from_millis(800));
-    let sent = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("send SIGINT");
-    assert!(sent.success());
-    let started = Instant::now();
-    while child.try_wait().expect("wait").is_none() {
-        assert!(
-            started.elapsed() < Duration::from_mins(1),
-            "sb seed did not stop within 60 s of SIGINT"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let output = child.wait_with_output().expect("output");
+    send_signal(&child, "-INT");
+    let output = wait_within(child, Duration::from_mins(1), "of SIGINT");
     let code = output.status.code();
     let stderr = String::from_utf8_lossy(&output.stderr);
     // The load may have finished before the signal landed.

@@ -7,7 +7,6 @@
 //! here; `scripts/kill-test N` runs many more).
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::harness::Project;
@@ -53,15 +52,7 @@ fn builds_killed_at_random_moments_leave_every_relation_whole() {
     assert!(reference.len() > 10, "{reference:?}");
     for run in 0..runs {
         let at = moment(run, span);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sb"))
-            .arg("build")
-            .current_dir(project.path())
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start sb build");
+        let mut child = project.spawn(&["build"]);
         std::thread::sleep(at);
         let _ = child.kill();
         let _ = child.wait();
